@@ -27,6 +27,7 @@ var commands = map[string]command{
 	"inspect":  {"print a GGUF file's keys and tensors", runInspect},
 	"bench":    {"measure prefill and decode speed of a GGUF model", runBench},
 	"trees":    {"validate behaviour tree files (trees check FILE...)", runTrees},
+	"corpus":   {"generate the synthetic NPC training corpus", runCorpus},
 }
 
 func usage() {
