@@ -81,7 +81,7 @@ func F32ToBF16(f float32) uint16 {
 const q8Block = 32
 
 // QuantizeQ8_0 appends the Q8_0 encoding of src (len a multiple of 32) to
-// dst, as ggml's reference quantizer does: d = max|x|/127, q = round(x/d).
+// dst, as ggml's reference quantizer does: d = max|x|/127, q = round(x/d) with halves away from zero (C roundf).
 func QuantizeQ8_0(dst []byte, src []float32) []byte {
 	for b := 0; b+q8Block <= len(src); b += q8Block {
 		blk := src[b : b+q8Block]
@@ -96,7 +96,7 @@ func QuantizeQ8_0(dst []byte, src []float32) []byte {
 		}
 		dst = binary.LittleEndian.AppendUint16(dst, F32ToF16(d))
 		for _, v := range blk {
-			dst = append(dst, byte(int8(math.RoundToEven(float64(v*id)))))
+			dst = append(dst, byte(int8(math.Round(float64(v*id)))))
 		}
 	}
 	return dst
