@@ -307,8 +307,8 @@ type DecisionStats struct {
 	PromptTokens    int     `json:"prompt_tokens"`
 	ReusedTokens    int     `json:"reused_tokens"` // prompt tokens served from the KV cache
 	GeneratedTokens int     `json:"generated_tokens"`
-	TTFTMS          float64 `json:"ttft_ms"`  // time to first token
-	TotalMS         float64 `json:"total_ms"` // time to the last token
+	TTFTMS          float64 `json:"ttft_ms"`            // time to first token
+	TotalMS         float64 `json:"total_ms"`           // time to the last token
 	Fallback        bool    `json:"fallback,omitempty"` // true when no model ran (overload, stand-in)
 }
 

@@ -80,7 +80,7 @@ var samples = []struct {
 	}), 5)},
 	{"decision", seq(protocol.NewEnvelope("", "brannoc", &protocol.Decision{
 		Emotion: "neutral", Action: "repair", Target: "p1", Say: "Leave it on the anvil.", UtteranceID: "u5",
-		Raw: `{"emotion":"neutral","action":{"name":"repair","target":"p1"},"say":"Leave it on the anvil."}`,
+		Raw:   `{"emotion":"neutral","action":{"name":"repair","target":"p1"},"say":"Leave it on the anvil."}`,
 		Stats: &protocol.DecisionStats{PromptTokens: 412, ReusedTokens: 380, GeneratedTokens: 24, TTFTMS: 38.5, TotalMS: 151},
 	}), 6)},
 	{"error", protocol.NewEnvelope("r6", "ghost", &protocol.Error{

@@ -13,19 +13,19 @@ const (
 	// DefaultMaxFrameBytes is the largest frame a codec accepts unless told
 	// otherwise.
 	DefaultMaxFrameBytes = 128 << 10
-	MaxIDBytes           = 64        // request, npc, entity, action, utterance ids, tokens
-	MaxNameBytes         = 128       // names, kinds, relations, persona and tree names, statuses
-	MaxTextBytes         = 2000      // spoken text, event text, reasons, error messages
-	MaxLoreBytes         = 64 << 10  // world lore
-	MaxDescriptionBytes  = 8 << 10   // an inline character's description
-	MaxRawBytes          = 16 << 10  // decision.raw
-	MaxEntities          = 64        // entities in one perceive
-	MaxEvents            = 32        // events in one perceive
-	MaxListItems         = 64        // inventory, goals, actions, versions
-	MaxArgs              = 32        // keys in an Args map, at each level
-	MaxArgsDepth         = 4         // nesting of arrays and objects inside Args
-	MaxArgsValues        = 256       // values in one Args, counted through all levels
-	MaxCoordinate        = 1e9       // |x|, |y|, |z| of a position
+	MaxIDBytes           = 64       // request, npc, entity, action, utterance ids, tokens
+	MaxNameBytes         = 128      // names, kinds, relations, persona and tree names, statuses
+	MaxTextBytes         = 2000     // spoken text, event text, reasons, error messages
+	MaxLoreBytes         = 64 << 10 // world lore
+	MaxDescriptionBytes  = 8 << 10  // an inline character's description
+	MaxRawBytes          = 16 << 10 // decision.raw
+	MaxEntities          = 64       // entities in one perceive
+	MaxEvents            = 32       // events in one perceive
+	MaxListItems         = 64       // inventory, goals, actions, versions
+	MaxArgs              = 32       // keys in an Args map, at each level
+	MaxArgsDepth         = 4        // nesting of arrays and objects inside Args
+	MaxArgsValues        = 256      // values in one Args, counted through all levels
+	MaxCoordinate        = 1e9      // |x|, |y|, |z| of a position
 )
 
 // checkString reports a bad_field error if s is longer than max bytes or is
