@@ -84,6 +84,31 @@ func finish(env *Envelope, from Side) error {
 	return env.Validate()
 }
 
+// echoable clears, after a failed decode, the envelope ids that could not be
+// echoed in an error reply (too long, not UTF-8), so that the reply itself is
+// always valid.
+func echoable(env Envelope, err error) (Envelope, error) {
+	if err == nil {
+		return env, nil
+	}
+	if checkString("id", env.ID, MaxIDBytes) != nil {
+		env.ID = ""
+	}
+	if checkString("npc", env.NPC, MaxIDBytes) != nil {
+		env.NPC = ""
+	}
+	return env, err
+}
+
+// quote quotes s for an error message, cut to a readable length.
+func quote(s string) string {
+	const max = 64
+	if len(s) > max {
+		return strconv.Quote(s[:max]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
 func maxFrame(n int) int {
 	if n <= 0 {
 		return DefaultMaxFrameBytes
@@ -128,6 +153,11 @@ type jsonIn struct {
 }
 
 func (c JSONCodec) Decode(frame []byte) (Envelope, error) {
+	env, err := c.decode(frame)
+	return echoable(env, err)
+}
+
+func (c JSONCodec) decode(frame []byte) (Envelope, error) {
 	var env Envelope
 	if max := maxFrame(c.MaxFrameBytes); len(frame) > max {
 		return env, ErrFrameTooLarge(len(frame), max)
@@ -196,7 +226,7 @@ func checkType(t string) error {
 		return fieldError("type", "required")
 	}
 	if _, ok := messages[t]; !ok {
-		return &Error{Code: CodeUnknownType, Message: "unknown message type " + strconv.Quote(t)}
+		return &Error{Code: CodeUnknownType, Message: "unknown message type " + quote(t)}
 	}
 	return nil
 }
@@ -239,6 +269,11 @@ func newMsgpackDecoder(b []byte) *msgpack.Decoder {
 }
 
 func (c MsgpackCodec) Decode(frame []byte) (Envelope, error) {
+	env, err := c.decode(frame)
+	return echoable(env, err)
+}
+
+func (c MsgpackCodec) decode(frame []byte) (Envelope, error) {
 	var env Envelope
 	if max := maxFrame(c.MaxFrameBytes); len(frame) > max {
 		return env, ErrFrameTooLarge(len(frame), max)
@@ -268,27 +303,20 @@ func (c MsgpackCodec) Decode(frame []byte) (Envelope, error) {
 		var field error
 		switch key {
 		case "type":
-			env.Type, field = dec.DecodeString()
+			env.Type, field = decodeString(dec)
 		case "id":
-			env.ID, field = dec.DecodeString()
+			env.ID, field = decodeString(dec)
 		case "npc":
-			env.NPC, field = dec.DecodeString()
+			env.NPC, field = decodeString(dec)
 		case "seq":
-			env.Seq, field = dec.DecodeUint64()
+			env.Seq, field = decodeSeq(dec)
 		case "body":
 			body, field = dec.DecodeRaw()
 		default:
 			field = dec.Skip() // unknown keys are ignored, for forward compatibility
 		}
-		if field != nil {
-			if ferr == nil {
-				ferr = &Error{Code: CodeBadField, Field: key, Message: key + ": " + field.Error(), err: field}
-			}
-			// checkMsgpack vouched for the structure, so the value can be
-			// skipped even though it did not decode as wanted.
-			if err := dec.Skip(); err != nil {
-				return env, ferr
-			}
+		if field != nil && ferr == nil {
+			ferr = &Error{Code: CodeBadField, Field: key, Message: key + ": " + field.Error(), err: field}
 		}
 	}
 	if ferr != nil {
@@ -308,6 +336,49 @@ func (c MsgpackCodec) Decode(frame []byte) (Envelope, error) {
 	}
 	env.Body = msg
 	return env, finish(&env, c.From)
+}
+
+// decodeString reads a string or nil; any other value is skipped and
+// reported, so that reading can go on to the remaining envelope keys.
+func decodeString(dec *msgpack.Decoder) (string, error) {
+	c, err := dec.PeekCode()
+	if err != nil {
+		return "", err
+	}
+	if c&0xe0 == 0xa0 || c == 0xd9 || c == 0xda || c == 0xdb || c == 0xc0 {
+		return dec.DecodeString()
+	}
+	if err := dec.Skip(); err != nil {
+		return "", err
+	}
+	return "", errors.New("not a string")
+}
+
+// decodeSeq reads a non-negative integer, skipping and reporting anything else.
+func decodeSeq(dec *msgpack.Decoder) (uint64, error) {
+	c, err := dec.PeekCode()
+	if err != nil {
+		return 0, err
+	}
+	if c <= 0x7f || c >= 0xcc && c <= 0xd3 || c >= 0xe0 {
+		v, err := dec.DecodeInterfaceLoose()
+		if err != nil {
+			return 0, err
+		}
+		switch v := v.(type) {
+		case uint64:
+			return v, nil
+		case int64:
+			if v >= 0 {
+				return uint64(v), nil
+			}
+		}
+		return 0, errors.New("negative")
+	}
+	if err := dec.Skip(); err != nil {
+		return 0, err
+	}
+	return 0, errors.New("not an integer")
 }
 
 // DecodeMsgpack decodes an Args map so that numbers are float64 and nested

@@ -1,7 +1,5 @@
 package protocol
 
-import "strconv"
-
 // Envelope is one protocol message: a type, the ids that route it, and a body.
 type Envelope struct {
 	// Type names the message ("perceive"); it selects Body's Go type.
@@ -40,10 +38,10 @@ func Sequenced(t string) bool {
 func (e *Envelope) CheckSender(s Side) error {
 	info, ok := messages[e.Type]
 	if !ok {
-		return &Error{Code: CodeUnknownType, Message: "unknown message type " + strconv.Quote(e.Type)}
+		return &Error{Code: CodeUnknownType, Message: "unknown message type " + quote(e.Type)}
 	}
 	if info.from != s {
-		return &Error{Code: CodeUnknownType, Message: strconv.Quote(e.Type) + " is sent by the " + info.from.String() + ", not the " + s.String()}
+		return &Error{Code: CodeUnknownType, Message: quote(e.Type) + " is sent by the " + info.from.String() + ", not the " + s.String()}
 	}
 	return nil
 }

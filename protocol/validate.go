@@ -163,7 +163,7 @@ func (e *Envelope) Validate() error {
 		if e.Type == "" {
 			return fieldError("type", "required")
 		}
-		return &Error{Code: CodeUnknownType, Message: "unknown message type " + strconv.Quote(e.Type)}
+		return &Error{Code: CodeUnknownType, Message: "unknown message type " + quote(e.Type)}
 	}
 	if err := checkString("id", e.ID, MaxIDBytes); err != nil {
 		return err
@@ -302,7 +302,7 @@ func (m *ActionStatus) Validate() error {
 	case "":
 		return fieldError("status", "required")
 	default:
-		return fieldError("status", "%q is not running, success or failure", m.Status)
+		return fieldError("status", "%s is not running, success or failure", quote(m.Status))
 	}
 	return checkString("reason", m.Reason, MaxTextBytes)
 }
