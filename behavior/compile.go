@@ -12,8 +12,8 @@ import (
 // node names is bound to a slot, so ticking never looks up a name.
 type Tree struct {
 	id       string
-	nodes    []node  // in depth-first order; 0 is the root
-	slots    []slot  // the blackboard: one entry per key per scope
+	nodes    []node // in depth-first order; 0 is the root
+	slots    []slot // the blackboard: one entry per key per scope
 	rootKeys map[string]int32
 	auxLen   int     // int64 state words per Instance
 	acts     []int32 // the game-action nodes, for Resolve

@@ -1,6 +1,7 @@
 package behavior
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -170,7 +171,7 @@ const (
 
 // ErrUnknownKey is returned by Set and Get for a key the tree's root
 // blackboard does not have.
-var ErrUnknownKey = fmt.Errorf("behavior: no such blackboard key")
+var ErrUnknownKey = errors.New("behavior: set: no root blackboard key")
 
 // Set writes a root blackboard entry (a decision's goal, target, item,
 // emotion or say, or any key the tree names at its root). Entries are typed:
@@ -179,7 +180,7 @@ var ErrUnknownKey = fmt.Errorf("behavior: no such blackboard key")
 func (in *Instance) Set(key string, v Value) error {
 	i, ok := in.tree.rootKeys[key]
 	if !ok {
-		return fmt.Errorf("behavior: set %q: %w", key, ErrUnknownKey)
+		return fmt.Errorf("%w %q", ErrUnknownKey, key)
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -301,7 +302,7 @@ func (in *Instance) LastFailure() (node int, reason string, ok bool) {
 	case fMissing:
 		reason = fmt.Sprintf("port %q has no value", f.port)
 	case fChildren:
-		reason = fmt.Sprintf("Parallel: threshold %d is more than its children", f.n)
+		reason = fmt.Sprintf("threshold %d is more than its children", f.n)
 	}
 	return int(f.node), reason, true
 }

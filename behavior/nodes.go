@@ -80,8 +80,8 @@ type spec struct {
 	act         string
 }
 
-func in(name string, k Kind) portSpec      { return portSpec{name: name, kind: k} }
-func req(name string, k Kind) portSpec     { return portSpec{name: name, kind: k, required: true} }
+func in(name string, k Kind) portSpec  { return portSpec{name: name, kind: k} }
+func req(name string, k Kind) portSpec { return portSpec{name: name, kind: k, required: true} }
 func def(name string, k Kind, d string) portSpec {
 	return portSpec{name: name, kind: k, def: d}
 }
@@ -186,7 +186,7 @@ const (
 	pReason       = 0 // Think
 )
 
-// The keys every tree's root blackboard has, set to '' until the npc layer
+// The keys every tree's root blackboard has, set to ” until the npc layer
 // writes a decision: the decision's fields, so trees can read them without
 // a separate declaration and the npc layer can always write them.
 var decisionKeys = [...]string{"goal", "target", "item", "emotion", "say"}
