@@ -11,12 +11,12 @@ import (
 // are counted in bytes of UTF-8.
 const (
 	// DefaultMaxFrameBytes is the largest frame a codec accepts unless told
-	// otherwise.
-	DefaultMaxFrameBytes = 128 << 10
+	// otherwise; a world message with the longest lore fits in it.
+	DefaultMaxFrameBytes = 64 << 10
 	MaxIDBytes           = 64       // request, npc, entity, action, utterance ids, tokens
 	MaxNameBytes         = 128      // names, kinds, relations, persona and tree names, statuses
 	MaxTextBytes         = 2000     // spoken text, event text, reasons, error messages
-	MaxLoreBytes         = 64 << 10 // world lore
+	MaxLoreBytes         = 32 << 10 // world lore: a world message with it fits in DefaultMaxFrameBytes
 	MaxDescriptionBytes  = 8 << 10  // an inline character's description
 	MaxRawBytes          = 16 << 10 // decision.raw
 	MaxEntities          = 64       // entities in one perceive
