@@ -46,9 +46,9 @@ func bearerToken(r *http.Request) (string, bool) {
 	return strings.TrimSpace(h[len(prefix):]), true
 }
 
-// isLoopback reports whether addr is a loopback address (127.0.0.0/8, ::1,
+// IsLoopback reports whether addr is a loopback address (127.0.0.0/8, ::1,
 // or "localhost"); an unspecified host (":7777", "0.0.0.0") is not.
-func isLoopback(addr string) bool {
+func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		host = addr
