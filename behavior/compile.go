@@ -168,29 +168,9 @@ func (l *Library) Tree(id string) (*Tree, error) {
 	c.compile(def.root, c.root, -1, 0)
 	c.checkReads()
 	if len(c.errs) > 0 {
-		sort.SliceStable(c.errs, func(i, j int) bool {
-			a, b := c.errs[i], c.errs[j]
-			if a.File != b.File {
-				return a.File < b.File
-			}
-			return a.Line < b.Line
-		})
-		return nil, dedupe(c.errs)
+		return nil, c.errs.sorted()
 	}
 	return c.t, nil
-}
-
-// dedupe drops repeated errors (a subtree used twice reports its problems once).
-func dedupe(l ErrorList) ErrorList {
-	seen := map[Error]bool{}
-	out := l[:0]
-	for _, e := range l {
-		if !seen[*e] {
-			seen[*e] = true
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 func (c *compiler) bad(el *element, format string, args ...any) {
@@ -289,7 +269,7 @@ func (c *compiler) resolveSpec(el *element) (typ string, sp *spec, ok bool) {
 
 // suggest returns the built-in node name closest to s, if it is close.
 func suggest(s string) string {
-	best, bestD := "", 4
+	best, bestD := "", min(4, len(s)/3+1)
 	names := make([]string, 0, len(builtins)+1)
 	for n := range builtins {
 		names = append(names, n)
@@ -342,6 +322,10 @@ func (c *compiler) compile(el *element, s *scope, parent int32, depth int32) int
 	}
 	typ, sp, ok := c.resolveSpec(el)
 	if !ok {
+		// Still check the children, so one pass reports every problem.
+		for _, ch := range el.children {
+			c.compile(ch, s, -1, depth+1)
+		}
 		return -1
 	}
 	idx := int32(len(c.t.nodes))

@@ -222,7 +222,7 @@ func (l *Library) TreeIDs() []string {
 func (l *Library) Add(file string, data []byte) error {
 	var errs ErrorList
 	l.add(file, data, &errs, 0)
-	return errs.errOrNil()
+	return errs.sorted().errOrNil()
 }
 
 func (l *Library) add(file string, data []byte, errs *ErrorList, depth int) {
@@ -263,8 +263,9 @@ func (l *Library) add(file string, data []byte, errs *ErrorList, depth int) {
 		case "BehaviorTree":
 			id, ok := el.attr("ID")
 			if !ok || id == "" {
-				bad(el, "<BehaviorTree> needs an ID")
-				continue
+				// BehaviorTree.CPP allows one unnamed tree per file; name it
+				// by its place, which is unique and says where it is.
+				id = fmt.Sprintf("%s:%d", el.file, el.line)
 			}
 			for _, a := range el.attrs {
 				if n := a.Name.Local; n != "ID" && !strings.HasPrefix(n, "_") {

@@ -168,7 +168,7 @@ var builtins = map[string]*spec{
 	// Act sends any act: name is the act's name and every other attribute
 	// is an argument (a literal or a {key}).
 	"Act": {kind: kAct, class: classAction,
-		ports: []portSpec{req("name", KindString)}},
+		ports: []portSpec{in("name", KindString)}},
 }
 
 // Port indexes, in spec order, read by the tick code.
