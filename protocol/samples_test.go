@@ -54,16 +54,16 @@ var samples = []struct {
 	{"ping", protocol.NewEnvelope("r7", "", &protocol.Ping{TimeMS: 1764200000123})},
 	{"welcome", protocol.NewEnvelope("r1", "", &protocol.Welcome{
 		SessionID: "0b6d8f3e-2f7a-4c55-8a51-3c1d2e9f0a47", ResumeToken: "6f1c2a9e-55d0-4f0e-9d7e-1b9a0c3e7d21",
-		Version: 1, Server: "anima/0.1",
-		Limits: protocol.Limits{MaxFrameBytes: 131072, MaxNPCs: 256, MessagesPerSecond: 200, Burst: 400,
-			GraceMS: 30000, ReplayBuffer: 1024, OutboundQueue: 256, PingIntervalMS: 15000, ReadTimeoutMS: 45000},
+		Version: 1, Server: "anima",
+		Limits: protocol.Limits{MaxFrameBytes: 65536, MaxNPCs: 256, MessagesPerSecond: 200, Burst: 400,
+			GraceMS: 60000, ReplayBuffer: 1024, OutboundQueue: 256, PingIntervalMS: 20000, ReadTimeoutMS: 60000},
 		Model: protocol.Model{Name: "anima-npc-moe", Arch: "qwen3moe", Backend: "native", ContextTokens: 4096},
 	})},
 	{"welcome_resumed", protocol.NewEnvelope("r9", "", &protocol.Welcome{
 		SessionID: "0b6d8f3e-2f7a-4c55-8a51-3c1d2e9f0a47", ResumeToken: "6f1c2a9e-55d0-4f0e-9d7e-1b9a0c3e7d21",
-		Version: 1, Server: "anima/0.1",
-		Limits: protocol.Limits{MaxFrameBytes: 131072, MaxNPCs: 256, MessagesPerSecond: 200, Burst: 400,
-			GraceMS: 30000, ReplayBuffer: 1024, OutboundQueue: 256, PingIntervalMS: 15000, ReadTimeoutMS: 45000},
+		Version: 1, Server: "anima",
+		Limits: protocol.Limits{MaxFrameBytes: 65536, MaxNPCs: 256, MessagesPerSecond: 200, Burst: 400,
+			GraceMS: 60000, ReplayBuffer: 1024, OutboundQueue: 256, PingIntervalMS: 20000, ReadTimeoutMS: 60000},
 		Model:   protocol.Model{Name: "anima-npc-moe", Arch: "qwen3moe", Backend: "native", ContextTokens: 4096},
 		Resumed: true, Replayed: 3,
 	})},
@@ -84,7 +84,7 @@ var samples = []struct {
 		Stats: &protocol.DecisionStats{PromptTokens: 412, ReusedTokens: 380, GeneratedTokens: 24, TTFTMS: 38.5, TotalMS: 151},
 	}), 6)},
 	{"error", protocol.NewEnvelope("r6", "ghost", &protocol.Error{
-		Code: protocol.CodeUnknownNPC, Message: `no NPC "ghost" in this session`,
+		Code: protocol.CodeUnknownNPC, Message: `npc "ghost" is not spawned in this session`,
 	})},
 	{"error_field", protocol.NewEnvelope("r8", "brannoc", &protocol.Error{
 		Code: protocol.CodeBadField, Field: "body.text", Message: "body.text: required",
