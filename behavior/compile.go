@@ -161,9 +161,8 @@ func (l *Library) Tree(id string) (*Tree, error) {
 	c.root = &scope{keys: c.t.rootKeys}
 	for _, k := range decisionKeys {
 		s := c.slot(c.root, k)
-		c.t.slots[s].write = true
+		c.t.slots[s].write, c.t.slots[s].init = true, String("")
 	}
-	c.t.slots[c.root.keys["goal"]].init = String("")
 	c.stack = append(c.stack, id)
 	c.compile(def.root, c.root, -1, 0)
 	c.checkReads()

@@ -169,9 +169,23 @@ func (m *machine) run(c *scriptCase) string {
 				opts.KnownActions[n] = true
 			}
 		}
-		lib := NewLibrary(opts)
 		file := arg(c, "file", "test.xml")
-		if err := lib.Add(file, []byte(c.input)); err != nil {
+		data := []byte(c.input)
+		if path := arg(c, "path", ""); path != "" {
+			// A real tree file, with its includes read beside it.
+			dir := filepath.Dir(path)
+			file = filepath.Base(path)
+			opts.Include = func(from, inc string) (string, []byte, error) {
+				b, err := os.ReadFile(filepath.Join(dir, inc))
+				return inc, b, err
+			}
+			var err error
+			if data, err = os.ReadFile(path); err != nil {
+				return err.Error()
+			}
+		}
+		lib := NewLibrary(opts)
+		if err := lib.Add(file, data); err != nil {
 			return err.Error()
 		}
 		id := arg(c, "main", lib.Main(file))
