@@ -268,13 +268,18 @@ func (c *compiler) resolveSpec(el *element) (typ string, sp *spec, ok bool) {
 
 // suggest returns the built-in node name closest to s, if it is close.
 func suggest(s string) string {
-	best, bestD := "", min(4, len(s)/3+1)
 	names := make([]string, 0, len(builtins)+1)
 	for n := range builtins {
 		names = append(names, n)
 	}
-	names = append(names, "SubTree")
+	return closest(s, append(names, "SubTree"))
+}
+
+// closest returns the name in names nearest to s by edit distance, if it is
+// close enough to be a likely typo; else "".
+func closest(s string, names []string) string {
 	sort.Strings(names)
+	best, bestD := "", min(4, len(s)/3+1)
 	for _, n := range names {
 		if d := editDistance(strings.ToLower(s), strings.ToLower(n)); d < bestD {
 			best, bestD = n, d
@@ -565,7 +570,11 @@ func (c *compiler) compileSubTree(el *element, s *scope, parent int32, depth int
 		return -1
 	}
 	if def == nil {
-		c.bad(el, "unknown subtree %q: no <BehaviorTree ID=%q> is loaded (missing <include>?)", id, id)
+		if near := closest(id, c.lib.TreeIDs()); near != "" {
+			c.bad(el, "unknown subtree %q; did you mean %q?", id, near)
+		} else {
+			c.bad(el, "unknown subtree %q: no <BehaviorTree ID=%q> is loaded (missing <include>?)", id, id)
+		}
 		return -1
 	}
 	for _, open := range c.stack {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	pathpkg "path"
 	"sort"
 	"strings"
 )
@@ -431,4 +433,15 @@ func validKey(s string) bool {
 		}
 	}
 	return true
+}
+
+// IncludeFS returns an Options.Include that reads included files from fsys
+// (for example the binary's embedded assets), relative to the including
+// file's folder, and names them by their path in fsys.
+func IncludeFS(fsys fs.FS) func(from, path string) (string, []byte, error) {
+	return func(from, path string) (string, []byte, error) {
+		name := pathpkg.Join(pathpkg.Dir(from), path)
+		data, err := fs.ReadFile(fsys, name)
+		return name, data, err
+	}
 }
