@@ -162,17 +162,18 @@ func (c JSONCodec) decode(frame []byte) (Envelope, error) {
 	if max := maxFrame(c.MaxFrameBytes); len(frame) > max {
 		return env, ErrFrameTooLarge(len(frame), max)
 	}
-	// Syntax first, so a type error below means the frame itself is sound.
-	if !json.Valid(frame) {
-		var v any
-		err := json.Unmarshal(frame, &v)
-		return env, &Error{Code: CodeBadFrame, Message: "not a JSON value: " + errText(err), err: err}
-	}
-	if t := firstByte(frame); t != '{' {
+	if firstByte(frame) != '{' {
 		return env, &Error{Code: CodeBadFrame, Message: "frame is not a JSON object"}
 	}
+	// Unmarshal checks the syntax of the whole frame before it decodes
+	// anything, so a syntax error means a malformed frame and a type error a
+	// sound frame with a wrong field.
 	var w jsonIn
 	err := json.Unmarshal(frame, &w)
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return env, &Error{Code: CodeBadFrame, Message: "not a JSON value: " + err.Error(), err: err}
+	}
 	env = Envelope{Type: w.Type, ID: w.ID, NPC: w.NPC, Seq: w.Seq}
 	if err != nil {
 		return env, jsonFieldError("", err)
@@ -261,11 +262,12 @@ func (c MsgpackCodec) Encode(env Envelope) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func newMsgpackDecoder(b []byte) *msgpack.Decoder {
-	dec := msgpack.NewDecoder(bytes.NewReader(b))
+// resetDecoder points dec at b with the protocol's settings; Reset clears
+// every setting, so this must follow each Reset.
+func resetDecoder(dec *msgpack.Decoder, b []byte) {
+	dec.Reset(bytes.NewReader(b))
 	dec.SetCustomStructTag("json")
 	dec.UseLooseInterfaceDecoding(true)
-	return dec
 }
 
 func (c MsgpackCodec) Decode(frame []byte) (Envelope, error) {
@@ -288,7 +290,9 @@ func (c MsgpackCodec) decode(frame []byte) (Envelope, error) {
 	if frame[0]&0xf0 != 0x80 && frame[0] != 0xde && frame[0] != 0xdf {
 		return env, &Error{Code: CodeBadFrame, Message: "frame is not a msgpack map"}
 	}
-	dec := newMsgpackDecoder(frame)
+	dec := msgpack.GetDecoder()
+	defer msgpack.PutDecoder(dec)
+	resetDecoder(dec, frame)
 	n, err := dec.DecodeMapLen()
 	if err != nil {
 		return env, &Error{Code: CodeBadFrame, Message: "frame is not a msgpack map", err: err}
@@ -330,7 +334,8 @@ func (c MsgpackCodec) decode(frame []byte) (Envelope, error) {
 		if body[0]&0xf0 != 0x80 && body[0] != 0xde && body[0] != 0xdf {
 			return env, fieldError("body", "not a map")
 		}
-		if err := newMsgpackDecoder(body).Decode(msg); err != nil {
+		resetDecoder(dec, body)
+		if err := dec.Decode(msg); err != nil {
 			return env, &Error{Code: CodeBadField, Field: "body", Message: "body: " + err.Error(), err: err}
 		}
 	}
