@@ -1,0 +1,204 @@
+// Package kernels holds the numeric kernels of the decoder: matrix-vector
+// and matrix-matrix products over GGML-typed weights (F32, F16, BF16, Q8_0),
+// run in parallel on a fixed worker Pool, and the per-token vector helpers
+// (Dot, Axpy, Scale, Add, Mul, RMSNorm, Softmax, SiLU, SwiGLU, ArgMax).
+//
+// Weights are tensor.Tensor views of Shape {cols, rows} in GGML order: row r
+// holds cols contiguous values. MatVec computes y[r] = Σ_c W[r,c]·x[c];
+// MatMul does the same for n input vectors at once (x is n×cols row-major,
+// y is n×rows), loading each block of weight rows once for several inputs,
+// which is what makes prefill and batched decode cheaper per token.
+//
+// Q8_0 weights are multiplied as ggml does: the activation vector is
+// quantized to Q8_0 blocks (d = max|x|/127 rounded to fp16, q =
+// round-half-away(x/d)) and each 32-value block contributes
+// fp16(dw)·fp16(dx)·Σ q_w·q_x, the inner sum in integers. QuantizeQ8 and
+// MatVecQ8/MatMulQ8 expose that split so one quantized input serves several
+// matrices (q, k and v; an expert's gate and up).
+//
+// On amd64 with AVX-512 (F, BW, VL) the products run in assembly (Q8_0 with
+// AVX-512 VNNI, F16 with F16C); elsewhere, and on CPUs without those
+// features, in plain Go. Every fast path is tested against a plain reference
+// implementation kept in this package (matVecRef and friends).
+//
+// Shape mismatches between the arguments of a kernel are programming errors
+// and panic with a message naming the kernel; kernels never see input from
+// outside the process.
+package kernels
+
+import (
+	"fmt"
+
+	"github.com/anima-rt/anima/inference/tensor"
+)
+
+// impl is one complete set of inner kernels. Pools hold one, fixed at
+// creation, so tests can run the plain-Go set and the assembly set side by
+// side on the same machine.
+type impl struct {
+	name string
+
+	// rowsXxx compute y[i] = dot(row i of w, x) for len(y) rows of w, each
+	// rowBytes long. x has the row's number of values.
+	rowsF32  func(y []float32, w []byte, rowBytes int, x []float32)
+	rowsF16  func(y []float32, w []byte, rowBytes int, x []float32)
+	rowsBF16 func(y []float32, w []byte, rowBytes int, x []float32)
+	rowsQ8   func(y []float32, w []byte, rowBytes int, xu []byte, xd []float32)
+
+	// tileXxx compute a block of MatMul: for rows [0,rows) of w and inputs
+	// [0,n) of x (ldx values apart), y[j*ldy+i] = dot(row i, input j).
+	tileF32  func(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int)
+	tileF16  func(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int)
+	tileBF16 func(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int)
+	tileQ8   func(y []float32, ldy int, w []byte, rowBytes, rows int, xq *Q8Vec, n int)
+
+	dot  func(a, b []float32) float32
+	axpy func(a float32, x, y []float32)
+}
+
+// goImpl is the plain-Go kernel set, used where no assembly applies.
+var goImpl = &impl{
+	name:     "go",
+	rowsF32:  rowsF32Go,
+	rowsF16:  rowsF16Go,
+	rowsBF16: rowsBF16Go,
+	rowsQ8:   rowsQ8Go,
+	tileF32:  tileF32Go,
+	tileF16:  tileF16Go,
+	tileBF16: tileBF16Go,
+	tileQ8:   tileQ8Go,
+	dot:      dotGo,
+	axpy:     axpyGo,
+}
+
+// Impl names the kernel set this Pool uses ("go", "avx512").
+func (p *Pool) Impl() string { return p.impl.name }
+
+func checkMat(op string, w *tensor.Tensor) (rows, cols int) {
+	if len(w.Shape) != 2 {
+		panic(fmt.Sprintf("kernels: %s: weight %q has shape %v, want 2 dimensions", op, w.Name, w.Shape))
+	}
+	cols, rows = w.Shape[0], w.Shape[1]
+	if rb, err := w.Type.RowBytes(cols); err != nil || len(w.Data) < rb*rows {
+		panic(fmt.Sprintf("kernels: %s: weight %q (%s %v) has %d bytes of data", op, w.Name, w.Type, w.Shape, len(w.Data)))
+	}
+	return rows, cols
+}
+
+// MatVec sets y[r] = Σ_c W[r,c]·x[c] for each of W's rows; W is {cols, rows}
+// of type F32, F16, BF16 or Q8_0, len(x) == cols, len(y) >= rows. For Q8_0, x
+// is quantized first (see MatVecQ8 to reuse one quantization).
+func (p *Pool) MatVec(y []float32, w *tensor.Tensor, x []float32) {
+	rows, cols := checkMat("MatVec", w)
+	if len(x) != cols || len(y) < rows {
+		panic(fmt.Sprintf("kernels: MatVec: %q is %d×%d but len(x) = %d, len(y) = %d", w.Name, rows, cols, len(x), len(y)))
+	}
+	if w.Type == tensor.Q8_0 {
+		xq := p.getQ8()
+		QuantizeQ8(xq, x)
+		p.MatVecQ8(y, w, xq)
+		p.q8.Put(xq)
+		return
+	}
+	var rowsFn func(y []float32, w []byte, rowBytes int, x []float32)
+	switch w.Type {
+	case tensor.F32:
+		rowsFn = p.impl.rowsF32
+	case tensor.F16:
+		rowsFn = p.impl.rowsF16
+	case tensor.BF16:
+		rowsFn = p.impl.rowsBF16
+	default:
+		panic(fmt.Sprintf("kernels: MatVec: weight %q has unsupported type %s", w.Name, w.Type))
+	}
+	rb := w.RowBytes()
+	p.forCost(rows, 2*cols, func(lo, hi int) {
+		rowsFn(y[lo:hi], w.Data[lo*rb:hi*rb], rb, x)
+	})
+}
+
+// MatVecQ8 is MatVec for a Q8_0 weight and an input already quantized by
+// QuantizeQ8 (xq.Len() == cols).
+func (p *Pool) MatVecQ8(y []float32, w *tensor.Tensor, xq *Q8Vec) {
+	rows, cols := checkMat("MatVecQ8", w)
+	if w.Type != tensor.Q8_0 {
+		panic(fmt.Sprintf("kernels: MatVecQ8: weight %q is %s, want Q8_0", w.Name, w.Type))
+	}
+	if xq.Len() != cols || len(y) < rows {
+		panic(fmt.Sprintf("kernels: MatVecQ8: %q is %d×%d but input has %d values, len(y) = %d", w.Name, rows, cols, xq.Len(), len(y)))
+	}
+	rb := w.RowBytes()
+	p.forCost(rows, 2*cols, func(lo, hi int) {
+		p.impl.rowsQ8(y[lo:hi], w.Data[lo*rb:hi*rb], rb, xq.u, xq.d)
+	})
+}
+
+// matMulTile is the number of weight rows one MatMul work item covers: small
+// enough to split 256-row matrices across threads, large enough that a tile
+// of inputs is reused across many rows.
+const matMulTile = 16
+
+// MatMul computes n products at once: for j < n, y[j*rows:(j+1)*rows] =
+// W·x[j*cols:(j+1)*cols]. It gives the same results as n calls of MatVec up
+// to float rounding, loading each weight row once per group of inputs.
+func (p *Pool) MatMul(y []float32, w *tensor.Tensor, x []float32, n int) {
+	rows, cols := checkMat("MatMul", w)
+	if n < 0 || len(x) != n*cols || len(y) < n*rows {
+		panic(fmt.Sprintf("kernels: MatMul: %q is %d×%d but n = %d, len(x) = %d, len(y) = %d", w.Name, rows, cols, n, len(x), len(y)))
+	}
+	if n == 0 {
+		return
+	}
+	if w.Type == tensor.Q8_0 {
+		xq := p.getQ8()
+		QuantizeQ8(xq, x)
+		p.MatMulQ8(y, w, xq, n)
+		p.q8.Put(xq)
+		return
+	}
+	var tile func(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int)
+	switch w.Type {
+	case tensor.F32:
+		tile = p.impl.tileF32
+	case tensor.F16:
+		tile = p.impl.tileF16
+	case tensor.BF16:
+		tile = p.impl.tileBF16
+	default:
+		panic(fmt.Sprintf("kernels: MatMul: weight %q has unsupported type %s", w.Name, w.Type))
+	}
+	rb := w.RowBytes()
+	tiles := (rows + matMulTile - 1) / matMulTile
+	p.forCost(tiles, 2*cols*matMulTile*n, func(lo, hi int) {
+		r0, r1 := lo*matMulTile, min(hi*matMulTile, rows)
+		tile(y[r0:], rows, w.Data[r0*rb:r1*rb], rb, r1-r0, x, cols, n)
+	})
+}
+
+// MatMulQ8 is MatMul for a Q8_0 weight and n inputs quantized together by
+// one QuantizeQ8 call (xq.Len() == n*cols).
+func (p *Pool) MatMulQ8(y []float32, w *tensor.Tensor, xq *Q8Vec, n int) {
+	rows, cols := checkMat("MatMulQ8", w)
+	if w.Type != tensor.Q8_0 {
+		panic(fmt.Sprintf("kernels: MatMulQ8: weight %q is %s, want Q8_0", w.Name, w.Type))
+	}
+	if n < 0 || xq.Len() != n*cols || len(y) < n*rows {
+		panic(fmt.Sprintf("kernels: MatMulQ8: %q is %d×%d but n = %d, input has %d values, len(y) = %d", w.Name, rows, cols, n, xq.Len(), len(y)))
+	}
+	if n == 0 {
+		return
+	}
+	rb := w.RowBytes()
+	tiles := (rows + matMulTile - 1) / matMulTile
+	p.forCost(tiles, 2*cols*matMulTile*n, func(lo, hi int) {
+		r0, r1 := lo*matMulTile, min(hi*matMulTile, rows)
+		p.impl.tileQ8(y[r0:], rows, w.Data[r0*rb:r1*rb], rb, r1-r0, xq, n)
+	})
+}
+
+func (p *Pool) getQ8() *Q8Vec {
+	if v, ok := p.q8.Get().(*Q8Vec); ok {
+		return v
+	}
+	return new(Q8Vec)
+}

@@ -1,0 +1,207 @@
+package kernels
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// spinRounds is how many times an idle worker polls for the next job before
+// parking on its channel, and how many times For's caller polls for
+// stragglers before yielding. A decode step issues matrix-vector products
+// a few microseconds apart, so a worker that spins a little catches the next
+// one without the ~5–20 µs of a park/unpark; one that spins forever would
+// steal the core from other goroutines on a shared machine.
+const spinRounds = 20000
+
+// Pool is a fixed set of worker goroutines that split loops between them.
+// Workers are started once by NewPool and woken per job, so a parallel loop
+// costs an atomic store and, for parked workers, a channel send — not a
+// goroutine per call or per row.
+//
+// The calling goroutine takes part in every job, so a Pool of n threads
+// starts n-1 goroutines. A Pool runs one job at a time: concurrent calls to
+// For (and to the kernels, which use it) are serialised.
+type Pool struct {
+	threads int
+	impl    *impl // kernel implementations; fixed at creation
+
+	run sync.Mutex // run serialises jobs: held for the whole of For
+
+	// The current job, written by For under run before gen is bumped and
+	// read by workers after they observe the new gen.
+	fn    func(lo, hi int)
+	n     int
+	chunk int
+
+	next    atomic.Int64  // next index of [0,n) to hand out, in steps of chunk
+	pending atomic.Int64  // workers that have not yet finished the current job
+	gen     atomic.Uint64 // job generation; bumped once per job
+	closed  atomic.Bool
+
+	workers []*worker
+	wg      sync.WaitGroup // counts running worker goroutines, for Close
+
+	q8 sync.Pool // *Q8Vec scratch for MatVec/MatMul on Q8_0 weights
+}
+
+// worker is one pool goroutine's wake-up state.
+type worker struct {
+	parked atomic.Bool   // true while the worker is (about to be) blocked on wake
+	wake   chan struct{} // capacity 1: a token means "look at gen again"
+}
+
+// NewPool starts a pool of threads workers (runtime.NumCPU() if threads <= 0),
+// counting the caller of For as one of them. It uses the fastest kernels this
+// CPU supports.
+func NewPool(threads int) *Pool {
+	return newPool(threads, bestImpl())
+}
+
+func newPool(threads int, im *impl) *Pool {
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	p := &Pool{threads: threads, impl: im}
+	p.workers = make([]*worker, threads-1)
+	for i := range p.workers {
+		w := &worker{wake: make(chan struct{}, 1)}
+		p.workers[i] = w
+		p.wg.Add(1)
+		// The worker exits when Close sets closed and wakes it.
+		go p.work(w)
+	}
+	return p
+}
+
+// Threads is the number of goroutines, the caller included, that share a job.
+func (p *Pool) Threads() int { return p.threads }
+
+// Close stops the workers and waits for them to exit. The Pool must not be
+// used afterwards.
+func (p *Pool) Close() {
+	p.run.Lock()
+	defer p.run.Unlock()
+	if p.closed.Swap(true) {
+		return
+	}
+	p.gen.Add(1)
+	for _, w := range p.workers {
+		p.unpark(w)
+	}
+	p.wg.Wait()
+}
+
+// For calls fn over disjoint ranges [lo,hi) covering [0,n), spread over the
+// pool's threads, and returns when all calls have returned. fn must be safe
+// to run concurrently on disjoint ranges.
+func (p *Pool) For(n int, fn func(lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	if p.threads == 1 || n == 1 {
+		fn(0, n)
+		return
+	}
+	p.forChunks(n, 1, fn)
+}
+
+// forCost is For for loops whose items each cost about cost flops (or
+// bytes): jobs too small to repay waking the workers run inline, and chunks
+// are no smaller than a few microseconds of work.
+func (p *Pool) forCost(n, cost int, fn func(lo, hi int)) {
+	const inline = 48 << 10 // below ~48k flops, dispatch costs more than it saves
+	if n <= 0 {
+		return
+	}
+	if p.threads == 1 || n == 1 || n*cost < inline {
+		fn(0, n)
+		return
+	}
+	minChunk := max(1, (16<<10)/max(cost, 1))
+	p.forChunks(n, minChunk, fn)
+}
+
+func (p *Pool) forChunks(n, minChunk int, fn func(lo, hi int)) {
+	p.run.Lock()
+	defer p.run.Unlock()
+	if p.closed.Load() {
+		panic("kernels: For on a closed Pool")
+	}
+	// Four chunks per thread lets a thread that was descheduled (the machine
+	// is shared) be covered by the others without much claiming overhead.
+	chunk := max(minChunk, (n+4*p.threads-1)/(4*p.threads))
+	if chunk >= n {
+		fn(0, n)
+		return
+	}
+	p.fn, p.n, p.chunk = fn, n, chunk
+	p.next.Store(0)
+	p.pending.Store(int64(len(p.workers)))
+	p.gen.Add(1)
+	for _, w := range p.workers {
+		p.unpark(w)
+	}
+	p.claim()
+	// Wait for workers still inside fn: they may hold the last chunks.
+	for i := 0; p.pending.Load() != 0; i++ {
+		if i >= spinRounds {
+			runtime.Gosched()
+		}
+	}
+	p.fn = nil
+}
+
+// claim runs chunks of the current job until none are left.
+func (p *Pool) claim() {
+	fn, n, chunk := p.fn, p.n, p.chunk
+	for {
+		lo := int(p.next.Add(int64(chunk))) - chunk
+		if lo >= n {
+			return
+		}
+		fn(lo, min(lo+chunk, n))
+	}
+}
+
+// unpark wakes w if it is parked; a spinning worker will see gen itself.
+func (p *Pool) unpark(w *worker) {
+	if w.parked.CompareAndSwap(true, false) {
+		w.wake <- struct{}{}
+	}
+}
+
+// work is a worker goroutine's loop: wait for a new generation, help with
+// the job, report done. It returns when the pool is closed.
+func (p *Pool) work(w *worker) {
+	defer p.wg.Done()
+	// Not p.gen.Load(): the first job may be posted before this goroutine
+	// first runs, and it must not count that job as seen.
+	var seen uint64
+	for {
+		// Spin, then park, until gen moves past seen.
+		for i := 0; p.gen.Load() == seen; i++ {
+			if i < spinRounds {
+				continue
+			}
+			w.parked.Store(true)
+			if p.gen.Load() != seen {
+				// A job arrived between the check and parking: if its
+				// submitter already cleared parked it also sent a token,
+				// which must be drained so the next park really blocks.
+				if !w.parked.CompareAndSwap(true, false) {
+					<-w.wake
+				}
+				break
+			}
+			<-w.wake
+			i = 0
+		}
+		seen = p.gen.Load()
+		if p.closed.Load() {
+			return
+		}
+		p.claim()
+		p.pending.Add(-1)
+	}
+}

@@ -1,0 +1,146 @@
+package kernels
+
+import (
+	"math"
+)
+
+// This file holds the per-token vector helpers of the forward pass. Each
+// runs once or a few times per layer per token, so they are cheap next to
+// the matrix products, but not free: attention's softmax alone runs over
+// every cached position of every head.
+
+// Dot returns Σ a[i]·b[i]; len(b) must be at least len(a).
+func Dot(a, b []float32) float32 {
+	if len(b) < len(a) {
+		panic("kernels: Dot: len(b) < len(a)")
+	}
+	return defaultImpl.dot(a, b[:len(a)])
+}
+
+// Axpy sets y[i] += a·x[i]; len(y) must be at least len(x).
+func Axpy(a float32, x, y []float32) {
+	if len(y) < len(x) {
+		panic("kernels: Axpy: len(y) < len(x)")
+	}
+	defaultImpl.axpy(a, x, y[:len(x)])
+}
+
+// Scale sets x[i] *= a.
+func Scale(x []float32, a float32) {
+	for i := range x {
+		x[i] *= a
+	}
+}
+
+// Add sets dst[i] = a[i] + b[i]; dst may alias a or b.
+func Add(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
+}
+
+// Mul sets dst[i] = a[i]·b[i]; dst may alias a or b.
+func Mul(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] * b[i]
+	}
+}
+
+// RMSNorm sets dst[i] = x[i]·weight[i] / sqrt(mean(x²) + eps), as
+// llama.cpp's RMS norm followed by the norm weight; dst may alias x.
+func RMSNorm(dst, x, weight []float32, eps float32) {
+	x, weight = x[:len(dst)], weight[:len(dst)]
+	if len(x) == 0 {
+		return
+	}
+	ss := Dot(x, x)
+	s := float32(1 / math.Sqrt(float64(ss/float32(len(x))+eps)))
+	for i := range dst {
+		dst[i] = x[i] * s * weight[i]
+	}
+}
+
+// Softmax replaces x with exp(x[i]-max) / Σ exp(x[j]-max): subtracting the
+// maximum keeps every exponent ≤ 0, so nothing overflows.
+func Softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	m := x[0]
+	for _, v := range x[1:] {
+		m = max(m, v)
+	}
+	var sum float32
+	for i, v := range x {
+		e := exp32(v - m)
+		x[i] = e
+		sum += e
+	}
+	Scale(x, 1/sum)
+}
+
+// SiLU sets dst[i] = x[i]·sigmoid(x[i]); dst may alias x.
+func SiLU(dst, x []float32) {
+	x = x[:len(dst)]
+	for i, v := range x {
+		dst[i] = v / (1 + exp32(-v))
+	}
+}
+
+// SwiGLU sets dst[i] = silu(gate[i])·up[i], the gated activation of a
+// SwiGLU feed-forward layer; dst may alias gate or up.
+func SwiGLU(dst, gate, up []float32) {
+	gate, up = gate[:len(dst)], up[:len(dst)]
+	for i, g := range gate {
+		dst[i] = g / (1 + exp32(-g)) * up[i]
+	}
+}
+
+// ArgMax returns the index of the largest value (the first if tied), or -1
+// for an empty slice. NaNs are never chosen over numbers.
+func ArgMax(x []float32) int {
+	best := -1
+	for i, v := range x {
+		if v == v && (best < 0 || v > x[best]) {
+			best = i
+		}
+	}
+	return best
+}
+
+// exp32 is e^x in float32, within 2 ulp of math.Exp for the range that
+// matters here, several times faster than converting to float64 and back.
+// It splits x = k·ln2 + r with |r| ≤ ln2/2 and evaluates e^r by a degree-6
+// polynomial (Taylor coefficients, accurate to float32 on that interval),
+// then scales by 2^k through the exponent bits.
+func exp32(x float32) float32 {
+	switch {
+	case x != x:
+		return x
+	case x > 88.72283:
+		return float32(math.Inf(1))
+	case x < -87.33654: // below the smallest normal float32
+		return 0
+	}
+	const (
+		log2e = 1.44269504088896341
+		ln2hi = 0.693359375 // ln2 split so k·ln2hi is exact
+		ln2lo = -2.12194440e-4
+	)
+	k := float32(math.Floor(float64(x*log2e + 0.5)))
+	r := x - k*ln2hi - k*ln2lo
+	p := float32(1.0 / 720)
+	p = p*r + 1.0/120
+	p = p*r + 1.0/24
+	p = p*r + 1.0/6
+	p = p*r + 0.5
+	p = p*r + 1
+	p = p*r + 1
+	ki := int32(k)
+	if ki >= 128 { // x just under the overflow bound: scale in two steps
+		return p * 2 * math.Float32frombits(uint32(ki-1+127)<<23)
+	}
+	return p * math.Float32frombits(uint32(ki+127)<<23)
+}

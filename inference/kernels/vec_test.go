@@ -1,0 +1,173 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+var vecLens = []int{0, 1, 3, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 255, 256, 1000, 4099}
+
+func TestDotMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, im := range impls() {
+		for _, n := range vecLens {
+			a, b := randVec(rng, n), randVec(rng, n)
+			got := im.dot(a, b)
+			want := dotRef(a, b)
+			scale := 0.0
+			for i := range a {
+				scale += math.Abs(float64(a[i] * b[i]))
+			}
+			if d := math.Abs(float64(got) - want); d > 1e-5*scale+1e-6 {
+				t.Errorf("%s: Dot(len %d) = %v; want %v", im.name, n, got, want)
+			}
+		}
+	}
+}
+
+func TestAxpyMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, im := range impls() {
+		for _, n := range vecLens {
+			x, y := randVec(rng, n), randVec(rng, n+3)
+			want := make([]float64, len(y))
+			for i := range y {
+				want[i] = float64(y[i])
+				if i < n {
+					want[i] += 0.75 * float64(x[i])
+				}
+			}
+			im.axpy(0.75, x, y[:n])
+			for i := range y {
+				if d := math.Abs(float64(y[i]) - want[i]); d > 1e-6 {
+					t.Fatalf("%s: Axpy(len %d): y[%d] = %v; want %v", im.name, n, i, y[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+func TestElementwise(t *testing.T) {
+	a := []float32{1, -2, 3.5}
+	b := []float32{2, 4, -1}
+	dst := make([]float32, 3)
+	Add(dst, a, b)
+	if fmt.Sprint(dst) != "[3 2 2.5]" {
+		t.Errorf("Add(%v, %v) = %v; want [3 2 2.5]", a, b, dst)
+	}
+	Mul(dst, a, b)
+	if fmt.Sprint(dst) != "[2 -8 -3.5]" {
+		t.Errorf("Mul(%v, %v) = %v; want [2 -8 -3.5]", a, b, dst)
+	}
+	Scale(dst, 2)
+	if fmt.Sprint(dst) != "[4 -16 -7]" {
+		t.Errorf("Scale(.., 2) = %v; want [4 -16 -7]", dst)
+	}
+}
+
+func TestRMSNormMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, n := range vecLens[1:] {
+		x, w := randVec(rng, n), randVec(rng, n)
+		want := rmsNormRef(x, w, 1e-6)
+		got := make([]float32, n)
+		RMSNorm(got, x, w, 1e-6)
+		for i := range got {
+			if d := math.Abs(float64(got[i]) - want[i]); d > 1e-5*math.Abs(want[i])+1e-6 {
+				t.Fatalf("RMSNorm(len %d)[%d] = %v; want %v", n, i, got[i], want[i])
+			}
+		}
+		RMSNorm(x, x, w, 1e-6) // in place
+		for i := range got {
+			if x[i] != got[i] {
+				t.Fatalf("RMSNorm in place (len %d)[%d] = %v; want %v", n, i, x[i], got[i])
+			}
+		}
+	}
+}
+
+func TestSoftmaxMatchesReferenceAndIsStable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	inputs := [][]float32{
+		{0},
+		{1000, 1001, 999},             // naive exp overflows
+		{-1000, -1001, -999},          // naive exp underflows to 0/0
+		{float32(math.Inf(-1)), 0, 1}, // masked position
+	}
+	for _, n := range vecLens[1:] {
+		x := randVec(rng, n)
+		Scale(x, 20)
+		inputs = append(inputs, x)
+	}
+	for _, x := range inputs {
+		want := softmaxRef(x)
+		got := append([]float32(nil), x...)
+		Softmax(got)
+		for i := range got {
+			if d := math.Abs(float64(got[i]) - want[i]); d > 1e-6+2e-6*want[i] {
+				t.Fatalf("Softmax(%d values)[%d] = %v; want %v", len(x), i, got[i], want[i])
+			}
+		}
+	}
+}
+
+func TestSiLUAndSwiGLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, n := range vecLens {
+		gate, up := randVec(rng, n), randVec(rng, n)
+		Scale(gate, 12)
+		silu, swi := make([]float32, n), make([]float32, n)
+		SiLU(silu, gate)
+		SwiGLU(swi, gate, up)
+		for i := range gate {
+			want := siluRef(gate[i])
+			if d := math.Abs(float64(silu[i]) - want); d > 1e-6*math.Abs(want)+1e-7 {
+				t.Fatalf("SiLU(%v) = %v; want %v", gate[i], silu[i], want)
+			}
+			want *= float64(up[i])
+			if d := math.Abs(float64(swi[i]) - want); d > 1e-6*math.Abs(want)+1e-7 {
+				t.Fatalf("SwiGLU(%v, %v) = %v; want %v", gate[i], up[i], swi[i], want)
+			}
+		}
+	}
+}
+
+func TestExp32(t *testing.T) {
+	for x := float32(-87); x < 88.7; x += 0.01237 {
+		got, want := float64(exp32(x)), math.Exp(float64(x))
+		if d := math.Abs(got-want) / want; d > 3e-7 {
+			t.Fatalf("exp32(%v) = %v; want %v (rel err %.3g)", x, got, want, d)
+		}
+	}
+	for _, tc := range []struct{ x, want float32 }{
+		{0, 1}, {-100, 0}, {100, float32(math.Inf(1))}, {float32(math.Inf(-1)), 0},
+	} {
+		if got := exp32(tc.x); got != tc.want {
+			t.Errorf("exp32(%v) = %v; want %v", tc.x, got, tc.want)
+		}
+	}
+	if got := exp32(float32(math.NaN())); got == got {
+		t.Errorf("exp32(NaN) = %v; want NaN", got)
+	}
+}
+
+func TestArgMax(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, tc := range []struct {
+		x    []float32
+		want int
+	}{
+		{nil, -1},
+		{[]float32{3}, 0},
+		{[]float32{1, 5, 2, 5}, 1},
+		{[]float32{-3, -1, -2}, 1},
+		{[]float32{nan, 1, 2}, 2},
+		{[]float32{float32(math.Inf(-1)), float32(math.Inf(-1))}, 0},
+	} {
+		if got := ArgMax(tc.x); got != tc.want {
+			t.Errorf("ArgMax(%v) = %d; want %d", tc.x, got, tc.want)
+		}
+	}
+}
