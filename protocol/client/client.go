@@ -44,10 +44,18 @@ var (
 	// ErrClosed: the client was closed, or gave up reconnecting (Err says
 	// why).
 	ErrClosed = errors.New("client: closed")
-	// ErrDisconnected: the connection dropped while a ping waited for its
-	// pong; pongs are not replayed.
+	// ErrDisconnected: the connection dropped while a request waited for
+	// its reply, or for good with reconnection off.
 	ErrDisconnected = errors.New("client: disconnected")
+	// ErrTakenOver: another connection resumed this client's session (the
+	// server closed this one with CloseSessionTakenOver); the client stops
+	// rather than take the session back.
+	ErrTakenOver = errors.New("client: session taken over by another connection")
 )
+
+// CloseSessionTakenOver is the websocket close code with which the server
+// closes a connection whose session was resumed on another (PROTOCOL.md §9).
+const CloseSessionTakenOver = 4001
 
 // Options configure Dial. The zero value is usable: msgpack, reconnection
 // on, default buffers.

@@ -340,7 +340,7 @@ func TestResumeReplaysMissed(t *testing.T) {
 func TestResumeAcrossProcesses(t *testing.T) {
 	ts := startServer(t, server.Config{}, 0)
 	ctx := ctxT(t)
-	a := dial(t, ts.url, client.Options{NoReconnect: true})
+	a := dial(t, ts.url, client.Options{})
 	if _, err := a.Spawn(ctx, "pip", &protocol.Spawn{Persona: "child"}); err != nil {
 		t.Fatal(err)
 	}
@@ -358,14 +358,18 @@ func TestResumeAcrossProcesses(t *testing.T) {
 	if len(replay) != len(missed) || replay[0].Seq != missed[0].Seq {
 		t.Errorf("replay of %d from seq %d; want %d from %d", len(replay), replay[0].Seq, len(missed), missed[0].Seq)
 	}
-	// The first client was taken over and, with reconnection off, stops.
+	// The first client was taken over and stops instead of taking the
+	// session back.
 	select {
 	case <-a.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("first client still running after takeover")
 	}
-	if !errors.Is(a.Err(), client.ErrDisconnected) {
-		t.Errorf("first client Err() = %v; want ErrDisconnected", a.Err())
+	if !errors.Is(a.Err(), client.ErrTakenOver) {
+		t.Errorf("first client Err() = %v; want ErrTakenOver", a.Err())
+	}
+	if _, err := b.Ping(ctx); err != nil {
+		t.Errorf("Ping on the client that took over = %v", err)
 	}
 }
 
@@ -452,5 +456,22 @@ func TestGiveUp(t *testing.T) {
 	}
 	if err := c.Err(); err == nil || !strings.Contains(err.Error(), "network down") {
 		t.Errorf("Err() = %v; want the reconnection failure", err)
+	}
+}
+
+// TestNoReconnect: with reconnection off, a dropped connection stops the
+// client, closes Events and says so.
+func TestNoReconnect(t *testing.T) {
+	ts := startServer(t, server.Config{}, 0)
+	var k killableDialer
+	c := dial(t, ts.url, client.Options{Dialer: k.dialer(), NoReconnect: true})
+	k.cut(false)
+	for range c.Events() {
+	}
+	if !errors.Is(c.Err(), client.ErrDisconnected) {
+		t.Errorf("Err() = %v; want ErrDisconnected", c.Err())
+	}
+	if err := c.Interrupt(ctxT(t), "n1", ""); !errors.Is(err, client.ErrClosed) {
+		t.Errorf("Interrupt after the drop = %v; want ErrClosed", err)
 	}
 }

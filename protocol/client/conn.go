@@ -125,9 +125,17 @@ func (c *Client) run(ws *websocket.Conn) {
 	}()
 	var carry []byte // a frame whose write failed, sent first on the next connection
 	for {
-		carry = c.serve(ws, carry)
+		var err error
+		carry, err = c.serve(ws, carry)
 		c.failPending()
 		if c.stopping() {
+			return
+		}
+		if websocket.IsCloseError(err, CloseSessionTakenOver) {
+			// Reconnecting would take the session back from whoever
+			// resumed it, and they would take it back again.
+			c.err = fmt.Errorf("client: %w", ErrTakenOver)
+			c.log.Warn("session taken over by another connection; stopping")
 			return
 		}
 		if c.opts.NoReconnect {
@@ -135,7 +143,6 @@ func (c *Client) run(ws *websocket.Conn) {
 			return
 		}
 		var w *protocol.Welcome
-		var err error
 		ws, w, err = c.reconnect(ctx)
 		if err != nil {
 			if !c.stopping() {
@@ -232,8 +239,9 @@ func (c *Client) failPending() {
 
 // serve runs one connection: it starts the reader and writes queued frames
 // until the connection fails or the client closes. It returns the frame
-// whose write failed, if any, for the next connection.
-func (c *Client) serve(ws *websocket.Conn, carry []byte) []byte {
+// whose write failed, if any, for the next connection, and the reader's
+// error (a *websocket.CloseError when the server closed).
+func (c *Client) serve(ws *websocket.Conn, carry []byte) ([]byte, error) {
 	w := c.Welcome()
 	timeout := c.opts.ReadTimeout
 	if timeout <= 0 {
@@ -242,7 +250,7 @@ func (c *Client) serve(ws *websocket.Conn, carry []byte) []byte {
 	readerDone := make(chan error, 1)
 	// The reader exits when the socket fails or is closed below.
 	go func() { readerDone <- c.read(ws, timeout) }()
-	finish := func(err error) {
+	finish := func(err error) error {
 		ws.Close()
 		if err == nil {
 			err = <-readerDone
@@ -250,6 +258,7 @@ func (c *Client) serve(ws *websocket.Conn, carry []byte) []byte {
 		if !errors.Is(err, errStopping) && !c.stopping() {
 			c.log.Info("connection lost", "err", err)
 		}
+		return err
 	}
 	write := func(frame []byte) error {
 		ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
@@ -257,20 +266,17 @@ func (c *Client) serve(ws *websocket.Conn, carry []byte) []byte {
 	}
 	if carry != nil {
 		if err := write(carry); err != nil {
-			finish(nil)
-			return carry
+			return carry, finish(nil)
 		}
 	}
 	for {
 		select {
 		case frame := <-c.out:
 			if err := write(frame); err != nil {
-				finish(nil)
-				return frame
+				return frame, finish(nil)
 			}
 		case err := <-readerDone:
-			finish(err)
-			return nil
+			return nil, finish(err)
 		case <-c.closing:
 			// Flush what callers already queued, then close politely and
 			// give the server a moment to answer the close.
@@ -294,8 +300,7 @@ func (c *Client) serve(ws *websocket.Conn, carry []byte) []byte {
 			case <-t.C:
 			}
 			t.Stop()
-			finish(err)
-			return nil
+			return nil, finish(err)
 		}
 	}
 }
