@@ -358,6 +358,9 @@ func (c *conn) send(env protocol.Envelope) {
 		c.srv.m.queueDrops.WithLabelValues(d.Type).Inc()
 	}
 	if !res.queued && len(res.dropped) == 0 && !res.closed {
+		// Refuse everything from now on: this connection is done, and the
+		// session's replay buffer holds what it would have carried.
+		c.q.close()
 		c.srv.m.closed.WithLabelValues("queue_full").Inc()
 		c.log.Warn("closed: outbound queue full of undroppable messages", "queue", c.srv.cfg.QueueSize)
 		// send may run under the session's lock; kill may wait for a
