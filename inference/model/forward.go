@@ -1,0 +1,336 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/anima-rt/anima/inference/kernels"
+	"github.com/anima-rt/anima/inference/tensor"
+)
+
+// Forward runs tokens through the model, appending them to st's cache at
+// its current position, and returns the logits (Vocab) of the last token.
+// The returned slice belongs to st and is overwritten by the next call.
+//
+// A prompt is processed in chunks of st's batch size with matrix-matrix
+// products and causal attention (prefill); one token at a time is a decode
+// step, with matrix-vector products. Neither allocates once st is warm.
+func (m *Model) Forward(st *State, tokens []int32) ([]float32, error) {
+	if err := m.forward(st, tokens, nil); err != nil {
+		return nil, err
+	}
+	return st.logits, nil
+}
+
+// ForwardAll is Forward that also writes every token's logits to all
+// (len(tokens)×Vocab, row by row): what evaluation against a reference needs.
+func (m *Model) ForwardAll(st *State, tokens []int32, all []float32) error {
+	if len(all) != len(tokens)*m.Config.Vocab {
+		return fmt.Errorf("model: ForwardAll: %d logits for %d tokens × %d vocabulary", len(all), len(tokens), m.Config.Vocab)
+	}
+	return m.forward(st, tokens, all)
+}
+
+func (m *Model) forward(st *State, tokens []int32, all []float32) error {
+	c := &m.Config
+	if len(tokens) == 0 {
+		return fmt.Errorf("model: forward: no tokens")
+	}
+	if st.Cache.Len+len(tokens) > st.Cache.Cap {
+		return fmt.Errorf("%w: %d cached + %d new positions > %d", ErrContextFull, st.Cache.Len, len(tokens), st.Cache.Cap)
+	}
+	for i, t := range tokens {
+		if t < 0 || int(t) >= c.Vocab {
+			return fmt.Errorf("model: token %d at index %d outside the vocabulary of %d", t, i, c.Vocab)
+		}
+	}
+	for start := 0; start < len(tokens); start += st.batch {
+		chunk := tokens[start:min(start+st.batch, len(tokens))]
+		m.chunk(st, chunk)
+		if all != nil {
+			m.logits(st, len(chunk), all[start*c.Vocab:(start+len(chunk))*c.Vocab], true)
+		}
+	}
+	if all == nil {
+		m.logits(st, len(tokens)-(len(tokens)-1)/st.batch*st.batch, st.logits, false)
+	} else {
+		copy(st.logits, all[(len(tokens)-1)*c.Vocab:])
+	}
+	return nil
+}
+
+// chunk runs n <= st.batch tokens through every layer, leaving their final
+// hidden states in st.x and their keys and values in the cache.
+func (m *Model) chunk(st *State, tokens []int32) {
+	c := &m.Config
+	n, D := len(tokens), c.Dim
+	pos0 := st.Cache.Len
+	x := st.x[:n*D]
+
+	// Embed: one row of token_embd per token.
+	for i, t := range tokens {
+		// The row is in range (checked in forward) and of a supported type.
+		_ = tensor.DequantizeRow(x[i*D:(i+1)*D], m.embed.Row(int(t)), m.embed.Type)
+	}
+	m.ropeAngles(st, pos0, n)
+
+	for l := range m.layers {
+		ly := &m.layers[l]
+
+		// Attention: norm, q/k/v projections, (q/k norms,) RoPE, cache,
+		// causal attention over the cache, output projection, residual.
+		xb := st.xb[:n*D]
+		rmsNormRows(xb, x, ly.attnNorm, c.Eps, D)
+		q, k, v := st.q[:n*c.QDim()], st.k[:n*c.KVDim()], st.v[:n*c.KVDim()]
+		m.project(st, xb, n, [3]*tensor.Tensor{ly.wq, ly.wk, ly.wv}, [3][]float32{q, k, v})
+		if c.QKNorm {
+			rmsNormRows(q, q, ly.qNorm, c.Eps, c.HeadDim)
+			rmsNormRows(k, k, ly.kNorm, c.Eps, c.HeadDim)
+		}
+		m.rope(st, q, n, c.Heads)
+		m.rope(st, k, n, c.KVHeads)
+		kvd := c.KVDim()
+		copy(st.Cache.K[l][pos0*kvd:(pos0+n)*kvd], k)
+		copy(st.Cache.V[l][pos0*kvd:(pos0+n)*kvd], v)
+		m.attention(st, l, pos0, n)
+		m.matmul(st.proj[:n*D], ly.wo, st.att[:n*c.QDim()], n)
+		add(x, st.proj[:n*D])
+
+		// Feed-forward: norm, mixture of experts or dense SwiGLU, residual.
+		rmsNormRows(xb, x, ly.ffnNorm, c.Eps, D)
+		if c.MoE() {
+			m.moe(st, ly, n)
+		} else {
+			m.dense(st, ly, n)
+		}
+		add(x, st.proj[:n*D])
+	}
+	st.Cache.Len += n
+}
+
+// logits applies the final norm and the output projection to the last
+// token of the chunk in st.x (all rows when every is set) into out.
+func (m *Model) logits(st *State, n int, out []float32, every bool) {
+	c := &m.Config
+	D := c.Dim
+	if every {
+		rmsNormRows(st.xb[:n*D], st.x[:n*D], m.outputNorm, c.Eps, D)
+		m.matmul(out, m.output, st.xb[:n*D], n)
+		return
+	}
+	last := st.x[(n-1)*D : n*D]
+	rmsNormRows(st.xb[:D], last, m.outputNorm, c.Eps, D)
+	m.pool.MatVec(out, m.output, st.xb[:D])
+}
+
+// matmul sets y = W·x for n inputs, as a matrix-vector product when n is 1
+// (the decode step) and a matrix-matrix product otherwise (prefill).
+func (m *Model) matmul(y []float32, w *tensor.Tensor, x []float32, n int) {
+	if n == 1 {
+		m.pool.MatVec(y, w, x)
+		return
+	}
+	m.pool.MatMul(y, w, x, n)
+}
+
+// project computes several products of one input (q, k and v of a layer;
+// an FFN's gate and up), quantizing the input to Q8_0 once when the
+// weights are Q8_0 rather than once per weight. A nil weight is skipped.
+func (m *Model) project(st *State, x []float32, n int, ws [3]*tensor.Tensor, ys [3][]float32) {
+	allQ8, count := true, 0
+	for _, w := range ws {
+		if w != nil {
+			count++
+			allQ8 = allQ8 && w.Type == tensor.Q8_0
+		}
+	}
+	if !allQ8 || count < 2 {
+		for i, w := range ws {
+			if w != nil {
+				m.matmul(ys[i], w, x, n)
+			}
+		}
+		return
+	}
+	kernels.QuantizeQ8(&st.xq, x)
+	for i, w := range ws {
+		switch {
+		case w == nil:
+		case n == 1:
+			m.pool.MatVecQ8(ys[i], w, &st.xq)
+		default:
+			m.pool.MatMulQ8(ys[i], w, &st.xq, n)
+		}
+	}
+}
+
+// ropeAngles fills st.cos and st.sin with the rotation of positions
+// pos0..pos0+n-1: angle pos·base^(-2i/RopeDims) for pair i.
+func (m *Model) ropeAngles(st *State, pos0, n int) {
+	half := m.Config.RopeDims / 2
+	for i := range n {
+		p := float64(pos0 + i)
+		for j, f := range m.ropeInv {
+			s, c := math.Sincos(p * f)
+			st.cos[i*half+j], st.sin[i*half+j] = float32(c), float32(s)
+		}
+	}
+}
+
+// rope rotates the first RopeDims values of each of the heads of n tokens
+// in x (n, heads, HeadDim). NeoX style (qwen) pairs value i with i+d/2;
+// the original style (llama) pairs 2i with 2i+1.
+func (m *Model) rope(st *State, x []float32, n, heads int) {
+	c := &m.Config
+	hd, half := c.HeadDim, c.RopeDims/2
+	for i := range n {
+		cos, sin := st.cos[i*half:(i+1)*half], st.sin[i*half:(i+1)*half]
+		for h := range heads {
+			v := x[(i*heads+h)*hd : (i*heads+h+1)*hd]
+			if c.RopeNeoX {
+				for j := range half {
+					a, b := v[j], v[j+half]
+					v[j] = a*cos[j] - b*sin[j]
+					v[j+half] = a*sin[j] + b*cos[j]
+				}
+			} else {
+				for j := range half {
+					a, b := v[2*j], v[2*j+1]
+					v[2*j] = a*cos[j] - b*sin[j]
+					v[2*j+1] = a*sin[j] + b*cos[j]
+				}
+			}
+		}
+	}
+}
+
+// attention computes st.att for the chunk's n tokens at positions
+// pos0..pos0+n-1 from layer l's cache, causally: token i attends to
+// positions 0..pos0+i. Heads run in parallel; each head is computed by one
+// thread from start to end, so the result does not depend on the split.
+func (m *Model) attention(st *State, l, pos0, n int) {
+	st.attL, st.attPos0, st.attN = l, pos0, n
+	c := &m.Config
+	// Below ~32k multiply-adds waking the workers costs more than it saves.
+	if work := c.Heads * (pos0 + n) * n * c.HeadDim; work < 32<<10 {
+		st.attendFn(0, c.Heads)
+		return
+	}
+	m.pool.For(c.Heads, st.attendFn)
+}
+
+// attend is attention for heads [lo, hi) of the chunk described by
+// st.attL, attPos0 and attN; it is bound once per State (st.attendFn) so
+// that dispatching it to the pool does not allocate.
+func (st *State) attend(m *Model, lo, hi int) {
+	c := &m.Config
+	l, pos0, n := st.attL, st.attPos0, st.attN
+	hd, kvd, qd := c.HeadDim, c.KVDim(), c.QDim()
+	group := c.Heads / c.KVHeads
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	kc, vc := st.Cache.K[l], st.Cache.V[l]
+	for h := lo; h < hi; h++ {
+		g := h / group // the KV head this query head shares
+		scores := st.scores[h*st.Cache.Cap : (h+1)*st.Cache.Cap]
+		for i := range n {
+			T := pos0 + i + 1
+			q := st.q[i*qd+h*hd : i*qd+(h+1)*hd]
+			s := scores[:T]
+			for t := range T {
+				s[t] = dot(q, kc[t*kvd+g*hd:t*kvd+(g+1)*hd]) * scale
+			}
+			softmax(s)
+			out := st.att[i*qd+h*hd : i*qd+(h+1)*hd]
+			clear(out)
+			for t := range T {
+				axpy(s[t], vc[t*kvd+g*hd:t*kvd+(g+1)*hd], out)
+			}
+		}
+	}
+}
+
+// dense is a SwiGLU feed-forward block: proj = W_down·(silu(W_gate·xb) ⊙ W_up·xb).
+func (m *Model) dense(st *State, ly *layer, n int) {
+	c := &m.Config
+	xb := st.xb[:n*c.Dim]
+	hg, hu := st.hg[:n*c.FFN], st.hu[:n*c.FFN]
+	m.project(st, xb, n, [3]*tensor.Tensor{ly.gate, ly.up}, [3][]float32{hg, hu})
+	swiglu(hg, hu)
+	m.matmul(st.proj[:n*c.Dim], ly.down, hg, n)
+}
+
+// moe is the mixture-of-experts block: a softmax router over all experts
+// picks each token's top ExpertsUsed, whose weights are renormalised to sum
+// to one (qwen3moe's norm_topk_prob; for Mixtral the same thing as a
+// softmax over the chosen logits). Only chosen experts run: tokens are
+// grouped by expert so that each expert's weights are read once per chunk.
+// A token's expert outputs are added in expert order, whatever the batch.
+func (m *Model) moe(st *State, ly *layer, n int) {
+	c := &m.Config
+	D, E, K, F := c.Dim, c.Experts, c.ExpertsUsed, c.ExpertFFN
+	xb := st.xb[:n*D]
+	route := st.route[:n*E]
+	m.matmul(route, ly.router, xb, n)
+	for e := range st.byExp {
+		st.byExp[e] = st.byExp[e][:0]
+	}
+	for i := range n {
+		p := route[i*E : (i+1)*E]
+		softmax(p)
+		sel, w := st.sel[i*K:(i+1)*K], st.selW[i*K:(i+1)*K]
+		topK(p, sel, w)
+		sum := float32(0)
+		for _, v := range w {
+			sum += v
+		}
+		sum = max(sum, 6.103515625e-5) // as llama.cpp clamps: never divide by ~0
+		for j, e := range sel {
+			w[j] /= sum
+			st.byExp[e] = append(st.byExp[e], int32(i*K+j))
+		}
+	}
+
+	proj := st.proj[:n*D]
+	clear(proj)
+	for e, routed := range st.byExp {
+		cnt := len(routed)
+		if cnt == 0 {
+			continue
+		}
+		in := st.ein[:cnt*D]
+		for j, r := range routed {
+			tok := int(r) / K
+			copy(in[j*D:(j+1)*D], xb[tok*D:(tok+1)*D])
+		}
+		hg, hu := st.hg[:cnt*F], st.hu[:cnt*F]
+		m.project(st, in, cnt, [3]*tensor.Tensor{ly.gateExp[e], ly.upExp[e]}, [3][]float32{hg, hu})
+		swiglu(hg, hu)
+		out := st.eout[:cnt*D]
+		m.matmul(out, ly.downExp[e], hg, cnt)
+		for j, r := range routed {
+			tok := int(r) / K
+			axpy(st.selW[r], out[j*D:(j+1)*D], proj[tok*D:(tok+1)*D])
+		}
+	}
+}
+
+// topK writes the indices and values of p's k largest values (ties: lower
+// index first) into sel and w, largest first. k is small (2 to 8), so
+// insertion beats sorting.
+func topK(p []float32, sel []int32, w []float32) {
+	k := len(sel)
+	for j := range k {
+		sel[j], w[j] = -1, float32(math.Inf(-1))
+	}
+	for e, v := range p {
+		if v <= w[k-1] && sel[k-1] >= 0 {
+			continue
+		}
+		j := k - 1
+		for j > 0 && (v > w[j-1] || sel[j-1] < 0) {
+			sel[j], w[j] = sel[j-1], w[j-1]
+			j--
+		}
+		sel[j], w[j] = int32(e), v
+	}
+}

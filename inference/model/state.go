@@ -1,0 +1,140 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/anima-rt/anima/inference/kernels"
+)
+
+// ErrContextFull reports a forward pass that would run past the State's
+// cache capacity.
+var ErrContextFull = errors.New("model: context full")
+
+// Cache holds one sequence's attention keys and values, position by
+// position. Attention reads it through plain slices, so a different
+// storage (a paged prefix cache) only has to hand out the same slices.
+type Cache struct {
+	K, V [][]float32 // per layer: (pos, KVDim), capacity Cap positions; owned by Cache
+	Len  int         // positions filled
+	Cap  int         // positions the buffers hold
+}
+
+// newCache allocates a cache for ctx positions of cfg's model.
+func newCache(cfg *Config, ctx int) *Cache {
+	c := &Cache{K: make([][]float32, cfg.Layers), V: make([][]float32, cfg.Layers), Cap: ctx}
+	for l := range c.K {
+		c.K[l] = make([]float32, ctx*cfg.KVDim())
+		c.V[l] = make([]float32, ctx*cfg.KVDim())
+	}
+	return c
+}
+
+// Bytes is the memory the cache's buffers take.
+func (c *Cache) Bytes() int64 {
+	n := int64(0)
+	for l := range c.K {
+		n += 4 * int64(len(c.K[l])+len(c.V[l]))
+	}
+	return n
+}
+
+// State is one sequence being decoded: its KV cache and the scratch buffers
+// a forward pass needs, allocated once so that decoding does not allocate
+// per token. A State belongs to one goroutine at a time.
+type State struct {
+	Cache *Cache
+
+	batch int // most tokens one forward chunk processes (prefill is chunked)
+
+	// Activations of the current chunk, n tokens row by row.
+	x      []float32 // (batch, Dim) residual stream
+	xb     []float32 // (batch, Dim) normed input of a sublayer
+	q      []float32 // (batch, QDim)
+	k, v   []float32 // (batch, KVDim)
+	att    []float32 // (batch, QDim) attention output, before attn_output
+	proj   []float32 // (batch, Dim) a sublayer's output, before the residual add
+	scores []float32 // (Heads, Cap) attention weights, one row per head
+	cos    []float32 // (batch, RopeDims/2) rotation of each chunk position
+	sin    []float32 // (batch, RopeDims/2)
+
+	// Feed-forward.
+	hg, hu []float32     // (batch, FFN or ExpertFFN) gate and up projections
+	route  []float32     // (batch, Experts) router logits, then probabilities
+	sel    []int32       // (batch, ExpertsUsed) chosen experts per token
+	selW   []float32     // (batch, ExpertsUsed) their renormalised weights
+	byExp  [][]int32     // per expert: the (token*ExpertsUsed + slot) routed to it
+	ein    []float32     // (batch, Dim) the rows routed to one expert, gathered
+	eout   []float32     // (batch, Dim) that expert's output rows
+	xq     kernels.Q8Vec // an input quantized once for several Q8_0 weights; grows on first use
+
+	logits []float32 // (Vocab) of the last token
+
+	// The attention job handed to the pool: a closure made once per State,
+	// reading its arguments from these fields, so a decode step does not
+	// allocate one.
+	attendFn            func(lo, hi int)
+	attL, attPos0, attN int
+}
+
+// NewState returns a State able to hold ctx positions, processing prompts
+// in chunks of at most batch tokens (batch <= 0: 128).
+func (m *Model) NewState(ctx, batch int) (*State, error) {
+	c := &m.Config
+	if ctx < 1 || ctx > maxCtx {
+		return nil, fmt.Errorf("model: context of %d positions out of range 1..%d", ctx, maxCtx)
+	}
+	if batch <= 0 {
+		batch = 128
+	}
+	batch = min(batch, ctx)
+	ffn := max(c.FFN, c.ExpertFFN)
+	if c.MoE() {
+		ffn = c.ExpertFFN
+	}
+	st := &State{
+		Cache:  newCache(c, ctx),
+		batch:  batch,
+		x:      make([]float32, batch*c.Dim),
+		xb:     make([]float32, batch*c.Dim),
+		q:      make([]float32, batch*c.QDim()),
+		k:      make([]float32, batch*c.KVDim()),
+		v:      make([]float32, batch*c.KVDim()),
+		att:    make([]float32, batch*c.QDim()),
+		proj:   make([]float32, batch*c.Dim),
+		scores: make([]float32, c.Heads*ctx),
+		cos:    make([]float32, batch*c.RopeDims/2),
+		sin:    make([]float32, batch*c.RopeDims/2),
+		hg:     make([]float32, batch*ffn),
+		hu:     make([]float32, batch*ffn),
+		logits: make([]float32, c.Vocab),
+	}
+	st.attendFn = func(lo, hi int) { st.attend(m, lo, hi) }
+	if c.MoE() {
+		st.route = make([]float32, batch*c.Experts)
+		st.sel = make([]int32, batch*c.ExpertsUsed)
+		st.selW = make([]float32, batch*c.ExpertsUsed)
+		st.byExp = make([][]int32, c.Experts)
+		for e := range st.byExp {
+			st.byExp[e] = make([]int32, 0, batch)
+		}
+		st.ein = make([]float32, batch*c.Dim)
+		st.eout = make([]float32, batch*c.Dim)
+	}
+	return st, nil
+}
+
+// Pos is the number of tokens the State has seen: the next token's position.
+func (st *State) Pos() int { return st.Cache.Len }
+
+// Reset empties the cache so the State can start a new sequence.
+func (st *State) Reset() { st.Cache.Len = 0 }
+
+// Truncate drops cached positions from n on, so decoding resumes at n.
+func (st *State) Truncate(n int) error {
+	if n < 0 || n > st.Cache.Len {
+		return fmt.Errorf("model: truncate to %d outside 0..%d", n, st.Cache.Len)
+	}
+	st.Cache.Len = n
+	return nil
+}
