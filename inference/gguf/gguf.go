@@ -512,6 +512,10 @@ func (f *File) Float32s(key string) ([]float32, error) {
 	return nil, wrongType(key, v, "array[float32]")
 }
 
+// HasTensor reports whether the named tensor is present (an optional one
+// such as output.weight, absent when the embedding is tied).
+func (f *File) HasTensor(name string) bool { _, ok := f.names[name]; return ok }
+
 // TensorInfo returns the info of the named tensor.
 func (f *File) TensorInfo(name string) (TensorInfo, error) {
 	i, ok := f.names[name]
@@ -522,7 +526,10 @@ func (f *File) TensorInfo(name string) (TensorInfo, error) {
 }
 
 // Tensor returns a zero-copy view of the named tensor: its Data aliases the
-// file's bytes, so it must not be written and is valid until Close.
+// file's bytes, so it must not be written and is valid until Close. Data
+// starts Alignment bytes aligned relative to the parsed bytes; a mapping
+// from Open is page-aligned, so with the default alignment of 32 float
+// data may be read through unsafe casts.
 func (f *File) Tensor(name string) (*tensor.Tensor, error) {
 	info, err := f.TensorInfo(name)
 	if err != nil {

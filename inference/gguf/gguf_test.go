@@ -204,6 +204,9 @@ func TestTensorViewIsZeroCopy(t *testing.T) {
 	if cap(tt.Data) != len(tt.Data) {
 		t.Errorf("Tensor data has cap %d > len %d: an append would overwrite the next tensor", cap(tt.Data), len(tt.Data))
 	}
+	if !f.HasTensor("token_embd.weight") || f.HasTensor("output.weight") {
+		t.Error("HasTensor: want token_embd.weight present and output.weight absent")
+	}
 	if _, err := f.Tensor("nope"); !errors.Is(err, ErrTensorNotFound) || !strings.Contains(err.Error(), `"nope"`) {
 		t.Errorf("Tensor(nope) error = %v; want ErrTensorNotFound naming it", err)
 	}

@@ -8,7 +8,10 @@ import (
 )
 
 // preTokenizers is logically constant: tokenizer.ggml.pre names and the
-// split each one uses, grouped as llama.cpp groups them.
+// split each one uses, grouped as llama.cpp groups them. A file without the
+// key ("" or "default") gets GPT-2's split, which llama.cpp's default
+// approximates with extra punctuation and digit rules; converters have
+// written the key since 2024.
 var preTokenizers = map[string]preRule{
 	"":                 gpt2Split,
 	"default":          gpt2Split,
@@ -18,7 +21,10 @@ var preTokenizers = map[string]preRule{
 	"phi-2":            gpt2Split,
 	"qwen2":            qwen2Split,
 	"deepseek-r1-qwen": qwen2Split,
+	"stablelm2":        qwen2Split,
+	"hunyuan":          qwen2Split,
 	"llama3":           llama3Split,
+	"dbrx":             llama3Split,
 	"llama-v3":         llama3Split,
 	"llama-bpe":        llama3Split,
 	"smaug-bpe":        llama3Split,
