@@ -253,6 +253,9 @@ func TestOpenMapsFile(t *testing.T) {
 	if _, err := Open(bad); err == nil || !strings.Contains(err.Error(), "not a GGUF file") || !strings.Contains(err.Error(), bad) {
 		t.Errorf("Open(bad magic) error = %v; want 'not a GGUF file' and the path", err)
 	}
+	if _, err := Open(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("Open(directory) error = %v; want 'not a regular file'", err)
+	}
 	if _, err := Open(filepath.Join(t.TempDir(), "missing.gguf")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Open(missing) error = %v; want ErrNotExist", err)
 	}

@@ -22,6 +22,9 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gguf: open %s: %w", path, err)
 	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("gguf: open %s: not a regular file", path)
+	}
 	size := st.Size()
 	if size == 0 {
 		return nil, fmt.Errorf("gguf: open %s: empty file", path)
