@@ -77,8 +77,9 @@ type Options struct {
 	// websocket.DefaultDialer.
 	Header http.Header
 	Dialer *websocket.Dialer
-	// EventBuffer is Events' capacity (default 1024); SendBuffer is how
-	// many encoded messages may wait for the writer (default 256).
+	// EventBuffer is Events' capacity (default 256; each slot costs 72
+	// bytes, allocated at Dial); SendBuffer is how many encoded messages may
+	// wait for the writer (default 256).
 	EventBuffer int
 	SendBuffer  int
 	// NoReconnect makes a dropped connection final.
@@ -114,7 +115,7 @@ func (o Options) withDefaults() Options {
 		o.Subprotocol = protocol.SubprotocolMsgpack
 	}
 	if o.EventBuffer <= 0 {
-		o.EventBuffer = 1024
+		o.EventBuffer = 256
 	}
 	if o.SendBuffer <= 0 {
 		o.SendBuffer = 256
@@ -264,6 +265,11 @@ func (c *Client) Send(ctx context.Context, env protocol.Envelope) error {
 	frame, err := c.codec.Encode(env)
 	if err != nil {
 		return fmt.Errorf("client: send: %w", err)
+	}
+	// The server would refuse it; saying so here names the caller's bug
+	// without a round trip.
+	if max := c.Welcome().Limits.MaxFrameBytes; max > 0 && len(frame) > max {
+		return fmt.Errorf("client: send %s: %w", env.Type, protocol.ErrFrameTooLarge(len(frame), max))
 	}
 	select {
 	case <-c.closing:

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -237,7 +238,7 @@ func TestLifecycle(t *testing.T) {
 // TestServerErrorsAreTyped: errors come back as *protocol.Error with their
 // code, to the waiting call or on Events with the request's npc.
 func TestServerErrorsAreTyped(t *testing.T) {
-	ts := startServer(t, server.Config{MaxNPCs: 2}, 0)
+	ts := startServer(t, server.Config{MaxNPCs: 2, MaxMessageBytes: 16 << 10}, 0)
 	ctx := ctxT(t)
 	c := dial(t, ts.url, client.Options{})
 	if _, err := c.Spawn(ctx, "a", &protocol.Spawn{Persona: "guard"}); err != nil {
@@ -265,6 +266,14 @@ func TestServerErrorsAreTyped(t *testing.T) {
 	// The session goes on.
 	if _, err := c.Ping(ctx); err != nil {
 		t.Errorf("Ping after errors = %v", err)
+	}
+	// A frame over the server's limit is refused before it is sent.
+	huge := &protocol.Perceive{}
+	for i := range protocol.MaxEvents {
+		huge.Events = append(huge.Events, protocol.Event{Kind: "speech", Source: strconv.Itoa(i), Text: strings.Repeat("x", protocol.MaxTextBytes)})
+	}
+	if err := c.Perceive(ctx, "a", huge); !errors.Is(err, &protocol.Error{Code: protocol.CodeTooLarge}) {
+		t.Errorf("Perceive of a 64 KB frame with a 16 KiB limit = %v; want too_large", err)
 	}
 	// Local validation catches a bad message before it is sent.
 	err = c.PlayerSay(ctx, "a", &protocol.PlayerSay{Speaker: "p1"})
