@@ -218,7 +218,7 @@ func build(f *gguf.File) (*Tokenizer, error) {
 		if err != nil {
 			return nil, err
 		}
-		if f.Has(KeyMerges) == false {
+		if !f.Has(KeyMerges) {
 			return nil, fmt.Errorf("key %q: %w (a gpt2 tokenizer needs its merges)", KeyMerges, gguf.ErrKeyNotFound)
 		}
 		if t.bpe, err = newBPE(t, pre, merges); err != nil {
