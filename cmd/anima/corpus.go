@@ -1,12 +1,92 @@
 package main
 
 import (
+	"bufio"
 	"context"
-	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/anima-rt/anima/corpus"
+	"github.com/anima-rt/anima/npc/catalog"
 )
 
-// runCorpus is a placeholder until its issue lands; it says so rather than
-// pretending to work.
+// runCorpus writes the synthetic NPC corpus as JSONL and prints a summary
+// (counts per action, role, kind, language) to stderr.
 func runCorpus(ctx context.Context, args []string) error {
-	return errors.New("not implemented yet")
+	fs := flag.NewFlagSet("corpus", flag.ContinueOnError)
+	seed := fs.Uint64("seed", 1, "random seed; the same seed, split and index give the same example")
+	n := fs.Int("n", 1000, "number of examples")
+	start := fs.Int("start", 0, "index of the first example (to shard a corpus)")
+	split := fs.String("split", "train", "train or heldout")
+	lang := fs.String("lang", "", "en or ko (default both)")
+	out := fs.String("o", "-", "output JSONL file (- for stdout)")
+	catFile := fs.String("catalog", "", "action catalog JSON (default: the embedded assets/catalog/actions.json)")
+	quiet := fs.Bool("q", false, "do not print the summary")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n < 0 || *start < 0 {
+		return fmt.Errorf("-n and -start must not be negative")
+	}
+	sp, err := corpus.ParseSplit(*split)
+	if err != nil {
+		return err
+	}
+	var langs []corpus.Lang
+	if *lang != "" {
+		langs = []corpus.Lang{corpus.Lang(*lang)}
+	}
+	var cat *catalog.Catalog
+	if *catFile != "" {
+		cat, err = catalog.Load(os.DirFS("."), *catFile)
+	} else {
+		cat, err = catalog.Default()
+	}
+	if err != nil {
+		return err
+	}
+	g, err := corpus.New(cat, *seed, sp, langs)
+	if err != nil {
+		return err
+	}
+	var w io.Writer = os.Stdout
+	if *out != "-" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	sum := corpus.NewSummary()
+	for i := *start; i < *start+*n; i++ {
+		if i%1000 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		e, err := g.Example(i)
+		if err != nil {
+			return err
+		}
+		if err := e.WriteJSONL(bw); err != nil {
+			return err
+		}
+		sum.Add(e)
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if *out != "-" {
+		if f, ok := w.(*os.File); ok {
+			if err := f.Close(); err != nil {
+				return err
+			}
+		}
+	}
+	if !*quiet {
+		return sum.Write(os.Stderr)
+	}
+	return nil
 }

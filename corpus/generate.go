@@ -1,0 +1,270 @@
+package corpus
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/anima-rt/anima/npc"
+	"github.com/anima-rt/anima/npc/catalog"
+)
+
+// worldsPerLang is how many towns each split has per language.
+var worldsPerLang = map[Split]int{Train: 12, Heldout: 4}
+
+// splitPool returns the entries of pool that belong to split: every fifth
+// entry is held out.
+func splitPool[T any](pool []T, s Split) []T {
+	var out []T
+	for i, x := range pool {
+		if (i%5 == 4) == (s == Heldout) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// langPack is one language's pools, already cut to one split.
+type langPack struct {
+	lang        Lang
+	names       []string
+	players     []string
+	towns       []string
+	rulers      []string // English: titled names; Korean: surnames
+	addr, catch map[string][]string
+	lines       map[string][]string
+	replies     map[string][]string
+	speech      map[string]string
+}
+
+func newLangPack(l Lang, s Split) *langPack {
+	p := &langPack{lang: l, addr: map[string][]string{}, catch: map[string][]string{}, lines: map[string][]string{}}
+	var addr, catch, lines map[string][]string
+	if l == English {
+		p.names, p.players, p.towns, p.rulers = splitPool(namesEN, s), splitPool(playersEN, s), splitPool(townsEN, s), splitPool(rulersEN, s)
+		addr, catch, lines, p.replies, p.speech = addrEN, catchEN, playerEN, replyEN, speechEN
+	} else {
+		p.names, p.players, p.towns, p.rulers = splitPool(namesKO, s), splitPool(playersKO, s), splitPool(townsKO, s), splitPool(surnameKO, s)
+		addr, catch, lines, p.replies, p.speech = addrKO, catchKO, playerKO, replyKO, speechKO
+	}
+	for k, v := range addr {
+		p.addr[k] = splitPool(v, s)
+	}
+	for k, v := range catch {
+		p.catch[k] = splitPool(v, s)
+	}
+	for k, v := range lines {
+		p.lines[k] = splitPool(v, s)
+	}
+	return p
+}
+
+// place is a named place of a generated world.
+type place struct {
+	id, name, loc string
+	typ           *placeType
+}
+
+type resident struct {
+	name  string
+	role  *role
+	place *place
+}
+
+// world is one generated town with its own lore.
+type world struct {
+	lang      Lang
+	name      string
+	places    []*place
+	byType    map[string]*place
+	residents []resident
+	ruler     string
+	creature  string // plural, as in lore
+	creature1 string // one of them, as seen
+	product   string
+	festival  string
+	season    string
+	dplace    *place // where the danger is
+	fplace    *place // where the festival is
+	lore      npc.Lore
+}
+
+// Generator produces examples of one split.
+type Generator struct {
+	cat    *catalog.Catalog
+	seed   uint64
+	split  Split
+	langs  []Lang
+	packs  map[Lang]*langPack
+	worlds map[Lang][]*world
+}
+
+// New returns a generator for split, deterministic from seed. langs limits
+// the languages (nil: both).
+func New(cat *catalog.Catalog, seed uint64, split Split, langs []Lang) (*Generator, error) {
+	if _, err := ParseSplit(string(split)); err != nil {
+		return nil, err
+	}
+	if len(langs) == 0 {
+		langs = []Lang{English, Korean}
+	}
+	g := &Generator{cat: cat, seed: seed, split: split, langs: langs, packs: map[Lang]*langPack{}, worlds: map[Lang][]*world{}}
+	for _, l := range langs {
+		if l != English && l != Korean {
+			return nil, fmt.Errorf("corpus: unknown language %q (want en or ko)", l)
+		}
+		g.packs[l] = newLangPack(l, split)
+		salt := uint64(1)
+		if l == Korean {
+			salt = 2
+		}
+		if split == Heldout {
+			salt += 10
+		}
+		r := rand.New(rand.NewPCG(seed, 0x5eed0000+salt))
+		towns := slices.Clone(g.packs[l].towns)
+		r.Shuffle(len(towns), func(i, j int) { towns[i], towns[j] = towns[j], towns[i] })
+		for i := range min(worldsPerLang[split], len(towns)) {
+			g.worlds[l] = append(g.worlds[l], g.newWorld(r, g.packs[l], towns[i]))
+		}
+	}
+	return g, nil
+}
+
+// Worlds returns the names of the generated towns, per language.
+func (g *Generator) Worlds(l Lang) []string {
+	var out []string
+	for _, w := range g.worlds[l] {
+		out = append(out, w.name)
+	}
+	return out
+}
+
+func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
+
+func (g *Generator) newWorld(r *rand.Rand, lp *langPack, town string) *world {
+	w := &world{lang: lp.lang, name: town, byType: map[string]*place{}}
+	types := []string{"inn", "market", "gate", "well"}
+	var others []string
+	for _, pt := range placeTypes {
+		if !slices.Contains(types, pt.key) {
+			others = append(others, pt.key)
+		}
+	}
+	r.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
+	types = append(types, others[:4+r.IntN(3)]...)
+	r.Shuffle(len(types), func(i, j int) { types[i], types[j] = types[j], types[i] })
+	locs := placeLocEN
+	if lp.lang == Korean {
+		locs = placeLocKO
+	}
+	locOrder := r.Perm(len(locs))
+	for i, key := range types {
+		pt := placeTypeByKey(key)
+		names, adjs := pt.namesEN, pt.adjEN
+		if lp.lang == Korean {
+			names, adjs = pt.namesKO, pt.adjKO
+		}
+		v := vars{}
+		if a := splitPool(adjs, g.split); len(a) > 0 {
+			v["A"] = pick(r, a)
+		}
+		p := &place{id: fmt.Sprintf("l%d", i+1), name: fill(pick(r, splitPool(names, g.split)), v), loc: locs[locOrder[i%len(locOrder)]], typ: pt}
+		w.places = append(w.places, p)
+		w.byType[key] = p
+	}
+	// Residents: up to three people named in the lore, each at a place of
+	// the world where their role works.
+	var cands []*role
+	for i := range roles {
+		// A thief does not tell the town where to find him.
+		if w.byType[roles[i].work] != nil && roles[i].key != "thief" {
+			cands = append(cands, &roles[i])
+		}
+	}
+	r.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	names := r.Perm(len(lp.names))
+	for i := 0; i < len(cands) && len(w.residents) < 3; i++ {
+		w.residents = append(w.residents, resident{name: lp.names[names[len(w.residents)]], role: cands[i], place: w.byType[cands[i].work]})
+	}
+	ci := r.IntN(len(creaturesEN))
+	pi, fi, si, seti := r.IntN(len(productsEN)), r.IntN(len(festivalsEN)), r.IntN(len(seasonsEN)), r.IntN(len(settingsEN))
+	w.dplace = w.placeOf(r, "woods", "mine", "docks", "mill", "gate")
+	w.fplace = w.placeOf(r, "market", "temple", "docks", "manor", "inn")
+	var text strings.Builder
+	if lp.lang == English {
+		w.ruler = pick(r, lp.rulers)
+		w.creature, w.creature1, w.product, w.festival, w.season = creaturesEN[ci], creatureEN1[ci], productsEN[pi], festivalsEN[fi], seasonsEN[si]
+		setting := settingsEN[seti]
+		fmt.Fprintf(&text, "%s%s, ruled by %s. It is known for its %s. Lately %s have been seen near %s. Every %s, %s is held at %s.",
+			strings.ToUpper(setting[:1]), setting[1:], w.ruler, w.product, w.creature, w.dplace.name, w.season, w.festival, w.fplace.name)
+		for _, res := range w.residents {
+			fmt.Fprintf(&text, " %s the %s works at %s.", res.name, res.role.en, res.place.name)
+		}
+	} else {
+		w.ruler = pick(r, lp.rulers) + " " + pick(r, titlesKO)
+		w.creature, w.creature1, w.product, w.festival, w.season = creaturesKO[ci], creaturesKO[ci], productsKO[pi], festivalsKO[fi], seasonsKO[si]
+		text.WriteString(fill("{setting|이다}. {ruler|이} 고을을 다스린다. {product|으로} 이름났다. 요즘 {dplace} 근처에 {creature|이} 자주 나타난다. 해마다 {season|이면} {fplace}에서 {festival|이} 열린다.",
+			vars{"town": town, "setting": settingsKO[seti], "ruler": w.ruler, "product": w.product, "dplace": w.dplace.name,
+				"creature": w.creature, "season": w.season, "fplace": w.fplace.name, "festival": w.festival}))
+		for _, res := range w.residents {
+			text.WriteString(" " + fill("{name|은} {place}에서 일하는 {role|이다}.", vars{"name": res.name, "place": res.place.name, "role": res.role.ko}))
+		}
+	}
+	w.lore = npc.Lore{Name: town, Text: text.String()}
+	for _, p := range w.places {
+		kind := p.typ.kindEN
+		if lp.lang == Korean {
+			kind = p.typ.kindKO
+		}
+		w.lore.Places = append(w.lore.Places, npc.Place{ID: p.id, Name: p.name, Note: kind + ", " + p.loc})
+	}
+	return w
+}
+
+// placeOf returns the first of the world's places of the given types, in
+// random order, or any place.
+func (w *world) placeOf(r *rand.Rand, types ...string) *place {
+	r.Shuffle(len(types), func(i, j int) { types[i], types[j] = types[j], types[i] })
+	for _, t := range types {
+		if p := w.byType[t]; p != nil {
+			return p
+		}
+	}
+	return pick(r, w.places)
+}
+
+func placeTypeByKey(k string) *placeType {
+	for i := range placeTypes {
+		if placeTypes[i].key == k {
+			return &placeTypes[i]
+		}
+	}
+	panic("corpus: no place type " + k) // the tables are constant; a test covers them
+}
+
+// Example returns example i of the generator's split. It is a pure function
+// of (seed, split, i).
+func (g *Generator) Example(i int) (*Example, error) {
+	salt := uint64(0)
+	if g.split == Heldout {
+		salt = 1 << 62
+	}
+	r := rand.New(rand.NewPCG(g.seed, salt|uint64(i)))
+	lang := g.langs[r.IntN(len(g.langs))]
+	s := newScene(g, r, lang)
+	s.e.ID = fmt.Sprintf("%s-%d-%07d", g.split, g.seed, i)
+	for try := 0; ; try++ {
+		sc := pickScenario(r)
+		if sc.run(s) {
+			s.e.Kind = sc.kind
+			break
+		}
+		if try > 200 {
+			return nil, fmt.Errorf("corpus: %s: no scenario applies", s.e.ID)
+		}
+		s.reset()
+	}
+	return s.finish()
+}
