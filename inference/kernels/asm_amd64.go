@@ -1,0 +1,145 @@
+package kernels
+
+// Assembly kernels in kernels_amd64.s. Pointers address the first element;
+// counts of values n are multiples of 16, of blocks nb whole Q8_0 blocks.
+
+//go:noescape
+func dotF32AVX512(a, b *float32, n int) float32
+
+//go:noescape
+func axpyF32AVX512(a float32, x, y *float32, n int)
+
+//go:noescape
+func rowsF32AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
+
+//go:noescape
+func rowsF16AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
+
+//go:noescape
+func rowsBF16AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
+
+//go:noescape
+func tileF32AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
+
+//go:noescape
+func tileF16AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
+
+//go:noescape
+func tileBF16AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
+
+// The wrappers below adapt the assembly to the impl signatures: the
+// assembly covers whole 16-value (or 4×4-tile) steps and Go finishes the
+// ragged edges, which the model's shapes (multiples of 32) rarely have.
+
+func dotAVX512(a, b []float32) float32 {
+	n := len(a) &^ 15
+	b = b[:len(a)]
+	var s float32
+	if n > 0 {
+		s = dotF32AVX512(&a[0], &b[0], n)
+	}
+	return s + dotGo(a[n:], b[n:])
+}
+
+func axpyAVX512(a float32, x, y []float32) {
+	n := len(x) &^ 15
+	y = y[:len(x)]
+	if n > 0 {
+		axpyF32AVX512(a, &x[0], &y[0], n)
+	}
+	axpyGo(a, x[n:], y[n:])
+}
+
+// rowsAVX512 runs one of the rows kernels over len(y) rows and adds each
+// row's ragged tail, whose values take elemBytes bytes each.
+func rowsAVX512(kernel func(y *float32, w *byte, rowBytes, rows int, x *float32, n int),
+	tail func(y []float32, w []byte, rowBytes int, x []float32), elemBytes int,
+	y []float32, w []byte, rowBytes int, x []float32) {
+	rows := len(y)
+	if rows == 0 {
+		return
+	}
+	_ = w[rows*rowBytes-1]
+	n := len(x) &^ 15
+	if n == 0 {
+		tail(y, w, rowBytes, x)
+		return
+	}
+	kernel(&y[0], &w[0], rowBytes, rows, &x[0], n)
+	if n == len(x) {
+		return
+	}
+	var t [1]float32
+	for i := range y {
+		tail(t[:], w[i*rowBytes+n*elemBytes:(i+1)*rowBytes], (len(x)-n)*elemBytes, x[n:])
+		y[i] += t[0]
+	}
+}
+
+func rowsF32ASM(y []float32, w []byte, rowBytes int, x []float32) {
+	rowsAVX512(rowsF32AVX512, rowsF32Go, 4, y, w, rowBytes, x)
+}
+
+func rowsF16ASM(y []float32, w []byte, rowBytes int, x []float32) {
+	rowsAVX512(rowsF16AVX512, rowsF16Go, 2, y, w, rowBytes, x)
+}
+
+func rowsBF16ASM(y []float32, w []byte, rowBytes int, x []float32) {
+	rowsAVX512(rowsBF16AVX512, rowsBF16Go, 2, y, w, rowBytes, x)
+}
+
+// tileAVX512 covers a MatMul block with 4×4 assembly tiles, the leftover
+// rows and inputs with the rows kernel, and the tiles' ragged column tails
+// in Go.
+func tileAVX512(kernel func(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int),
+	rowsFn func(y []float32, w []byte, rowBytes int, x []float32),
+	tail func(y []float32, w []byte, rowBytes int, x []float32), elemBytes int,
+	y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int) {
+	cols := ldx
+	c16 := cols &^ 15
+	rows4, n4 := rows&^3, n&^3
+	if c16 == 0 {
+		rows4, n4 = 0, 0
+	}
+	if rows4 > 0 && n4 > 0 {
+		_ = w[rows4*rowBytes-1]
+		_ = x[(n4-1)*ldx+cols-1]
+		_ = y[(n4-1)*ldy+rows4-1]
+		for j := 0; j < n4; j += 4 {
+			for i := 0; i < rows4; i += 4 {
+				kernel(&y[j*ldy+i], ldy, &w[i*rowBytes], rowBytes, &x[j*ldx], ldx, c16)
+			}
+		}
+		if c16 != cols {
+			var t [1]float32
+			for j := range n4 {
+				xt := x[j*ldx+c16 : j*ldx+cols]
+				for i := range rows4 {
+					tail(t[:], w[i*rowBytes+c16*elemBytes:(i+1)*rowBytes], (cols-c16)*elemBytes, xt)
+					y[j*ldy+i] += t[0]
+				}
+			}
+		}
+	}
+	for j := range n {
+		xj := x[j*ldx : j*ldx+cols]
+		if j >= n4 {
+			rowsFn(y[j*ldy:j*ldy+rows4], w[:rows4*rowBytes], rowBytes, xj)
+		}
+		if rows4 < rows {
+			rowsFn(y[j*ldy+rows4:j*ldy+rows], w[rows4*rowBytes:rows*rowBytes], rowBytes, xj)
+		}
+	}
+}
+
+func tileF32ASM(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int) {
+	tileAVX512(tileF32AVX512, rowsF32ASM, rowsF32Go, 4, y, ldy, w, rowBytes, rows, x, ldx, n)
+}
+
+func tileF16ASM(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int) {
+	tileAVX512(tileF16AVX512, rowsF16ASM, rowsF16Go, 2, y, ldy, w, rowBytes, rows, x, ldx, n)
+}
+
+func tileBF16ASM(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int) {
+	tileAVX512(tileBF16AVX512, rowsBF16ASM, rowsBF16Go, 2, y, ldy, w, rowBytes, rows, x, ldx, n)
+}

@@ -1,0 +1,312 @@
+//go:build amd64
+
+#include "textflag.h"
+
+// AVX-512 kernels. Register use follows one plan throughout: Z0–Z15 hold
+// accumulators (so the VEX-only horizontal adds can reach them at the end),
+// Z16 and up hold loaded operands and temporaries.
+
+// HSUM reduces the 16 floats of Z to their sum in the low lane of X, using
+// Z16 as scratch.
+#define HSUM(Z, Y, X) \
+	VEXTRACTF64X4 $1, Z, Y16 \
+	VADDPS        Y16, Y, Y \
+	VEXTRACTF32X4 $1, Y, X16 \
+	VADDPS        X16, X, X \
+	VPERMILPS     $0x4e, X, X16 \
+	VADDPS        X16, X, X \
+	VPERMILPS     $0xb1, X, X16 \
+	VADDSS        X16, X, X
+
+// ROWS is the body of rowsF32/F16/BF16: for each of rows rows of w
+// (rowBytes apart) y[i] = dot(row i, x) over the first n (a multiple of 16)
+// values. WLOAD(addr, Z) loads 16 weights widened to float32 and WSTEP is
+// the bytes 16 weights take. Four accumulators hide the FMA latency.
+#define ROWS \
+	MOVQ y+0(FP), DI \
+	MOVQ w+8(FP), SI \
+	MOVQ rowBytes+16(FP), R8 \
+	MOVQ rows+24(FP), R9 \
+	MOVQ x+32(FP), DX \
+	MOVQ n+40(FP), CX \
+rowloop: \
+	TESTQ R9, R9 \
+	JZ    rowsdone \
+	MOVQ  SI, R10 \
+	MOVQ  DX, R11 \
+	MOVQ  CX, R12 \
+	VPXORD Z0, Z0, Z0 \
+	VPXORD Z1, Z1, Z1 \
+	VPXORD Z2, Z2, Z2 \
+	VPXORD Z3, Z3, Z3 \
+row64: \
+	CMPQ R12, $64 \
+	JB   row16 \
+	WLOAD(0(R10), Z16) \
+	WLOAD(WSTEP(R10), Z17) \
+	WLOAD((2*WSTEP)(R10), Z18) \
+	WLOAD((3*WSTEP)(R10), Z19) \
+	VFMADD231PS (R11), Z16, Z0 \
+	VFMADD231PS 64(R11), Z17, Z1 \
+	VFMADD231PS 128(R11), Z18, Z2 \
+	VFMADD231PS 192(R11), Z19, Z3 \
+	ADDQ $(4*WSTEP), R10 \
+	ADDQ $256, R11 \
+	SUBQ $64, R12 \
+	JMP  row64 \
+row16: \
+	CMPQ R12, $16 \
+	JB   rowsum \
+	WLOAD(0(R10), Z16) \
+	VFMADD231PS (R11), Z16, Z0 \
+	ADDQ $WSTEP, R10 \
+	ADDQ $64, R11 \
+	SUBQ $16, R12 \
+	JMP  row16 \
+rowsum: \
+	VADDPS Z1, Z0, Z0 \
+	VADDPS Z3, Z2, Z2 \
+	VADDPS Z2, Z0, Z0 \
+	HSUM(Z0, Y0, X0) \
+	VMOVSS X0, (DI) \
+	ADDQ   $4, DI \
+	ADDQ   R8, SI \
+	DECQ   R9 \
+	JMP    rowloop \
+rowsdone: \
+	VZEROUPPER \
+	RET
+
+// REDUCE4 sums each of four accumulators A, B, C, D (Z registers below 16,
+// with Y and X names) and stores the four sums, in order, at addr: four
+// consecutive rows of one MatMul output.
+#define REDUCE4(ZA, YA, XA, ZB, YB, XB, ZC, YC, XC, ZD, YD, XD, addr) \
+	VEXTRACTF64X4 $1, ZA, Y16 \
+	VADDPS        Y16, YA, YA \
+	VEXTRACTF64X4 $1, ZB, Y17 \
+	VADDPS        Y17, YB, YB \
+	VEXTRACTF64X4 $1, ZC, Y18 \
+	VADDPS        Y18, YC, YC \
+	VEXTRACTF64X4 $1, ZD, Y19 \
+	VADDPS        Y19, YD, YD \
+	REDUCE4Y(YA, XA, YB, XB, YC, XC, YD, XD, addr)
+
+// REDUCE4Y is REDUCE4 for Y accumulators.
+#define REDUCE4Y(YA, XA, YB, XB, YC, XC, YD, XD, addr) \
+	VEXTRACTF32X4 $1, YA, X16 \
+	VADDPS        X16, XA, XA \
+	VEXTRACTF32X4 $1, YB, X17 \
+	VADDPS        X17, XB, XB \
+	VEXTRACTF32X4 $1, YC, X18 \
+	VADDPS        X18, XC, XC \
+	VEXTRACTF32X4 $1, YD, X19 \
+	VADDPS        X19, XD, XD \
+	VHADDPS       XB, XA, XA \
+	VHADDPS       XD, XC, XC \
+	VHADDPS       XC, XA, XA \
+	VMOVUPS       XA, addr
+
+// TILE is the body of tileF32/F16/BF16: a 4-row × 4-input block of a
+// MatMul over the first n (a multiple of 16) values. Each step loads 16
+// values of each of the 4 inputs once and of each of the 4 rows once, for
+// 16 FMAs. Accumulator Z(4j+i) holds row i × input j.
+#define TILE \
+	MOVQ y+0(FP), DI \
+	MOVQ ldy+8(FP), R10 \
+	SHLQ $2, R10 \
+	MOVQ w+16(FP), DX \
+	MOVQ rowBytes+24(FP), R8 \
+	MOVQ x+32(FP), AX \
+	MOVQ ldx+40(FP), R9 \
+	SHLQ $2, R9 \
+	MOVQ n+48(FP), R12 \
+	LEAQ (DX)(R8*2), CX \
+	LEAQ (AX)(R9*2), BX \
+	VPXORD Z0, Z0, Z0 \
+	VPXORD Z1, Z1, Z1 \
+	VPXORD Z2, Z2, Z2 \
+	VPXORD Z3, Z3, Z3 \
+	VPXORD Z4, Z4, Z4 \
+	VPXORD Z5, Z5, Z5 \
+	VPXORD Z6, Z6, Z6 \
+	VPXORD Z7, Z7, Z7 \
+	VPXORD Z8, Z8, Z8 \
+	VPXORD Z9, Z9, Z9 \
+	VPXORD Z10, Z10, Z10 \
+	VPXORD Z11, Z11, Z11 \
+	VPXORD Z12, Z12, Z12 \
+	VPXORD Z13, Z13, Z13 \
+	VPXORD Z14, Z14, Z14 \
+	VPXORD Z15, Z15, Z15 \
+tileloop: \
+	CMPQ R12, $16 \
+	JB   tiledone \
+	WLOAD(0(DX), Z16) \
+	WLOAD(0(DX)(R8*1), Z17) \
+	WLOAD(0(CX), Z18) \
+	WLOAD(0(CX)(R8*1), Z19) \
+	VMOVUPS (AX), Z20 \
+	VFMADD231PS Z20, Z16, Z0 \
+	VFMADD231PS Z20, Z17, Z1 \
+	VFMADD231PS Z20, Z18, Z2 \
+	VFMADD231PS Z20, Z19, Z3 \
+	VMOVUPS (AX)(R9*1), Z21 \
+	VFMADD231PS Z21, Z16, Z4 \
+	VFMADD231PS Z21, Z17, Z5 \
+	VFMADD231PS Z21, Z18, Z6 \
+	VFMADD231PS Z21, Z19, Z7 \
+	VMOVUPS (BX), Z22 \
+	VFMADD231PS Z22, Z16, Z8 \
+	VFMADD231PS Z22, Z17, Z9 \
+	VFMADD231PS Z22, Z18, Z10 \
+	VFMADD231PS Z22, Z19, Z11 \
+	VMOVUPS (BX)(R9*1), Z23 \
+	VFMADD231PS Z23, Z16, Z12 \
+	VFMADD231PS Z23, Z17, Z13 \
+	VFMADD231PS Z23, Z18, Z14 \
+	VFMADD231PS Z23, Z19, Z15 \
+	ADDQ $WSTEP, DX \
+	ADDQ $WSTEP, CX \
+	ADDQ $64, AX \
+	ADDQ $64, BX \
+	SUBQ $16, R12 \
+	JMP  tileloop \
+tiledone: \
+	LEAQ (DI)(R10*2), SI \
+	REDUCE4(Z0, Y0, X0, Z1, Y1, X1, Z2, Y2, X2, Z3, Y3, X3, (DI)) \
+	REDUCE4(Z4, Y4, X4, Z5, Y5, X5, Z6, Y6, X6, Z7, Y7, X7, (DI)(R10*1)) \
+	REDUCE4(Z8, Y8, X8, Z9, Y9, X9, Z10, Y10, X10, Z11, Y11, X11, (SI)) \
+	REDUCE4(Z12, Y12, X12, Z13, Y13, X13, Z14, Y14, X14, Z15, Y15, X15, (SI)(R10*1)) \
+	VZEROUPPER \
+	RET
+
+// func dotF32AVX512(a, b *float32, n int) float32
+// n is a multiple of 16.
+TEXT ·dotF32AVX512(SB), NOSPLIT, $0-28
+	MOVQ   a+0(FP), SI
+	MOVQ   b+8(FP), DI
+	MOVQ   n+16(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+dot64:
+	CMPQ        CX, $64
+	JB          dot16
+	VMOVUPS     (SI), Z16
+	VMOVUPS     64(SI), Z17
+	VMOVUPS     128(SI), Z18
+	VMOVUPS     192(SI), Z19
+	VFMADD231PS (DI), Z16, Z0
+	VFMADD231PS 64(DI), Z17, Z1
+	VFMADD231PS 128(DI), Z18, Z2
+	VFMADD231PS 192(DI), Z19, Z3
+	ADDQ        $256, SI
+	ADDQ        $256, DI
+	SUBQ        $64, CX
+	JMP         dot64
+
+dot16:
+	CMPQ        CX, $16
+	JB          dotdone
+	VMOVUPS     (SI), Z16
+	VFMADD231PS (DI), Z16, Z0
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         dot16
+
+dotdone:
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+	HSUM(Z0, Y0, X0)
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func axpyF32AVX512(a float32, x, y *float32, n int)
+// y[i] += a*x[i] for n (a multiple of 16) values.
+TEXT ·axpyF32AVX512(SB), NOSPLIT, $0-32
+	VBROADCASTSS a+0(FP), Z0
+	MOVQ         x+8(FP), SI
+	MOVQ         y+16(FP), DI
+	MOVQ         n+24(FP), CX
+
+axpy32:
+	CMPQ        CX, $32
+	JB          axpy16
+	VMOVUPS     (DI), Z16
+	VMOVUPS     64(DI), Z17
+	VFMADD231PS (SI), Z0, Z16
+	VFMADD231PS 64(SI), Z0, Z17
+	VMOVUPS     Z16, (DI)
+	VMOVUPS     Z17, 64(DI)
+	ADDQ        $128, SI
+	ADDQ        $128, DI
+	SUBQ        $32, CX
+	JMP         axpy32
+
+axpy16:
+	CMPQ        CX, $16
+	JB          axpydone
+	VMOVUPS     (DI), Z16
+	VFMADD231PS (SI), Z0, Z16
+	VMOVUPS     Z16, (DI)
+
+axpydone:
+	VZEROUPPER
+	RET
+
+#define WLOAD(addr, Z) VMOVUPS addr, Z
+#define WSTEP 64
+
+// func rowsF32AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
+TEXT ·rowsF32AVX512(SB), NOSPLIT, $0-48
+	ROWS
+
+#undef WLOAD
+#undef WSTEP
+#define WLOAD(addr, Z) VCVTPH2PS addr, Z
+#define WSTEP 32
+
+// func rowsF16AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
+TEXT ·rowsF16AVX512(SB), NOSPLIT, $0-48
+	ROWS
+
+#undef WLOAD
+#define WLOAD(addr, Z) VPMOVZXWD addr, Z; VPSLLD $16, Z, Z
+
+// func rowsBF16AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
+TEXT ·rowsBF16AVX512(SB), NOSPLIT, $0-48
+	ROWS
+
+#undef WLOAD
+#undef WSTEP
+
+#define WLOAD(addr, Z) VMOVUPS addr, Z
+#define WSTEP 64
+
+// func tileF32AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
+TEXT ·tileF32AVX512(SB), NOSPLIT, $0-56
+	TILE
+
+#undef WLOAD
+#undef WSTEP
+#define WLOAD(addr, Z) VCVTPH2PS addr, Z
+#define WSTEP 32
+
+// func tileF16AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
+TEXT ·tileF16AVX512(SB), NOSPLIT, $0-56
+	TILE
+
+#undef WLOAD
+#define WLOAD(addr, Z) VPMOVZXWD addr, Z; VPSLLD $16, Z, Z
+
+// func tileBF16AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
+TEXT ·tileBF16AVX512(SB), NOSPLIT, $0-56
+	TILE
+
+#undef WLOAD
+#undef WSTEP
