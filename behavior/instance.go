@@ -82,6 +82,7 @@ type Instance struct {
 	fail    failure  // the last failure with a reason
 	tracing bool
 	trace   []TraceStep
+	cycles  int // Repeat and Retry cycles run this tick
 
 	// bucket and pos place the Instance in a Scheduler; guarded by that
 	// Scheduler's mu. bucket is -1 when not scheduled.
@@ -122,6 +123,7 @@ func (in *Instance) Tick(now time.Time) Status {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.now = now.UnixNano()
+	in.cycles = 0
 	if st := in.status[0]; st == Success || st == Failure {
 		in.halt(0, "restart")
 	}

@@ -27,7 +27,7 @@ type scriptCase struct {
 	head     string // the comment lines before the command, kept by -update
 }
 
-func readScript(t *testing.T, path string) (lines []string, cases []*scriptCase) {
+func readScript(t testing.TB, path string) (lines []string, cases []*scriptCase) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {

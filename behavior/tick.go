@@ -5,14 +5,15 @@ package behavior
 // including SKIPPED, the conditions attributes and halting, with these
 // differences, each so a tick stays bounded for a game:
 //   - Repeat and RetryUntilSuccessful with -1 (forever) yield Running after
-//     each cycle instead of looping within the tick, and finite ones run at
-//     most maxCyclesPerTick cycles per tick;
+//     each cycle instead of looping within the tick, and all of a tree's
+//     Repeats and Retries together run at most maxCyclesPerTick cycles per
+//     tick (nested ones would otherwise multiply);
 //   - time is the tick's time, so Timeout fires on the first tick at or after
 //     its deadline, and Delay and Wait finish on the first tick at or after
 //     theirs.
 
-// maxCyclesPerTick bounds how many times Repeat or Retry re-runs a child
-// that completes at once, within one tick.
+// maxCyclesPerTick bounds how many times Repeats and Retries re-run children
+// that complete at once, within one tick of one instance.
 const maxCyclesPerTick = 100
 
 // tick runs node i: its preconditions, its own logic, its postconditions.
@@ -491,10 +492,11 @@ func (in *Instance) repeat(i int32, n *node, again Status) Status {
 	if again == Failure {
 		other = Success
 	}
-	for cycles := 0; *count < limit || limit < 0; cycles++ {
-		if cycles == maxCyclesPerTick {
-			return Running
+	for *count < limit || limit < 0 {
+		if in.cycles >= maxCyclesPerTick {
+			return Running // go on next tick
 		}
+		in.cycles++
 		switch s := in.tick(c); s {
 		case Running:
 			return Running
