@@ -19,6 +19,12 @@ func rowsF16AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
 func rowsBF16AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
 
 //go:noescape
+func rowsQ8VNNI(y *float32, w *byte, rowBytes, rows int, xu *byte, xd *float32, nb int)
+
+//go:noescape
+func tileQ8VNNI(y *float32, ldy int, w *byte, rowBytes int, xu *byte, ldx int, xd *float32, nb int)
+
+//go:noescape
 func tileF32AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
 
 //go:noescape
@@ -142,4 +148,47 @@ func tileF16ASM(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32,
 
 func tileBF16ASM(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int) {
 	tileAVX512(tileBF16AVX512, rowsBF16ASM, rowsBF16Go, 2, y, ldy, w, rowBytes, rows, x, ldx, n)
+}
+
+func rowsQ8ASM(y []float32, w []byte, rowBytes int, xu []byte, xd []float32) {
+	rows, nb := len(y), len(xd)
+	if rows == 0 || nb == 0 {
+		clear(y)
+		return
+	}
+	_ = w[rows*rowBytes-1]
+	_ = w[(rows-1)*rowBytes+nb*q8BlockBytes-1]
+	_ = xu[nb*q8Block-1]
+	rowsQ8VNNI(&y[0], &w[0], rowBytes, rows, &xu[0], &xd[0], nb)
+}
+
+// tileQ8ASM covers a MatMul block with 4×4 assembly tiles and the leftover
+// rows and inputs with the rows kernel.
+func tileQ8ASM(y []float32, ldy int, w []byte, rowBytes, rows int, xq *Q8Vec, n int) {
+	nb := rowBytes / q8BlockBytes
+	cols := nb * q8Block
+	rows4, n4 := rows&^3, n&^3
+	if nb == 0 {
+		rows4, n4 = 0, 0
+	}
+	if rows4 > 0 && n4 > 0 {
+		_ = w[rows4*rowBytes-1]
+		_ = xq.u[n4*cols-1]
+		_ = xq.d[n4*nb-1]
+		_ = y[(n4-1)*ldy+rows4-1]
+		for j := 0; j < n4; j += 4 {
+			for i := 0; i < rows4; i += 4 {
+				tileQ8VNNI(&y[j*ldy+i], ldy, &w[i*rowBytes], rowBytes, &xq.u[j*cols], cols, &xq.d[j*nb], nb)
+			}
+		}
+	}
+	for j := range n {
+		xu, xd := xq.u[j*cols:(j+1)*cols], xq.d[j*nb:(j+1)*nb]
+		if j >= n4 {
+			rowsQ8ASM(y[j*ldy:j*ldy+rows4], w[:rows4*rowBytes], rowBytes, xu, xd)
+		}
+		if rows4 < rows {
+			rowsQ8ASM(y[j*ldy+rows4:j*ldy+rows], w[rows4*rowBytes:rows*rowBytes], rowBytes, xu, xd)
+		}
+	}
 }

@@ -180,6 +180,52 @@ tiledone: \
 	VZEROUPPER \
 	RET
 
+
+// Q8 kernels. Activations come as u = q+128 (unsigned) because VPDPBUSD
+// multiplies unsigned by signed bytes; Σ u·w = Σ q·w + 128·Σ w, so each
+// weight block's 128·Σ w (one more VPDPBUSD against a vector of 128s) is
+// subtracted before the integer sum is scaled by dw·dx and accumulated.
+
+// Q8ROW does one weight row's block for the four inputs of a 4×4 tile:
+// Y16–Y19 hold the inputs' quants, Y20–Y23 their scales, Y24 bytes of 128,
+// Y30 zero. WD and WQ address the row's block scale and quants.
+#define Q8ROW(WD, WQ, A0, A1, A2, A3) \
+	VPBROADCASTW WD, X26 \
+	VCVTPH2PS    X26, Y26 \
+	VMOVDQU32    WQ, Y27 \
+	VPXORD       Y25, Y25, Y25 \
+	VPDPBUSD     Y27, Y24, Y25 \
+	VPSUBD       Y25, Y30, Y25 \
+	Q8PAIR(Y16, Y20, A0) \
+	Q8PAIR(Y17, Y21, A1) \
+	Q8PAIR(Y18, Y22, A2) \
+	Q8PAIR(Y19, Y23, A3)
+
+// Q8PAIR accumulates one (row, input) block: A += dw·dx·(Σ u·w − 128·Σ w).
+#define Q8PAIR(XU, XD, A) \
+	VMOVDQA32   Y25, Y28 \
+	VPDPBUSD    Y27, XU, Y28 \
+	VCVTDQ2PS   Y28, Y28 \
+	VMULPS      XD, Y26, Y29 \
+	VFMADD231PS Y29, Y28, A
+
+// Q8BLOCK accumulates one block of one row against one input into A:
+// scale, quants and activation at WD, WQ, XU, XS. Uses Y16–Y20; Y23
+// holds bytes of 128.
+#define Q8BLOCK(WD, WQ, XU, XS, A) \
+	VPBROADCASTW WD, X16 \
+	VCVTPH2PS    X16, Y16 \
+	VMULPS.BCST  XS, Y16, Y16 \
+	VMOVDQU32    WQ, Y17 \
+	VPXORD       Y19, Y19, Y19 \
+	VPDPBUSD     Y17, Y23, Y19 \
+	VMOVDQU32    XU, Y18 \
+	VPXORD       Y20, Y20, Y20 \
+	VPDPBUSD     Y17, Y18, Y20 \
+	VPSUBD       Y19, Y20, Y20 \
+	VCVTDQ2PS    Y20, Y20 \
+	VFMADD231PS  Y20, Y16, A
+
 // func dotF32AVX512(a, b *float32, n int) float32
 // n is a multiple of 16.
 TEXT ·dotF32AVX512(SB), NOSPLIT, $0-28
@@ -310,3 +356,131 @@ TEXT ·tileBF16AVX512(SB), NOSPLIT, $0-56
 
 #undef WLOAD
 #undef WSTEP
+
+// func rowsQ8VNNI(y *float32, w *byte, rowBytes, rows int, xu *byte, xd *float32, nb int)
+// y[i] = Σ over nb blocks of row i of w (rowBytes apart) · the input.
+TEXT ·rowsQ8VNNI(SB), NOSPLIT, $0-56
+	MOVQ         y+0(FP), DI
+	MOVQ         w+8(FP), SI
+	MOVQ         rowBytes+16(FP), R8
+	MOVQ         rows+24(FP), R9
+	MOVQ         xu+32(FP), DX
+	MOVQ         xd+40(FP), BX
+	MOVQ         nb+48(FP), CX
+	MOVL         $0x80808080, AX
+	VPBROADCASTD AX, Y23
+
+q8row:
+	TESTQ  R9, R9
+	JZ     q8done
+	MOVQ   SI, R10
+	MOVQ   DX, R11
+	MOVQ   BX, R13
+	MOVQ   CX, R12
+	VPXORD Y0, Y0, Y0
+	VPXORD Y1, Y1, Y1
+
+q8blk2:
+	CMPQ R12, $2
+	JB   q8blk1
+	Q8BLOCK((R10), 2(R10), (R11), (R13), Y0)
+	Q8BLOCK(34(R10), 36(R10), 32(R11), 4(R13), Y1)
+	ADDQ $68, R10
+	ADDQ $64, R11
+	ADDQ $8, R13
+	SUBQ $2, R12
+	JMP  q8blk2
+
+q8blk1:
+	TESTQ R12, R12
+	JZ    q8sum
+	Q8BLOCK((R10), 2(R10), (R11), (R13), Y0)
+
+q8sum:
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF32X4 $1, Y0, X16
+	VADDPS        X16, X0, X0
+	VPERMILPS     $0x4e, X0, X16
+	VADDPS        X16, X0, X0
+	VPERMILPS     $0xb1, X0, X16
+	VADDSS        X16, X0, X0
+	VMOVSS        X0, (DI)
+	ADDQ          $4, DI
+	ADDQ          R8, SI
+	DECQ          R9
+	JMP           q8row
+
+q8done:
+	VZEROUPPER
+	RET
+
+// func tileQ8VNNI(y *float32, ldy int, w *byte, rowBytes int, xu *byte, ldx int, xd *float32, nb int)
+// A 4-row × 4-input block of a Q8_0 MatMul; inputs are ldx quants and nb
+// scales apart. Accumulator Y(4j+i) holds row i × input j.
+TEXT ·tileQ8VNNI(SB), NOSPLIT, $0-64
+	MOVQ         y+0(FP), DI
+	MOVQ         ldy+8(FP), R10
+	SHLQ         $2, R10
+	MOVQ         w+16(FP), DX
+	MOVQ         rowBytes+24(FP), R8
+	MOVQ         xu+32(FP), AX
+	MOVQ         ldx+40(FP), R9
+	MOVQ         xd+48(FP), R13
+	MOVQ         nb+56(FP), R12
+	MOVQ         R12, R14
+	SHLQ         $2, R14
+	LEAQ         (DX)(R8*2), CX
+	LEAQ         (AX)(R9*2), BX
+	LEAQ         (R13)(R14*2), R11
+	MOVL         $0x80808080, SI
+	VPBROADCASTD SI, Y24
+	VPXORD       Y30, Y30, Y30
+	VPXORD       Y0, Y0, Y0
+	VPXORD       Y1, Y1, Y1
+	VPXORD       Y2, Y2, Y2
+	VPXORD       Y3, Y3, Y3
+	VPXORD       Y4, Y4, Y4
+	VPXORD       Y5, Y5, Y5
+	VPXORD       Y6, Y6, Y6
+	VPXORD       Y7, Y7, Y7
+	VPXORD       Y8, Y8, Y8
+	VPXORD       Y9, Y9, Y9
+	VPXORD       Y10, Y10, Y10
+	VPXORD       Y11, Y11, Y11
+	VPXORD       Y12, Y12, Y12
+	VPXORD       Y13, Y13, Y13
+	VPXORD       Y14, Y14, Y14
+	VPXORD       Y15, Y15, Y15
+
+q8tile:
+	TESTQ        R12, R12
+	JZ           q8tiledone
+	VMOVDQU32    (AX), Y16
+	VMOVDQU32    (AX)(R9*1), Y17
+	VMOVDQU32    (BX), Y18
+	VMOVDQU32    (BX)(R9*1), Y19
+	VBROADCASTSS (R13), Y20
+	VBROADCASTSS (R13)(R14*1), Y21
+	VBROADCASTSS (R11), Y22
+	VBROADCASTSS (R11)(R14*1), Y23
+	Q8ROW((DX), 2(DX), Y0, Y4, Y8, Y12)
+	Q8ROW((DX)(R8*1), 2(DX)(R8*1), Y1, Y5, Y9, Y13)
+	Q8ROW((CX), 2(CX), Y2, Y6, Y10, Y14)
+	Q8ROW((CX)(R8*1), 2(CX)(R8*1), Y3, Y7, Y11, Y15)
+	ADDQ         $34, DX
+	ADDQ         $34, CX
+	ADDQ         $32, AX
+	ADDQ         $32, BX
+	ADDQ         $4, R13
+	ADDQ         $4, R11
+	DECQ         R12
+	JMP          q8tile
+
+q8tiledone:
+	LEAQ (DI)(R10*2), SI
+	REDUCE4Y(Y0, X0, Y1, X1, Y2, X2, Y3, X3, (DI))
+	REDUCE4Y(Y4, X4, Y5, X5, Y6, X6, Y7, X7, (DI)(R10*1))
+	REDUCE4Y(Y8, X8, Y9, X9, Y10, X10, Y11, X11, (SI))
+	REDUCE4Y(Y12, X12, Y13, X13, Y14, X14, Y15, X15, (SI)(R10*1))
+	VZEROUPPER
+	RET
