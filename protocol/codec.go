@@ -336,11 +336,35 @@ func (c MsgpackCodec) decode(frame []byte) (Envelope, error) {
 		}
 		resetDecoder(dec, body)
 		if err := dec.Decode(msg); err != nil {
-			return env, &Error{Code: CodeBadField, Field: "body", Message: "body: " + err.Error(), err: err}
+			return env, msgpackFieldError(dec, body, env.Type, err)
 		}
 	}
 	env.Body = msg
 	return env, finish(&env, c.From)
+}
+
+// msgpackFieldError names the mistyped field of a body that failed to
+// decode. The msgpack library does not say which field it was decoding, so
+// this slow path, taken only on error, decodes the body loosely, re-encodes
+// it as JSON and lets encoding/json find the field. When that fails too (a
+// NaN, say), the error names only "body".
+func msgpackFieldError(dec *msgpack.Decoder, body []byte, typ string, cause error) error {
+	generic := &Error{Code: CodeBadField, Field: "body", Message: "body: " + cause.Error(), err: cause}
+	resetDecoder(dec, body)
+	loose, err := dec.DecodeInterfaceLoose()
+	if err != nil {
+		return generic
+	}
+	js, err := json.Marshal(loose)
+	if err != nil {
+		return generic
+	}
+	var te *json.UnmarshalTypeError
+	if err := json.Unmarshal(js, NewMessage(typ)); errors.As(err, &te) && te.Field != "" {
+		return &Error{Code: CodeBadField, Field: "body." + te.Field, err: cause,
+			Message: fmt.Sprintf("body.%s: a msgpack %s cannot be a %s", te.Field, te.Value, te.Type)}
+	}
+	return generic
 }
 
 // decodeString reads a string or nil; any other value is skipped and

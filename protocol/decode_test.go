@@ -43,10 +43,7 @@ var decodeErrorCases = []struct {
 	mp    []byte // a raw msgpack frame instead of frame
 	code  protocol.Code
 	field string // the Field the error names, in both codecs
-	// mpField overrides field for msgpack, whose decoder cannot name a
-	// mistyped field inside a body.
-	mpField string
-	id      string // the request id the failed envelope must still carry
+	id    string // the request id the failed envelope must still carry
 }{
 	{name: "truncated", json: `{"type":"ping","id":`, mp: []byte{0x82, 0xa4, 't', 'y', 'p', 'e'}, code: protocol.CodeBadFrame},
 	{name: "empty", json: ``, mp: []byte{}, code: protocol.CodeBadFrame},
@@ -59,7 +56,9 @@ var decodeErrorCases = []struct {
 	{name: "body not a map", frame: obj{"type": "ping", "id": "r4", "body": 3}, code: protocol.CodeBadField, field: "body", id: "r4"},
 	{name: "seq not a number", frame: obj{"type": "ping", "seq": "x"}, code: protocol.CodeBadField, field: "seq"},
 	{name: "field of wrong type", frame: obj{"type": "player_say", "id": "r5", "npc": "n1", "body": obj{"speaker": "p1", "text": 5}},
-		code: protocol.CodeBadField, field: "body.text", mpField: "body", id: "r5"},
+		code: protocol.CodeBadField, field: "body.text", id: "r5"},
+	{name: "nested field of wrong type", frame: obj{"type": "perceive", "npc": "n1", "body": obj{"entities": []any{obj{"id": "e1", "position": obj{"x": "east"}}}}},
+		code: protocol.CodeBadField, field: "body.entities.position.x"},
 	{name: "missing text", frame: obj{"type": "player_say", "id": "r6", "npc": "n1", "body": obj{"speaker": "p1"}},
 		code: protocol.CodeBadField, field: "body.text", id: "r6"},
 	{name: "missing npc", frame: obj{"type": "perceive", "id": "r7", "body": obj{}}, code: protocol.CodeBadField, field: "npc", id: "r7"},
@@ -123,9 +122,6 @@ func TestDecodeErrors(t *testing.T) {
 				frame = []byte(tc.json)
 			case c.ext != ".json" && tc.frame != nil:
 				frame = mustMsgpack(tc.frame)
-				if tc.mpField != "" {
-					field = tc.mpField
-				}
 			case c.ext != ".json" && tc.mp != nil:
 				frame = tc.mp
 			default:
