@@ -124,9 +124,13 @@ type JSONCodec struct {
 	From          Side // if not 0, Decode refuses messages the other side sends
 }
 
+// Subprotocol returns "anima.v1.json".
 func (JSONCodec) Subprotocol() string { return SubprotocolJSON }
-func (JSONCodec) FrameType() int      { return TextFrame }
 
+// FrameType returns TextFrame.
+func (JSONCodec) FrameType() int { return TextFrame }
+
+// Encode implements Codec.
 func (c JSONCodec) Encode(env Envelope) ([]byte, error) {
 	w, err := toWire(&env)
 	if err != nil {
@@ -152,6 +156,7 @@ type jsonIn struct {
 	Body json.RawMessage `json:"body"`
 }
 
+// Decode implements Codec.
 func (c JSONCodec) Decode(frame []byte) (Envelope, error) {
 	env, err := c.decode(frame)
 	return echoable(env, err)
@@ -241,9 +246,13 @@ type MsgpackCodec struct {
 	From          Side // if not 0, Decode refuses messages the other side sends
 }
 
+// Subprotocol returns "anima.v1.msgpack".
 func (MsgpackCodec) Subprotocol() string { return SubprotocolMsgpack }
-func (MsgpackCodec) FrameType() int      { return BinaryFrame }
 
+// FrameType returns BinaryFrame.
+func (MsgpackCodec) FrameType() int { return BinaryFrame }
+
+// Encode implements Codec.
 func (c MsgpackCodec) Encode(env Envelope) ([]byte, error) {
 	w, err := toWire(&env)
 	if err != nil {
@@ -270,6 +279,7 @@ func resetDecoder(dec *msgpack.Decoder, b []byte) {
 	dec.UseLooseInterfaceDecoding(true)
 }
 
+// Decode implements Codec.
 func (c MsgpackCodec) Decode(frame []byte) (Envelope, error) {
 	env, err := c.decode(frame)
 	return echoable(env, err)

@@ -83,6 +83,7 @@ func fieldError(field, format string, args ...any) *Error {
 	return &Error{Code: CodeBadField, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
 }
 
+// Error implements error.
 func (e *Error) Error() string { return "protocol: " + string(e.Code) + ": " + e.Message }
 
 // Unwrap returns the underlying cause, if any (a json or msgpack error).

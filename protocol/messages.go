@@ -322,6 +322,7 @@ type Pong struct {
 // float64, an array []any and an object map[string]any.
 type Args map[string]any
 
+// MessageType implements Message; the names are those of PROTOCOL.md.
 func (*Hello) MessageType() string        { return "hello" }
 func (*World) MessageType() string        { return "world" }
 func (*Spawn) MessageType() string        { return "spawn" }

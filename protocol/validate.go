@@ -191,6 +191,7 @@ func (e *Envelope) Validate() error {
 	return nil
 }
 
+// Validate implements Message.
 func (m *Hello) Validate() error {
 	if len(m.Versions) == 0 {
 		return fieldError("versions", "required")
@@ -205,6 +206,7 @@ func (m *Hello) Validate() error {
 	)
 }
 
+// Validate implements Message.
 func (m *World) Validate() error {
 	return first(
 		checkString("world_id", m.WorldID, MaxIDBytes),
@@ -212,6 +214,7 @@ func (m *World) Validate() error {
 	)
 }
 
+// Validate implements Message.
 func (m *Spawn) Validate() error {
 	if m.Persona == "" && m.Character == nil {
 		return fieldError("persona", "required unless character is given")
@@ -236,8 +239,10 @@ func (m *Spawn) Validate() error {
 	return nil
 }
 
+// Validate implements Message.
 func (m *Despawn) Validate() error { return checkString("reason", m.Reason, MaxTextBytes) }
 
+// Validate implements Message.
 func (m *Perceive) Validate() error {
 	if len(m.Entities) > MaxEntities {
 		return fieldError("entities", "%d entities, more than the limit of %d", len(m.Entities), MaxEntities)
@@ -283,6 +288,7 @@ func (m *Perceive) Validate() error {
 	return nil
 }
 
+// Validate implements Message.
 func (m *PlayerSay) Validate() error {
 	return first(
 		required("speaker", m.Speaker, MaxIDBytes),
@@ -291,8 +297,10 @@ func (m *PlayerSay) Validate() error {
 	)
 }
 
+// Validate implements Message.
 func (m *Interrupt) Validate() error { return checkString("reason", m.Reason, MaxTextBytes) }
 
+// Validate implements Message.
 func (m *ActionStatus) Validate() error {
 	if err := required("action_id", m.ActionID, MaxIDBytes); err != nil {
 		return err
@@ -307,8 +315,10 @@ func (m *ActionStatus) Validate() error {
 	return checkString("reason", m.Reason, MaxTextBytes)
 }
 
+// Validate implements Message.
 func (m *Ping) Validate() error { return nil }
 
+// Validate implements Message.
 func (m *Welcome) Validate() error {
 	if m.Version <= 0 {
 		return fieldError("version", "required")
@@ -324,6 +334,7 @@ func (m *Welcome) Validate() error {
 	)
 }
 
+// Validate implements Message.
 func (m *Spawned) Validate() error {
 	return first(
 		checkString("persona", m.Persona, MaxNameBytes),
@@ -332,6 +343,7 @@ func (m *Spawned) Validate() error {
 	)
 }
 
+// Validate implements Message.
 func (m *Act) Validate() error {
 	return first(
 		required("action_id", m.ActionID, MaxIDBytes),
@@ -340,6 +352,7 @@ func (m *Act) Validate() error {
 	)
 }
 
+// Validate implements Message.
 func (m *Cancel) Validate() error {
 	return first(
 		required("action_id", m.ActionID, MaxIDBytes),
@@ -347,6 +360,7 @@ func (m *Cancel) Validate() error {
 	)
 }
 
+// Validate implements Message.
 func (m *Say) Validate() error {
 	return first(
 		required("utterance_id", m.UtteranceID, MaxIDBytes),
@@ -355,6 +369,7 @@ func (m *Say) Validate() error {
 	)
 }
 
+// Validate implements Message.
 func (m *Decision) Validate() error {
 	if err := first(
 		checkString("emotion", m.Emotion, MaxNameBytes),
@@ -376,6 +391,7 @@ func (m *Decision) Validate() error {
 	return nil
 }
 
+// Validate implements Message.
 func (m *Error) Validate() error {
 	if m.Code == "" {
 		return fieldError("code", "required")
@@ -387,4 +403,5 @@ func (m *Error) Validate() error {
 	)
 }
 
+// Validate implements Message.
 func (m *Pong) Validate() error { return nil }
