@@ -18,7 +18,7 @@ const (
 	MaxFileSize  = 8 << 20 // bytes in one tree file
 	maxElements  = 100_000 // XML elements in one file
 	maxDepth     = 256     // XML nesting
-	maxNodes     = 1 << 16 // nodes in one compiled tree, after subtrees are expanded
+	maxNodes     = 1 << 14 // nodes in one compiled tree, after subtrees are expanded
 	maxIncludes  = 64      // files pulled in by <include>
 	maxPortCount = 64      // attributes on one element
 )
