@@ -145,7 +145,7 @@ var replyKO = map[string][]string{
 	"repair_yes/banmal":      {"{item} 이리 줘 봐. 고칠 수 있어.", "{item}? 한 시진만 기다려. 고쳐 줄게."},
 	"repair_yes/haeyo":       {"{item} 좀 보여 주세요. 고칠 수 있겠어요.", "{item} 맡기세요. 금방 손봐 드릴게요."},
 	"repair_yes/hapsyo":      {"{item|을} 맡겨 주십시오. 고쳐 드리겠습니다.", "{item|은} 손보면 다시 쓰실 수 있습니다."},
-	"repair_redirect/banmal": {"{item|은} 내가 못 고쳐. {place}에 {npc}한테 가 봐.", "그건 내 일이 아니야. {loc} {place}에 가 봐. {npc|이} 고쳐 줄 거야."},
+	"repair_redirect/banmal": {"{item|은} 내가 못 고쳐. {place}에 있는 {npc}한테 가 봐.", "그건 내 일이 아니야. {loc} {place}에 가 봐. {npc|이} 고쳐 줄 거야."},
 	"repair_redirect/haeyo":  {"{item|은} 제가 못 고쳐요. {place}에 있는 {npc}한테 가 보세요.", "그건 {npc} 일이에요. {place|으로} 가져가 보세요."},
 	"repair_redirect/hapsyo": {"{item|은} 제 솜씨로는 어렵습니다. {place}의 {npc|을} 찾아가 보십시오."},
 	"heal_yes/banmal":        {"앉아 봐. 상처 좀 보자.", "가만있어. 싸매 줄게."},

@@ -159,12 +159,15 @@ var items = map[string]itemDef{
 
 // Items that need mending, gifts, things that get stolen or dropped.
 var (
-	brokenItems = []string{"notched sword", "cracked shield", "bent plough blade", "torn cloak", "broken lantern", "split axe handle", "dented pot", "worn boots"}
-	brokenKO    = []string{"이 빠진 칼", "금 간 방패", "휘어진 쟁기날", "찢어진 두루마기", "깨진 등롱", "부러진 도끼 자루", "찌그러진 솥", "해진 짚신"}
-	giftItems   = []string{"bunch of wildflowers", "jar of honey", "pretty shell", "warm scarf", "bag of sweets", "carved bird", "letter from home", "fresh pear"}
-	giftKO      = []string{"들꽃 한 다발", "꿀 한 단지", "예쁜 조개껍데기", "따뜻한 목도리", "엿 한 봉지", "나무로 깎은 새", "고향에서 온 편지", "싱싱한 배"}
-	lostItems   = []string{"coin purse", "brass key", "small hammer", "wicker basket", "silver spoon", "leather glove", "wooden doll", "sealed letter"}
-	lostKO      = []string{"돈주머니", "놋쇠 열쇠", "작은 망치", "대바구니", "은수저", "가죽 장갑 한 짝", "나무 인형", "봉한 편지"}
+	brokenItems = []string{"sword", "shield", "plough blade", "cloak", "lantern", "axe", "cooking pot", "pair of boots"}
+	brokenKO    = []string{"칼", "방패", "쟁기날", "두루마기", "등롱", "도끼", "솥", "짚신"}
+	// what is wrong with each, shown as the item's note
+	damageEN  = []string{"notched", "cracked", "bent", "torn", "broken", "handle split", "dented", "worn through"}
+	damageKO  = []string{"이가 빠짐", "금이 감", "휘어짐", "찢어짐", "깨짐", "자루가 부러짐", "찌그러짐", "해짐"}
+	giftItems = []string{"bunch of wildflowers", "jar of honey", "pretty shell", "warm scarf", "bag of sweets", "carved bird", "letter from home", "fresh pear"}
+	giftKO    = []string{"들꽃 한 다발", "꿀 한 단지", "예쁜 조개껍데기", "따뜻한 목도리", "엿 한 봉지", "나무로 깎은 새", "고향에서 온 편지", "싱싱한 배"}
+	lostItems = []string{"coin purse", "brass key", "small hammer", "wicker basket", "silver spoon", "leather glove", "wooden doll", "sealed letter"}
+	lostKO    = []string{"돈주머니", "놋쇠 열쇠", "작은 망치", "대바구니", "은수저", "가죽 장갑 한 짝", "나무 인형", "봉한 편지"}
 	// promised things the player may bring: role-agnostic.
 	promiseItems = []string{"iron_ore", "herbs", "firewood", "fish", "wool", "flour", "eggs", "coal"}
 )

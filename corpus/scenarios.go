@@ -332,7 +332,7 @@ func (s *scene) repair() bool {
 		return false
 	}
 	s.addPlayer(s.r.IntN(3) == 0)
-	it := s.plainItem(brokenItems, brokenKO)
+	it := s.brokenItem()
 	s.playerEntity().Holding = []npc.Item{it}
 	s.v["item"] = it.Name
 	s.hear("repair")
@@ -627,6 +627,9 @@ func (s *scene) injection() bool {
 }
 
 func (s *scene) askWork() bool {
+	if k := s.p.role.key; k == "child" || k == "beggar" || k == "thief" {
+		return false // they have no trade to talk about
+	}
 	s.addPlayer(s.r.IntN(3) == 0)
 	s.hear("ask_work")
 	s.ok("idle")
@@ -869,8 +872,8 @@ func (s *scene) ambRepair() bool {
 	if !s.p.role.has(canRepair) {
 		return false
 	}
-	it := s.plainItem(brokenItems, brokenKO)
-	s.see(npc.Entity{ID: it.ID, Name: it.Name, Kind: npc.KindItem, Where: s.dist(1, 3)})
+	it := s.brokenItem()
+	s.see(npc.Entity{ID: it.ID, Name: it.Name, Kind: npc.KindItem, Role: it.Note, Where: s.dist(1, 3)})
 	s.v["item"] = it.Name
 	s.ok("repair", it.ID)
 	s.ok("work")

@@ -218,6 +218,15 @@ func (s *scene) plainItem(en, ko []string) npc.Item {
 	return npc.Item{ID: s.id("i", 40), Name: name}
 }
 
+// brokenItem makes an item in need of repair; its note says what is wrong.
+func (s *scene) brokenItem() npc.Item {
+	i := s.r.IntN(len(brokenItems))
+	if s.en() {
+		return npc.Item{ID: s.id("i", 40), Name: brokenItems[i], Note: damageEN[i]}
+	}
+	return npc.Item{ID: s.id("i", 40), Name: brokenKO[i], Note: damageKO[i]}
+}
+
 // see adds an entity to what the NPC sees, at a random position in the list.
 func (s *scene) see(e npc.Entity) {
 	at := s.r.IntN(len(s.now.Seen) + 1)
@@ -321,7 +330,7 @@ func (s *scene) reply(kind string) string {
 	if s.en() {
 		out = capitalize(out)
 	}
-	if out != "" && s.r.IntN(100) < 35 {
+	if out != "" && !alarmed[kind] && s.r.IntN(100) < 35 {
 		out = s.p.catch + " " + out
 	}
 	if s.nameAddr && out != "" && !strings.Contains(out, s.pname) {
@@ -329,6 +338,10 @@ func (s *scene) reply(kind string) string {
 	}
 	return out
 }
+
+// alarmed is logically constant: reply kinds too urgent for a verbal tic.
+var alarmed = map[string]bool{"amb_danger_hide": true, "amb_danger_warn": true, "attacked_flee": true, "attacked_guard": true,
+	"threat_flee": true, "threat_guard": true, "theft_guard": true, "theft_chase": true, "heal_redirect": true, "amb_theft_guard": true, "amb_theft_warn": true, "theft_warn": true}
 
 // vocative adds the player's name to a line: at the end in English
 // ("…, Aren."), at the start in Korean ("민준 씨, …").
