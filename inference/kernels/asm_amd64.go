@@ -10,6 +10,12 @@ func dotF32AVX512(a, b *float32, n int) float32
 func axpyF32AVX512(a float32, x, y *float32, n int)
 
 //go:noescape
+func expSubAVX512(x *float32, n int, m float32) float32
+
+//go:noescape
+func swigluAVX512(dst, gate, up *float32, n int)
+
+//go:noescape
 func rowsF32AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
 
 //go:noescape
@@ -54,6 +60,24 @@ func axpyAVX512(a float32, x, y []float32) {
 		axpyF32AVX512(a, &x[0], &y[0], n)
 	}
 	axpyGo(a, x[n:], y[n:])
+}
+
+func expSubASM(x []float32, m float32) float32 {
+	n := len(x) &^ 15
+	var s float32
+	if n > 0 {
+		s = expSubAVX512(&x[0], n, m)
+	}
+	return s + expSubGo(x[n:], m)
+}
+
+func swigluASM(dst, gate, up []float32) {
+	n := len(dst) &^ 15
+	gate, up = gate[:len(dst)], up[:len(dst)]
+	if n > 0 {
+		swigluAVX512(&dst[0], &gate[0], &up[0], n)
+	}
+	swigluGo(dst[n:], gate[n:], up[n:])
 }
 
 // rowsAVX512 runs one of the rows kernels over len(y) rows and adds each

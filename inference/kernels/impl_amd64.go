@@ -21,6 +21,7 @@ func avx512Impl() *impl {
 	im.rowsF32, im.rowsF16, im.rowsBF16 = rowsF32ASM, rowsF16ASM, rowsBF16ASM
 	im.tileF32, im.tileF16, im.tileBF16 = tileF32ASM, tileF16ASM, tileBF16ASM
 	im.dot, im.axpy = dotAVX512, axpyAVX512
+	im.expSub, im.swiglu = expSubASM, swigluASM
 	if cpu.X86.HasAVX512VNNI {
 		im.rowsQ8, im.tileQ8 = rowsQ8ASM, tileQ8ASM
 	}

@@ -52,8 +52,10 @@ type impl struct {
 	tileBF16 func(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int)
 	tileQ8   func(y []float32, ldy int, w []byte, rowBytes, rows int, xq *Q8Vec, n int)
 
-	dot  func(a, b []float32) float32
-	axpy func(a float32, x, y []float32)
+	dot    func(a, b []float32) float32
+	axpy   func(a float32, x, y []float32)
+	expSub func(x []float32, m float32) float32 // x[i] = e^(x[i]-m); returns Σ
+	swiglu func(dst, gate, up []float32)        // equal lengths
 }
 
 // goImpl is the plain-Go kernel set, used where no assembly applies.
@@ -69,6 +71,8 @@ var goImpl = &impl{
 	tileQ8:   tileQ8Go,
 	dot:      dotGo,
 	axpy:     axpyGo,
+	expSub:   expSubGo,
+	swiglu:   swigluGo,
 }
 
 // Impl names the kernel set this Pool uses ("go", "avx512").

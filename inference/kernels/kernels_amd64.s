@@ -226,6 +226,50 @@ tiledone: \
 	VCVTDQ2PS    Y20, Y20 \
 	VFMADD231PS  Y20, Y16, A
 
+
+// EXPCONST loads the constants EXP uses into Z2–Z11.
+#define EXPCONST \
+	MOVL         $0x3fb8aa3b, AX \
+	VPBROADCASTD AX, Z2 \
+	MOVL         $0x3f318000, AX \
+	VPBROADCASTD AX, Z3 \
+	MOVL         $0xb95e8083, AX \
+	VPBROADCASTD AX, Z4 \
+	MOVL         $0xc2d00000, AX \
+	VPBROADCASTD AX, Z5 \
+	MOVL         $0x3ab60b61, AX \
+	VPBROADCASTD AX, Z6 \
+	MOVL         $0x3c088889, AX \
+	VPBROADCASTD AX, Z7 \
+	MOVL         $0x3d2aaaab, AX \
+	VPBROADCASTD AX, Z8 \
+	MOVL         $0x3e2aaaab, AX \
+	VPBROADCASTD AX, Z9 \
+	MOVL         $0x3f000000, AX \
+	VPBROADCASTD AX, Z10 \
+	MOVL         $0x3f800000, AX \
+	VPBROADCASTD AX, Z11
+
+// EXP sets ZO = e^ZI for 16 floats, as exp32 does: ZI = k·ln2 + r with
+// k = round(ZI·log2e) (Z2; ln2 split in Z3 and Z4 so k·ln2hi is exact),
+// e^r by its degree-6 Taylor polynomial (coefficients Z6–Z11), times 2^k by
+// VSCALEFPS. Inputs are first clamped to -104 (Z5), below which the result
+// is 0 in float32 anyway, so -Inf gives 0 rather than NaN. Clobbers ZI, Z17.
+#define EXP(ZI, ZO) \
+	VMAXPS       Z5, ZI, ZI \
+	VMULPS       Z2, ZI, Z17 \
+	VRNDSCALEPS  $0, Z17, Z17 \
+	VFNMADD231PS Z3, Z17, ZI \
+	VFNMADD231PS Z4, Z17, ZI \
+	VMOVAPS      Z6, ZO \
+	VFMADD213PS  Z7, ZI, ZO \
+	VFMADD213PS  Z8, ZI, ZO \
+	VFMADD213PS  Z9, ZI, ZO \
+	VFMADD213PS  Z10, ZI, ZO \
+	VFMADD213PS  Z11, ZI, ZO \
+	VFMADD213PS  Z11, ZI, ZO \
+	VSCALEFPS    Z17, ZO, ZO
+
 // func dotF32AVX512(a, b *float32, n int) float32
 // n is a multiple of 16.
 TEXT ·dotF32AVX512(SB), NOSPLIT, $0-28
@@ -482,5 +526,62 @@ q8tiledone:
 	REDUCE4Y(Y4, X4, Y5, X5, Y6, X6, Y7, X7, (DI)(R10*1))
 	REDUCE4Y(Y8, X8, Y9, X9, Y10, X10, Y11, X11, (SI))
 	REDUCE4Y(Y12, X12, Y13, X13, Y14, X14, Y15, X15, (SI)(R10*1))
+	VZEROUPPER
+	RET
+
+// func expSubAVX512(x *float32, n int, m float32) float32
+// x[i] = e^(x[i]-m) for n (a multiple of 16) values; returns their sum.
+TEXT ·expSubAVX512(SB), NOSPLIT, $0-28
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Z1
+	EXPCONST
+	VPXORD       Z0, Z0, Z0
+
+exploop:
+	CMPQ    CX, $16
+	JB      expdone
+	VMOVUPS (SI), Z16
+	VSUBPS  Z1, Z16, Z16
+	EXP(Z16, Z18)
+	VMOVUPS Z18, (SI)
+	VADDPS  Z18, Z0, Z0
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     exploop
+
+expdone:
+	HSUM(Z0, Y0, X0)
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func swigluAVX512(dst, gate, up *float32, n int)
+// dst[i] = gate[i]/(1+e^-gate[i])·up[i] for n (a multiple of 16) values.
+TEXT ·swigluAVX512(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), DI
+	MOVQ   gate+8(FP), SI
+	MOVQ   up+16(FP), DX
+	MOVQ   n+24(FP), CX
+	EXPCONST
+	VPXORD Z0, Z0, Z0
+
+swiloop:
+	CMPQ    CX, $16
+	JB      swidone
+	VMOVUPS (SI), Z19
+	VSUBPS  Z19, Z0, Z16
+	EXP(Z16, Z18)
+	VADDPS  Z11, Z18, Z18
+	VDIVPS  Z18, Z19, Z19
+	VMULPS  (DX), Z19, Z19
+	VMOVUPS Z19, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     swiloop
+
+swidone:
 	VZEROUPPER
 	RET

@@ -64,7 +64,9 @@ func RMSNorm(dst, x, weight []float32, eps float32) {
 
 // Softmax replaces x with exp(x[i]-max) / Σ exp(x[j]-max): subtracting the
 // maximum keeps every exponent ≤ 0, so nothing overflows.
-func Softmax(x []float32) {
+func Softmax(x []float32) { softmax(defaultImpl, x) }
+
+func softmax(im *impl, x []float32) {
 	if len(x) == 0 {
 		return
 	}
@@ -72,13 +74,18 @@ func Softmax(x []float32) {
 	for _, v := range x[1:] {
 		m = max(m, v)
 	}
+	Scale(x, 1/im.expSub(x, m))
+}
+
+// expSubGo sets x[i] = e^(x[i]-m) and returns the sum.
+func expSubGo(x []float32, m float32) float32 {
 	var sum float32
 	for i, v := range x {
 		e := exp32(v - m)
 		x[i] = e
 		sum += e
 	}
-	Scale(x, 1/sum)
+	return sum
 }
 
 // SiLU sets dst[i] = x[i]·sigmoid(x[i]); dst may alias x.
@@ -92,6 +99,10 @@ func SiLU(dst, x []float32) {
 // SwiGLU sets dst[i] = silu(gate[i])·up[i], the gated activation of a
 // SwiGLU feed-forward layer; dst may alias gate or up.
 func SwiGLU(dst, gate, up []float32) {
+	defaultImpl.swiglu(dst, gate[:len(dst)], up[:len(dst)])
+}
+
+func swigluGo(dst, gate, up []float32) {
 	gate, up = gate[:len(dst)], up[:len(dst)]
 	for i, g := range gate {
 		dst[i] = g / (1 + exp32(-g)) * up[i]

@@ -101,13 +101,15 @@ func TestSoftmaxMatchesReferenceAndIsStable(t *testing.T) {
 		Scale(x, 20)
 		inputs = append(inputs, x)
 	}
-	for _, x := range inputs {
-		want := softmaxRef(x)
-		got := append([]float32(nil), x...)
-		Softmax(got)
-		for i := range got {
-			if d := math.Abs(float64(got[i]) - want[i]); d > 1e-6+2e-6*want[i] {
-				t.Fatalf("Softmax(%d values)[%d] = %v; want %v", len(x), i, got[i], want[i])
+	for _, im := range impls() {
+		for _, x := range inputs {
+			want := softmaxRef(x)
+			got := append([]float32(nil), x...)
+			softmax(im, got)
+			for i := range got {
+				if d := math.Abs(float64(got[i]) - want[i]); d > 1e-6+2e-6*want[i] {
+					t.Fatalf("%s: Softmax(%d values)[%d] = %v; want %v", im.name, len(x), i, got[i], want[i])
+				}
 			}
 		}
 	}
@@ -118,17 +120,24 @@ func TestSiLUAndSwiGLU(t *testing.T) {
 	for _, n := range vecLens {
 		gate, up := randVec(rng, n), randVec(rng, n)
 		Scale(gate, 12)
+		if n > 2 {
+			gate[0], gate[1] = 200, -200 // e^-gate overflows, and underflows
+		}
 		silu, swi := make([]float32, n), make([]float32, n)
 		SiLU(silu, gate)
-		SwiGLU(swi, gate, up)
+		for _, im := range impls() {
+			im.swiglu(swi, gate, up)
+			for i := range gate {
+				want := siluRef(gate[i]) * float64(up[i])
+				if d := math.Abs(float64(swi[i]) - want); d > 2e-6*math.Abs(want)+1e-7 {
+					t.Fatalf("%s: SwiGLU(%v, %v) = %v; want %v", im.name, gate[i], up[i], swi[i], want)
+				}
+			}
+		}
 		for i := range gate {
 			want := siluRef(gate[i])
 			if d := math.Abs(float64(silu[i]) - want); d > 1e-6*math.Abs(want)+1e-7 {
 				t.Fatalf("SiLU(%v) = %v; want %v", gate[i], silu[i], want)
-			}
-			want *= float64(up[i])
-			if d := math.Abs(float64(swi[i]) - want); d > 1e-6*math.Abs(want)+1e-7 {
-				t.Fatalf("SwiGLU(%v, %v) = %v; want %v", gate[i], up[i], swi[i], want)
 			}
 		}
 	}
@@ -168,6 +177,44 @@ func TestArgMax(t *testing.T) {
 	} {
 		if got := ArgMax(tc.x); got != tc.want {
 			t.Errorf("ArgMax(%v) = %d; want %d", tc.x, got, tc.want)
+		}
+	}
+}
+
+func TestExpSubMatchesMathExp(t *testing.T) {
+	var x []float32
+	for v := float32(-87); v < 88.7; v += 0.0371 {
+		x = append(x, v)
+	}
+	x = append(x, -100, -1000, float32(math.Inf(-1)))
+	for _, im := range impls() {
+		small := []float32{-3, -2, -1, 0, 0.5, 1, -1000}
+		for range 5 {
+			small = append(small, small...) // 224 values: the SIMD loop and a tail
+		}
+		var want float64
+		for _, v := range small {
+			want += math.Exp(float64(v - 1))
+		}
+		if got := im.expSub(append([]float32(nil), small...), 1); math.Abs(float64(got)-want) > 1e-6*want {
+			t.Errorf("%s: expSub sum = %v; want %v", im.name, got, want)
+		}
+		got := append([]float32(nil), x...)
+		sum := im.expSub(got, 1)
+		var wantSum float64
+		for i, v := range x {
+			want := math.Exp(float64(v - 1)) // the subtraction rounds in float32 too
+			wantSum += want
+			if d := math.Abs(float64(got[i]) - want); d > 3e-7*want+1e-37 {
+				t.Fatalf("%s: expSub(%v, 1) = %v; want %v", im.name, v, got[i], want)
+			}
+		}
+		if wantSum > math.MaxFloat32 {
+			if !math.IsInf(float64(sum), 1) {
+				t.Errorf("%s: expSub sum = %v; want +Inf (float32 overflow)", im.name, sum)
+			}
+		} else if d := math.Abs(float64(sum) - wantSum); d > 1e-5*wantSum {
+			t.Errorf("%s: expSub sum = %v; want %v", im.name, sum, wantSum)
 		}
 	}
 }

@@ -1,0 +1,142 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/anima-rt/anima/inference/tensor"
+)
+
+// benchShapes are rows×cols of matrices the models multiply: attention
+// projections, expert up/gate and down, and output layers.
+var benchShapes = [][2]int{{256, 256}, {512, 1024}, {1024, 512}, {4096, 256}, {16384, 1024}}
+
+func benchWeight(b *testing.B, typ tensor.Type, rows, cols int) *tensor.Tensor {
+	b.Helper()
+	rng := rand.New(rand.NewPCG(uint64(rows), uint64(cols)))
+	rb, _ := typ.RowBytes(cols)
+	data := make([]byte, 0, rb*rows)
+	row := randVec(rng, cols)
+	for range rows {
+		row[rng.IntN(cols)] = rng.Float32()*2 - 1
+		data, _ = tensor.EncodeRow(data, row, typ)
+	}
+	return &tensor.Tensor{Name: "bench", Type: typ, Shape: []int{cols, rows}, Data: data}
+}
+
+// BenchmarkMatVec reports GFLOP/s (2·rows·cols per product) and the weight
+// bytes streamed per second, the limit for large matrices.
+func BenchmarkMatVec(b *testing.B) {
+	for _, typ := range testTypes {
+		for _, sh := range benchShapes {
+			rows, cols := sh[0], sh[1]
+			var w *tensor.Tensor
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%dx%d/threads=%d", typ, rows, cols, threads), func(b *testing.B) {
+					if w == nil {
+						w = benchWeight(b, typ, rows, cols)
+					}
+					p := NewPool(threads)
+					defer p.Close()
+					x := randVec(rand.New(rand.NewPCG(1, 1)), cols)
+					y := make([]float32, rows)
+					b.ResetTimer()
+					for b.Loop() {
+						p.MatVec(y, w, x)
+					}
+					s := b.Elapsed().Seconds()
+					b.ReportMetric(2*float64(rows*cols)*float64(b.N)/s/1e9, "GFLOP/s")
+					b.ReportMetric(float64(len(w.Data))*float64(b.N)/s/1e9, "GB/s")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkMatMul multiplies 64 inputs at once, as a prefill chunk does, and
+// reports GFLOP/s.
+func BenchmarkMatMul(b *testing.B) {
+	const n = 64
+	for _, typ := range testTypes {
+		for _, sh := range benchShapes[:4] {
+			rows, cols := sh[0], sh[1]
+			var w *tensor.Tensor
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%dx%d/n=%d/threads=%d", typ, rows, cols, n, threads), func(b *testing.B) {
+					if w == nil {
+						w = benchWeight(b, typ, rows, cols)
+					}
+					p := NewPool(threads)
+					defer p.Close()
+					x := randVec(rand.New(rand.NewPCG(1, 1)), n*cols)
+					y := make([]float32, n*rows)
+					b.ResetTimer()
+					for b.Loop() {
+						p.MatMul(y, w, x, n)
+					}
+					b.ReportMetric(2*float64(n*rows*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkKernelSets compares the plain-Go and assembly kernels on one
+// thread at the tiny model's expert shape.
+func BenchmarkKernelSets(b *testing.B) {
+	for _, typ := range testTypes {
+		w := benchWeight(b, typ, 512, 256)
+		for _, im := range impls() {
+			b.Run(fmt.Sprintf("%s/%s", typ, im.name), func(b *testing.B) {
+				p := newPool(1, im)
+				defer p.Close()
+				x := randVec(rand.New(rand.NewPCG(1, 1)), 256)
+				y := make([]float32, 512)
+				for b.Loop() {
+					p.MatVec(y, w, x)
+				}
+				b.ReportMetric(2*512*256*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+// BenchmarkPoolFor measures the cost of one parallel loop with nothing in
+// it: waking the workers and waiting for them, paid by every MatVec large
+// enough to split.
+func BenchmarkPoolFor(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			p := NewPool(threads)
+			defer p.Close()
+			var sink [2]int
+			for b.Loop() {
+				p.For(2, func(lo, hi int) { sink[lo] += hi })
+			}
+		})
+	}
+}
+
+func BenchmarkDot(b *testing.B) {
+	for _, n := range []int{256, 1024} {
+		x, y := randVec(rand.New(rand.NewPCG(1, 2)), n), randVec(rand.New(rand.NewPCG(3, 4)), n)
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			var s float32
+			for b.Loop() {
+				s += Dot(x, y)
+			}
+			b.ReportMetric(2*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+func BenchmarkSoftmax(b *testing.B) {
+	x := randVec(rand.New(rand.NewPCG(1, 2)), 1024)
+	buf := make([]float32, len(x))
+	for b.Loop() {
+		copy(buf, x)
+		Softmax(buf)
+	}
+	b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mvalues/s")
+}
