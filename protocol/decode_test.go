@@ -325,3 +325,30 @@ func FuzzDecodeMsgpack(f *testing.F) {
 	seedCorpus(f, ".msgpack.hex")
 	f.Fuzz(func(t *testing.T, frame []byte) { fuzzDecode(t, protocol.MsgpackCodec{}, frame) })
 }
+
+// TestErrorsAreSendable: whatever goes into an error, the result passes
+// Validate, so a server can always send it back.
+func TestErrorsAreSendable(t *testing.T) {
+	for _, msg := range []string{strings.Repeat("é", protocol.MaxTextBytes), "bad \xff byte", ""} {
+		e := protocol.Errorf(protocol.CodeInternal, "%s", msg)
+		if err := e.Validate(); err != nil {
+			t.Errorf("Errorf(%.20q...).Validate() = %v; want nil", msg, err)
+		}
+	}
+	deep := obj{}
+	inner := deep
+	for i := range protocol.MaxArgsDepth + 1 {
+		next := obj{}
+		inner[strings.Repeat(string(rune('a'+i)), protocol.MaxNameBytes)] = next
+		inner = next
+	}
+	frame := mustMsgpack(obj{"type": "act", "npc": "n1", "body": obj{"action_id": "a", "name": "b", "args": deep}})
+	_, err := protocol.MsgpackCodec{}.Decode(frame)
+	var perr *protocol.Error
+	if !errors.As(err, &perr) || perr.Code != protocol.CodeBadField {
+		t.Fatalf("Decode(args nested too deep) = %v; want bad_field", err)
+	}
+	if verr := perr.Validate(); verr != nil {
+		t.Errorf("error for deep args %q cannot be sent: %v", perr.Field, verr)
+	}
+}

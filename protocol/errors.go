@@ -1,6 +1,10 @@
 package protocol
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
 
 // Code names a class of failure. Codes travel in error messages and are the
 // stable part of an error: clients branch on them, never on the text.
@@ -73,14 +77,30 @@ type Error struct {
 	err error // the cause, for errors.Is/As; never sent
 }
 
-// Errorf returns an *Error with the given code and a formatted message.
+// Errorf returns an *Error with the given code and a formatted message, cut
+// to MaxTextBytes of valid UTF-8 so that it can always be sent.
 func Errorf(code Code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: code, Message: sendable(fmt.Sprintf(format, args...), MaxTextBytes)}
 }
 
 // fieldError returns a bad_field error for the named field.
 func fieldError(field, format string, args ...any) *Error {
-	return &Error{Code: CodeBadField, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
+	field = sendable(field, MaxNameBytes)
+	return &Error{Code: CodeBadField, Field: field, Message: sendable(field+": "+fmt.Sprintf(format, args...), MaxTextBytes)}
+}
+
+// sendable returns s as valid UTF-8 of at most max bytes, cut at a rune
+// boundary with "..." when too long.
+func sendable(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max-3]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "..."
 }
 
 // Error implements error.

@@ -184,7 +184,8 @@ func (e *Envelope) Validate() error {
 	if err := e.Body.Validate(); err != nil {
 		if perr, ok := err.(*Error); ok && perr.Field != "" {
 			// Report the path from the envelope down.
-			return &Error{Code: perr.Code, Field: "body." + perr.Field, Message: "body." + perr.Message, err: perr.err}
+			return &Error{Code: perr.Code, Field: sendable("body."+perr.Field, MaxNameBytes),
+				Message: sendable("body."+perr.Message, MaxTextBytes), err: perr.err}
 		}
 		return err
 	}
