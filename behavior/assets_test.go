@@ -115,10 +115,8 @@ func TestCatalogActionsHaveSubtrees(t *testing.T) {
 			t.Errorf("goal %q: Tick = %v; want RUNNING", a.Name, s)
 		}
 		var active []string
-		for i, s := range in.AppendStatuses(nil) {
-			if s == Running {
-				active = append(active, tree.Node(i).Type)
-			}
+		for _, i := range in.AppendActive(nil) {
+			active = append(active, tree.Node(i).Type)
 		}
 		path := strings.Join(active, " > ")
 		if !strings.Contains(path, "SubTree "+a.Subtree) {

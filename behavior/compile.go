@@ -17,6 +17,7 @@ type Tree struct {
 	rootKeys map[string]int32
 	auxLen   int     // int64 state words per Instance
 	acts     []int32 // the game-action nodes, for Resolve
+	goal     int32   // the root's goal slot, for CheckGoal
 	maxArgs  int     // most arguments of any act
 }
 
@@ -163,6 +164,7 @@ func (l *Library) Tree(id string) (*Tree, error) {
 		s := c.slot(c.root, k)
 		c.t.slots[s].write, c.t.slots[s].init = true, String("")
 	}
+	c.t.goal = c.root.keys["goal"]
 	c.stack = append(c.stack, id)
 	c.compile(def.root, c.root, -1, 0)
 	c.checkReads()

@@ -233,6 +233,19 @@ func (in *Instance) AppendStatuses(dst []Status) []Status {
 	return append(dst, in.status...)
 }
 
+// AppendActive appends the active path: the nodes that are Running now,
+// root first (depth-first order). Empty when the tree is idle or finished.
+func (in *Instance) AppendActive(dst []int) []int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for i, s := range in.status {
+		if s == Running {
+			dst = append(dst, i)
+		}
+	}
+	return dst
+}
+
 // failCode says why a node failed for a reason other than its children.
 type failCode uint8
 

@@ -145,7 +145,8 @@ type span struct {
 
 // Run ticks one bucket per value received from ticks (a time.Ticker's C at
 // Interval, or a test's channel: the clock is the caller's), splitting each
-// step across the workers, until ctx is cancelled; it returns ctx's error.
+// step across the workers, until ctx is cancelled (it returns ctx's error)
+// or ticks is closed (it returns nil).
 func (s *Scheduler) Run(ctx context.Context, ticks <-chan time.Time) error {
 	work := make(chan span)
 	defer close(work)
@@ -163,7 +164,10 @@ func (s *Scheduler) Run(ctx context.Context, ticks <-chan time.Time) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case now := <-ticks:
+		case now, ok := <-ticks:
+			if !ok {
+				return nil
+			}
 			s.mu.Lock()
 			b := s.advance()
 			n := len(b)

@@ -171,9 +171,16 @@ func TestSchedulerRun(t *testing.T) {
 	if err := <-done; err != context.Canceled {
 		t.Errorf("Run() = %v; want context.Canceled", err)
 	}
-	// 20 steps over 2 buckets: every instance ticked 10 times.
-	if got := s.Ticks(); got != 500 {
-		t.Errorf("Ticks() = %d; want 500", got)
+	// A closed clock ends Run too.
+	go func() { done <- s.Run(context.Background(), ticks) }() // exits when ticks is closed
+	ticks <- now
+	close(ticks)
+	if err := <-done; err != nil {
+		t.Errorf("Run(closed clock) = %v; want nil", err)
+	}
+	// 21 steps over 2 buckets: every instance ticked 10 times, half 11.
+	if got := s.Ticks(); got != 525 {
+		t.Errorf("Ticks() = %d; want 525", got)
 	}
 	if g.thinks != 50 {
 		t.Errorf("thinks = %d; want 50 (one each, then the 5 s cooldown)", g.thinks)

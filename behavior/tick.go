@@ -235,7 +235,7 @@ func (in *Instance) run(i int32, n *node, prev Status) Status {
 		return Success
 	case kCheckGoal:
 		want, ok := in.port(i, &n.ports[pGoal])
-		goal := in.bb[in.tree.rootKeys["goal"]]
+		goal := in.bb[in.tree.goal]
 		if ok && goal.kind == KindString && goal.str == want.str {
 			return Success
 		}
