@@ -68,7 +68,8 @@ type Options struct {
 	// Subprotocol is protocol.SubprotocolMsgpack (default) or
 	// protocol.SubprotocolJSON.
 	Subprotocol string
-	// Name is hello's client field, for the server's logs.
+	// Name is hello's client field, for the server's logs (default
+	// "anima-go-client").
 	Name string
 	// ResumeToken and LastSeq resume a session from an earlier process.
 	ResumeToken string
@@ -113,6 +114,9 @@ func (o Options) withDefaults() Options {
 	def(&o.WriteTimeout, 10*time.Second)
 	if o.Subprotocol == "" {
 		o.Subprotocol = protocol.SubprotocolMsgpack
+	}
+	if o.Name == "" {
+		o.Name = "anima-go-client"
 	}
 	if o.EventBuffer <= 0 {
 		o.EventBuffer = 256
