@@ -89,9 +89,7 @@ func (m *Model) chunk(st *State, tokens []int32) {
 		}
 		m.rope(st, q, n, c.Heads)
 		m.rope(st, k, n, c.KVHeads)
-		kvd := c.KVDim()
-		copy(st.Cache.K[l][pos0*kvd:(pos0+n)*kvd], k)
-		copy(st.Cache.V[l][pos0*kvd:(pos0+n)*kvd], v)
+		st.Cache.store(l, pos0, k, v, c.KVDim())
 		m.attention(st, l, pos0, n)
 		m.matmul(st.proj[:n*D], ly.wo, st.att[:n*c.QDim()], n)
 		add(x, st.proj[:n*D])
@@ -225,25 +223,26 @@ func (m *Model) attention(st *State, l, pos0, n int) {
 func (st *State) attend(m *Model, lo, hi int) {
 	c := &m.Config
 	l, pos0, n := st.attL, st.attPos0, st.attN
-	hd, kvd, qd := c.HeadDim, c.KVDim(), c.QDim()
+	hd, qd, cp := c.HeadDim, c.QDim(), st.Cache.Cap
 	group := c.Heads / c.KVHeads
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	kc, vc := st.Cache.K[l], st.Cache.V[l]
 	for h := lo; h < hi; h++ {
-		g := h / group // the KV head this query head shares
-		scores := st.scores[h*st.Cache.Cap : (h+1)*st.Cache.Cap]
+		g := h / group                             // the KV head this query head shares
+		kc := st.Cache.K[l][g*hd*cp : (g+1)*hd*cp] // (HeadDim, Cap)
+		vc := st.Cache.V[l][g*hd*cp : (g+1)*hd*cp]
+		scores := st.scores[h*cp : (h+1)*cp]
 		for i := range n {
-			T := pos0 + i + 1
+			T := pos0 + i + 1 // causal: positions 0..pos0+i
 			q := st.q[i*qd+h*hd : i*qd+(h+1)*hd]
 			s := scores[:T]
-			for t := range T {
-				s[t] = dot(q, kc[t*kvd+g*hd:t*kvd+(g+1)*hd]) * scale
+			clear(s)
+			for d, qv := range q {
+				kernels.Axpy(qv*scale, kc[d*cp:d*cp+T], s)
 			}
-			softmax(s)
+			kernels.Softmax(s)
 			out := st.att[i*qd+h*hd : i*qd+(h+1)*hd]
-			clear(out)
-			for t := range T {
-				axpy(s[t], vc[t*kvd+g*hd:t*kvd+(g+1)*hd], out)
+			for d := range out {
+				out[d] = kernels.Dot(vc[d*cp:d*cp+T], s)
 			}
 		}
 	}
@@ -255,7 +254,7 @@ func (m *Model) dense(st *State, ly *layer, n int) {
 	xb := st.xb[:n*c.Dim]
 	hg, hu := st.hg[:n*c.FFN], st.hu[:n*c.FFN]
 	m.project(st, xb, n, [3]*tensor.Tensor{ly.gate, ly.up}, [3][]float32{hg, hu})
-	swiglu(hg, hu)
+	kernels.SwiGLU(hg, hg, hu)
 	m.matmul(st.proj[:n*c.Dim], ly.down, hg, n)
 }
 
@@ -304,12 +303,12 @@ func (m *Model) moe(st *State, ly *layer, n int) {
 		}
 		hg, hu := st.hg[:cnt*F], st.hu[:cnt*F]
 		m.project(st, in, cnt, [3]*tensor.Tensor{ly.gateExp[e], ly.upExp[e]}, [3][]float32{hg, hu})
-		swiglu(hg, hu)
+		kernels.SwiGLU(hg, hg, hu)
 		out := st.eout[:cnt*D]
 		m.matmul(out, ly.downExp[e], hg, cnt)
 		for j, r := range routed {
 			tok := int(r) / K
-			axpy(st.selW[r], out[j*D:(j+1)*D], proj[tok*D:(tok+1)*D])
+			kernels.Axpy(st.selW[r], out[j*D:(j+1)*D], proj[tok*D:(tok+1)*D])
 		}
 	}
 }

@@ -30,32 +30,6 @@ func add(x, y []float32) {
 	}
 }
 
-// dot returns Σ a[i]·b[i] over len(a) values, with four partial sums so
-// the CPU can overlap the adds.
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// axpy sets y += a·x over len(x) values.
-func axpy(a float32, x, y []float32) {
-	y = y[:len(x)]
-	for i, v := range x {
-		y[i] += a * v
-	}
-}
-
 // softmax replaces x with its softmax, the sum taken in float64 as ggml does.
 func softmax(x []float32) {
 	m := x[0]
@@ -71,13 +45,5 @@ func softmax(x []float32) {
 	inv := float32(1 / sum)
 	for i := range x {
 		x[i] *= inv
-	}
-}
-
-// swiglu sets g = silu(g) ⊙ u, where silu(x) = x·σ(x).
-func swiglu(g, u []float32) {
-	u = u[:len(g)]
-	for i, v := range g {
-		g[i] = v / (1 + float32(math.Exp(float64(-v)))) * u[i]
 	}
 }

@@ -11,18 +11,47 @@ import (
 // cache capacity.
 var ErrContextFull = errors.New("model: context full")
 
-// Cache holds one sequence's attention keys and values, position by
-// position. Attention reads it through plain slices, so a different
-// storage (a paged prefix cache) only has to hand out the same slices.
+// Cache holds one sequence's attention keys and values. Each layer's keys
+// are stored transposed, one row of Cap positions per (KV head, dimension):
+// attention then runs over the cache as HeadDim long vector operations
+// (an axpy for the scores, a dot product for the output) instead of one
+// short operation per cached position, which is what makes attention over
+// a thousand cached tokens cheap. Attention reads it through plain slices,
+// so other storage (a paged prefix cache) only has to hand out rows.
 type Cache struct {
-	K, V [][]float32 // per layer: (pos, KVDim), capacity Cap positions; owned by Cache
+	K, V [][]float32 // per layer: (KVHeads, HeadDim, Cap); owned by Cache
 	Len  int         // positions filled
 	Cap  int         // positions the buffers hold
+
+	headDim int
+}
+
+// Row returns the keys (or values, if v) of KV head g's dimension d in
+// layer l, positions 0..Cap-1.
+func (c *Cache) Row(l, g, d int, v bool) []float32 {
+	buf := c.K[l]
+	if v {
+		buf = c.V[l]
+	}
+	off := (g*c.headDim + d) * c.Cap
+	return buf[off : off+c.Cap]
+}
+
+// store writes n tokens' keys and values (n, KVDim) for layer l at
+// positions pos..pos+n-1.
+func (c *Cache) store(l, pos int, k, v []float32, kvDim int) {
+	kc, vc := c.K[l], c.V[l]
+	for i := 0; i*kvDim < len(k); i++ {
+		for j := range kvDim { // j = g*HeadDim + d, the row index
+			kc[j*c.Cap+pos+i] = k[i*kvDim+j]
+			vc[j*c.Cap+pos+i] = v[i*kvDim+j]
+		}
+	}
 }
 
 // newCache allocates a cache for ctx positions of cfg's model.
 func newCache(cfg *Config, ctx int) *Cache {
-	c := &Cache{K: make([][]float32, cfg.Layers), V: make([][]float32, cfg.Layers), Cap: ctx}
+	c := &Cache{K: make([][]float32, cfg.Layers), V: make([][]float32, cfg.Layers), Cap: ctx, headDim: cfg.HeadDim}
 	for l := range c.K {
 		c.K[l] = make([]float32, ctx*cfg.KVDim())
 		c.V[l] = make([]float32, ctx*cfg.KVDim())
