@@ -210,7 +210,7 @@ func finish(cat *catalog.Catalog, e *Example, in npc.PromptInput, d npc.Decision
 	for id, k := range avail {
 		e.Available[id] = string(k)
 	}
-	if err := d.Validate(cat, avail); err != nil {
+	if err := d.ValidateFor(cat, in); err != nil {
 		return fmt.Errorf("corpus: %s (%s): %w", e.ID, e.Kind, err)
 	}
 	l := &e.Labels

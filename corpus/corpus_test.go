@@ -99,7 +99,7 @@ func TestExamplesAreValid(t *testing.T) {
 				t.Errorf("%s: completion %q does not match decision %+v", e.ID, e.Completion, e.Decision)
 			}
 			avail := e.input.Targets()
-			if err := d.Validate(cat, avail); err != nil {
+			if err := d.ValidateFor(cat, e.input); err != nil {
 				t.Errorf("%s (%s): %v", e.ID, e.Kind, err)
 			}
 			if id := d.Action.Target; id != "" && !strings.Contains(e.Prompt(), id+" ") {
@@ -113,6 +113,9 @@ func TestExamplesAreValid(t *testing.T) {
 				t.Errorf("%s: action %q not among acceptable %v", e.ID, d.Action.Name, e.Labels.Actions)
 			}
 			for a, ts := range e.Labels.Accept {
+				if acts := e.input.Persona.Actions; len(acts) > 0 && !slices.Contains(acts, a) {
+					t.Errorf("%s: label accepts %q, which the persona may not take", e.ID, a)
+				}
 				act, ok := cat.Action(a)
 				if !ok {
 					t.Errorf("%s: label names unknown action %q", e.ID, a)
@@ -363,7 +366,7 @@ func TestParticle(t *testing.T) {
 // TestTemplates: every template's slots and particles are ones the
 // generator fills, and every kind has phrasings in both splits.
 func TestTemplates(t *testing.T) {
-	slots := map[string]bool{"town": true, "role": true, "work": true, "addr": true, "pname": true, "ruler": true,
+	slots := map[string]bool{"self": true, "town": true, "role": true, "work": true, "addr": true, "pname": true, "ruler": true,
 		"product": true, "creature": true, "creature1": true, "dplace": true, "festival": true, "fplace": true,
 		"season": true, "place": true, "loc": true, "kind": true, "npc": true, "nrole": true, "item": true,
 		"price": true, "offer": true, "counter": true, "obj": true}

@@ -29,6 +29,25 @@ type role struct {
 
 func (r *role) has(c capability) bool { return r.caps&c != 0 }
 
+// cannot reports whether the role can never take action a.
+func (r *role) cannot(a string) bool {
+	switch a {
+	case "attack":
+		return !r.has(canFight)
+	case "heal":
+		return !r.has(canHeal)
+	case "repair":
+		return !r.has(canRepair)
+	case "patrol":
+		return !r.has(onDuty)
+	case "guard":
+		return !r.has(onDuty | canFight)
+	case "trade":
+		return !r.has(sellsGoods)
+	}
+	return false
+}
+
 // roles is logically constant: 36 roles.
 var roles = []role{
 	{key: "blacksmith", en: "blacksmith", ko: "대장장이", work: "forge", actEN: "hammering at the anvil", actKO: "모루에서 쇠를 두드리는 중",

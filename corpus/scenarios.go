@@ -44,16 +44,17 @@ var scenarios = []scenario{
 	{"nonsense", 3, (*scene).nonsense},
 	{"injection", 8, (*scene).injection},
 	{"ask_work", 3, (*scene).askWork},
+	{"ask_name", 3, (*scene).askName},
 	{"name", 7, (*scene).nameConversation},
 	{"promise", 4, (*scene).promise},
 	{"remember", 3, (*scene).remember},
 	{"amb_rest", 2, (*scene).ambRest},
 	{"amb_work", 3, (*scene).ambWork},
-	{"amb_patrol", 8, (*scene).ambPatrol},
+	{"amb_patrol", 12, (*scene).ambPatrol},
 	{"amb_wander", 5, (*scene).ambWander},
 	{"amb_pickup", 2, (*scene).ambPickup},
-	{"amb_danger", 4, (*scene).ambDanger},
-	{"amb_heal", 8, (*scene).ambHeal},
+	{"amb_danger", 6, (*scene).ambDanger},
+	{"amb_heal", 12, (*scene).ambHeal},
 	{"amb_arrive", 3, (*scene).ambArrive},
 	{"amb_repair", 5, (*scene).ambRepair},
 	{"amb_theft", 2, (*scene).ambTheft},
@@ -415,10 +416,16 @@ func (s *scene) guardRequest() bool {
 // object puts one of the workplace's objects in view.
 func (s *scene) object() (string, string) {
 	objs := objectsByPlace[s.p.work.typ.key]
-	o := pick(s.r, objs)
-	name := o[0]
-	if !s.en() {
-		name = o[1]
+	var name string
+	for {
+		o := pick(s.r, objs)
+		name = o[0]
+		if !s.en() {
+			name = o[1]
+		}
+		if !slices.ContainsFunc(s.now.Seen, func(e npc.Entity) bool { return e.Name == name }) {
+			break
+		}
 	}
 	id := s.id("o", 9)
 	s.see(npc.Entity{ID: id, Name: name, Kind: npc.KindObject, Where: s.dist(1, 5)})
@@ -821,9 +828,11 @@ func (s *scene) ambDanger() bool {
 	case s.p.role.has(canFight):
 		s.ok("attack", c)
 		s.ok("guard", s.p.work.id)
-		if p != "" {
-			s.ok("warn", p)
-			s.ok("guard", p)
+		for _, e := range s.now.Seen {
+			if e.Kind == npc.KindPlayer {
+				s.ok("warn", e.ID)
+				s.ok("guard", e.ID)
+			}
 		}
 		s.decide(s.emo("angry", "wary"), "attack", c, "", s.reply("amb_danger_fight"))
 	case s.p.role.has(timid):
@@ -831,7 +840,11 @@ func (s *scene) ambDanger() bool {
 		s.ok("flee", c)
 		s.decide("afraid", "hide", "", "", s.reply("amb_danger_hide"))
 	case p != "":
-		s.ok("warn", p)
+		for _, e := range s.now.Seen {
+			if e.Kind == npc.KindPlayer {
+				s.ok("warn", e.ID) // any of them is worth warning
+			}
+		}
 		s.ok("hide")
 		s.ok("flee", c)
 		s.decide(s.emo("afraid", "wary"), "warn", p, "", s.reply("amb_danger_warn"))
@@ -911,5 +924,16 @@ func (s *scene) ambUse() bool {
 	s.ok("work")
 	s.ok("idle")
 	s.decide(s.emo("neutral", "tired"), "use_object", o, "", s.reply("amb_use"))
+	return true
+}
+
+func (s *scene) askName() bool {
+	p := s.addPlayer(s.r.IntN(3) == 0)
+	s.hear("ask_name")
+	s.ok("greet", p)
+	s.ok("idle")
+	s.ok("work")
+	s.mention(s.p.name)
+	s.decide(s.emo("neutral", "happy", "curious", "wary"), "greet", p, "", s.reply("ask_name"))
 	return true
 }

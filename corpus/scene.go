@@ -120,6 +120,15 @@ func (s *scene) newPersona() *persona {
 		p.np.Speech = speechKO[p.reg] + "; 상대를 '" + p.addr + "'" + particle(p.addr, "이라고") + " 부름; 말버릇은 '" + strings.TrimSuffix(p.catch, ",") + "'"
 		p.np.Knows = []string{p.work.name + "에서 일한다."}
 	}
+	// Some personas list the actions they may take, as persona files can;
+	// the list leaves out what the role cannot do.
+	if r.IntN(100) < 15 {
+		for _, a := range s.g.cat.Names() {
+			if !p.role.cannot(a) {
+				p.np.Actions = append(p.np.Actions, a)
+			}
+		}
+	}
 	goods := p.role.goods
 	if len(goods) == 0 {
 		goods = []string{pick(r, []string{"bread", "apples", "herbs", "fish", "honey_cake", "cider", "eggs"})}
@@ -153,7 +162,7 @@ func (s *scene) reset() {
 	if !s.en() {
 		role = s.p.role.ko
 	}
-	s.v = vars{"town": s.w.name, "role": role, "work": s.p.work.name, "addr": s.p.addr, "pname": s.pname,
+	s.v = vars{"self": s.p.name, "town": s.w.name, "role": role, "work": s.p.work.name, "addr": s.p.addr, "pname": s.pname,
 		"ruler": s.w.ruler, "product": s.w.product, "creature": s.w.creature, "creature1": s.w.creature1,
 		"dplace": s.w.dplace.name, "festival": s.w.festival, "fplace": s.w.fplace.name, "season": s.w.season}
 	if s.r.IntN(100) < 12 {
@@ -245,6 +254,21 @@ func (s *scene) addPlayer(known bool) string {
 		}
 	}
 	s.see(e)
+	// Now and then someone else is around, so that the speaker's id, not
+	// "the player", is what a decision must name.
+	if s.r.IntN(5) == 0 {
+		other := npc.Entity{ID: s.id("p", 9), Kind: npc.KindPlayer, Where: s.dist(5, 20)}
+		if s.r.IntN(2) == 0 {
+			for other.Name == "" || other.Name == s.pname {
+				other.Name = pick(s.r, s.lp.players)
+			}
+		}
+		s.see(other)
+	}
+	if s.r.IntN(5) == 0 {
+		s.object()
+		delete(s.v, "obj")
+	}
 	return s.player
 }
 
@@ -377,6 +401,13 @@ func (s *scene) finish() (*Example, error) {
 	}
 	e := s.e
 	e.Labels = Labels{Accept: s.accept, Items: s.items, Mentions: s.mentions, Injection: s.inject, Turns: s.turns}
+	if acts := s.p.np.Actions; len(acts) > 0 {
+		for a := range s.accept {
+			if !slices.Contains(acts, a) {
+				delete(s.accept, a)
+			}
+		}
+	}
 	in := npc.PromptInput{Lore: s.w.lore, Persona: s.p.np, Memory: s.memory, History: s.history, Now: s.now}
 	if err := finish(s.g.cat, e, in, s.dec); err != nil {
 		return nil, err

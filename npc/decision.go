@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -207,4 +208,38 @@ func (d Decision) Validate(cat *catalog.Catalog, avail Targets) error {
 		return fmt.Errorf("npc: decision: say is %d runes; limit %d", n, MaxSayRunes)
 	}
 	return nil
+}
+
+// ValidateFor is Validate against what in makes available, and also checks
+// that the action is one the persona may take (when it lists any).
+func (d Decision) ValidateFor(cat *catalog.Catalog, in PromptInput) error {
+	if len(in.Persona.Actions) > 0 && !slices.Contains(in.Persona.Actions, d.Action.Name) {
+		return fmt.Errorf("npc: decision: action %q is not among %s's actions %v", d.Action.Name, in.Persona.Name, in.Persona.Actions)
+	}
+	return d.Validate(cat, in.Targets())
+}
+
+// For returns the ids that may be the target of a, sorted: what a decision
+// schema offers after that action's name.
+func (t Targets) For(a catalog.Action) []string {
+	var ids []string
+	for id, k := range t {
+		if a.Allows(k) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Items returns the item ids, sorted: what may fill an action's item.
+func (t Targets) Items() []string {
+	var ids []string
+	for id, k := range t {
+		if k == catalog.Item {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }

@@ -2,6 +2,7 @@ package npc
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -127,4 +128,48 @@ func FuzzParseDecision(f *testing.F) {
 			t.Fatalf("canonical form %s contains a special-token prefix", d.JSON())
 		}
 	})
+}
+
+func TestTargetsFor(t *testing.T) {
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	avail := oakvale().Targets()
+	cases := []struct {
+		action string
+		want   []string
+	}{
+		{"go_to", []string{"l1", "l2"}},
+		{"follow", []string{"n3", "p1"}},
+		{"point_to", []string{"l1", "l2", "n3", "p1"}},
+		{"use_object", []string{"o1"}},
+		{"repair", []string{"i1", "i4", "n3", "p1"}},
+		{"idle", nil},
+	}
+	for _, c := range cases {
+		a, _ := cat.Action(c.action)
+		if got := avail.For(a); !slices.Equal(got, c.want) {
+			t.Errorf("Targets.For(%q) = %v; want %v", c.action, got, c.want)
+		}
+	}
+	if got, want := avail.Items(), []string{"i1", "i4"}; !slices.Equal(got, want) {
+		t.Errorf("Targets.Items() = %v; want %v", got, want)
+	}
+}
+
+func TestValidateForPersonaActions(t *testing.T) {
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := oakvale()
+	in.Persona.Actions = []string{"idle", "repair", "trade"}
+	if err := (Decision{"neutral", Intent{Name: "repair", Target: "i4"}, ""}).ValidateFor(cat, in); err != nil {
+		t.Errorf("ValidateFor(repair) = %v; want nil", err)
+	}
+	err = Decision{"neutral", Intent{Name: "attack", Target: "p1"}, ""}.ValidateFor(cat, in)
+	if err == nil || !strings.Contains(err.Error(), `action "attack" is not among Brannoc's actions`) {
+		t.Errorf("ValidateFor(attack) = %v; want an error naming the persona's actions", err)
+	}
 }
