@@ -39,8 +39,13 @@ const (
 // megabyte of prompt).
 const MaxQuoteRunes = 400
 
-// MaxFieldRunes bounds any other free-text field (names, notes, lore lines).
+// MaxFieldRunes bounds any other free-text field (names, notes, memory
+// lines), except the long ones below.
 const MaxFieldRunes = 2000
+
+// MaxLoreRunes bounds a world's lore text and a persona's backstory, which
+// designers write at length.
+const MaxLoreRunes = 16000
 
 // Lore is what every NPC of a world knows; its rendering is the same bytes for
 // all of them, so the engine computes it once.
@@ -172,7 +177,7 @@ type Segment struct {
 }
 
 // Segments are a prompt's parts in order: lore, persona, memory, history,
-// stimulus. Any of them but lore and stimulus may be empty.
+// stimulus. Only history may be empty (on a conversation's first turn).
 type Segments []Segment
 
 // String is the whole prompt.
@@ -210,7 +215,7 @@ func RenderPrompt(in PromptInput) Segments {
 		b.WriteString(clean(in.Lore.Name))
 		b.WriteString(". ")
 	}
-	b.WriteString(clean(in.Lore.Text))
+	b.WriteString(sanitize(in.Lore.Text, MaxLoreRunes, false))
 	b.WriteByte('\n')
 	if len(in.Lore.Places) > 0 {
 		b.WriteString("[Places] ")
@@ -243,7 +248,9 @@ func RenderPrompt(in PromptInput) Segments {
 	b.WriteByte('\n')
 	writeList(&b, "Traits: ", p.Traits, ", ")
 	writeLine(&b, "Speech: ", p.Speech)
-	writeLine(&b, "Story: ", p.Backstory)
+	if p.Backstory != "" {
+		b.WriteString("Story: " + sanitize(p.Backstory, MaxLoreRunes, false) + "\n")
+	}
 	writeList(&b, "Goals: ", p.Goals, "; ")
 	writeList(&b, "Knows: ", p.Knows, "; ")
 	writeList(&b, "Actions: ", p.Actions, ", ")

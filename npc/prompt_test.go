@@ -167,6 +167,7 @@ func TestQuote(t *testing.T) {
 		{"bad \xff utf8", "\"bad \uFFFD utf8\""},
 		{"안녕하세요, 주막이 어디예요?", `"안녕하세요, 주막이 어디예요?"`},
 		{strings.Repeat("a", MaxQuoteRunes+10), `"` + strings.Repeat("a", MaxQuoteRunes) + `…"`},
+		{strings.Repeat("가", MaxQuoteRunes), `"` + strings.Repeat("가", MaxQuoteRunes) + `"`},
 	}
 	for _, tc := range cases {
 		if got := Quote(tc.in); got != tc.want {
@@ -255,5 +256,22 @@ func TestTargets(t *testing.T) {
 		if got[id] != k {
 			t.Errorf("Targets()[%q] = %q; want %q", id, got[id], k)
 		}
+	}
+}
+
+func TestRenderPromptClamps(t *testing.T) {
+	in := oakvale()
+	in.Lore.Text = strings.Repeat("x", MaxLoreRunes+5)
+	in.Persona.Name = strings.Repeat("y", MaxFieldRunes+5)
+	in.Now.Heard[0].Text = strings.Repeat("z", 1<<20)
+	segs := RenderPrompt(in)
+	if got := strings.Count(segs.Text(SegLore), "x"); got != MaxLoreRunes {
+		t.Errorf("lore kept %d runes; want %d", got, MaxLoreRunes)
+	}
+	if got := strings.Count(segs.Text(SegPersona), "y"); got != MaxFieldRunes {
+		t.Errorf("name kept %d runes; want %d", got, MaxFieldRunes)
+	}
+	if got := strings.Count(segs.Text(SegStimulus), "z"); got != MaxQuoteRunes {
+		t.Errorf("a megabyte of speech kept %d runes; want %d", got, MaxQuoteRunes)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"regexp"
 	"slices"
@@ -220,16 +221,11 @@ func Load(fsys fs.FS, name string) (*Catalog, error) {
 		return nil, fmt.Errorf("catalog: load: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
+	// Read one byte past the limit so that Parse reports an oversized file
+	// without this reading all of it.
+	data, err := io.ReadAll(io.LimitReader(f, MaxBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("catalog: load: %w", err)
-	}
-	if st.Size() > MaxBytes {
-		return nil, fmt.Errorf("catalog: load %s: %d bytes exceeds the limit of %d", name, st.Size(), MaxBytes)
-	}
-	data, err := fs.ReadFile(fsys, name)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: load: %w", err)
+		return nil, fmt.Errorf("catalog: load %s: %w", name, err)
 	}
 	c, err := Parse(data)
 	if err != nil {

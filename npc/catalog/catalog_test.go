@@ -117,6 +117,10 @@ func TestLoadNamesFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "bad.json") {
 		t.Errorf("Load(bad.json) error = %v; want one naming bad.json", err)
 	}
+	fsys["big.json"] = &fstest.MapFile{Data: []byte(strings.Repeat(" ", 2*MaxBytes))}
+	if _, err := Load(fsys, "big.json"); err == nil || !strings.Contains(err.Error(), "exceeds the limit") {
+		t.Errorf("Load(big.json) error = %v; want one about the size limit", err)
+	}
 	if _, err := Load(fsys, "missing.json"); err == nil {
 		t.Errorf("Load(missing.json) error = nil; want an error")
 	}
