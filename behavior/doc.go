@@ -48,7 +48,7 @@
 // Instance.Halt) calls Actuator.Cancel. Think calls Thinker.Think and
 // succeeds at once: the decision arrives later, when the npc layer calls
 // Instance.Set for goal (the catalog action's name), target, item, emotion
-// and say, keys every tree's root blackboard has (” until set). The trees
+// and say, keys every tree's root blackboard has (empty strings until set). The trees
 // in assets/trees run the subtree Action_<goal> while the goal holds.
 //
 // # Blackboard

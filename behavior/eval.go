@@ -43,6 +43,26 @@ func (in *Instance) eval(i int32, e *expr) (Value, bool) {
 		}
 		r, ok := in.cond(i, e.b)
 		return Bool(r), ok
+	case opEqVarConst:
+		v := in.bb[e.slot]
+		if v.kind == KindString {
+			return Bool((v.str == e.val.str) == (e.c == nil)), true
+		}
+		// Not a string: compare as the unfused == / != would.
+		l, ok := in.eval(i, e.a)
+		if !ok {
+			return l, false
+		}
+		eq, ok := compareEq(l, e.val)
+		if !ok {
+			op := opEq
+			if e.c != nil {
+				op = opNe
+			}
+			in.failAt(i, failure{code: fOperands, op: op, a: l.kind, b: e.val.kind, slot: -1})
+			return Value{}, false
+		}
+		return Bool(eq == (e.c == nil)), true
 	case opEq, opNe, opLt, opLe, opGt, opGe:
 		l, ok := in.eval(i, e.a)
 		if !ok {

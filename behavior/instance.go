@@ -178,7 +178,9 @@ var ErrUnknownKey = errors.New("behavior: set: no root blackboard key")
 // Set writes a root blackboard entry (a decision's goal, target, item,
 // emotion or say, or any key the tree names at its root). Entries are typed:
 // once set, an entry keeps its kind, and a value that cannot be converted to
-// it is an error.
+// it is an error. A key the tree never names is refused with ErrUnknownKey:
+// nothing could read it (a spawn's initial blackboard may carry such keys;
+// callers may ignore that error).
 func (in *Instance) Set(key string, v Value) error {
 	i, ok := in.tree.rootKeys[key]
 	if !ok {

@@ -50,8 +50,9 @@ const (
 	opDiv
 	opConcat
 	opTernary
-	opDefine // :=
-	opAssign // = (and the compound forms, whose value is computed into b)
+	opEqVarConst // key == 'literal' (and !=, by c): the conditions trees test most
+	opDefine     // :=
+	opAssign     // = (and the compound forms, whose value is computed into b)
 	opSeq
 )
 
@@ -213,7 +214,20 @@ func parseScript(src string, bind binder) (*expr, error) {
 	if t := p.peek(); t.kind != tEOF {
 		return nil, p.errAt(t, fmt.Sprintf("unexpected %q", t.text))
 	}
+	e.walk(fuseCompare)
 	return e, nil
+}
+
+// fuseCompare turns key == 'text' and key != 'text' into one node, so the
+// goal checks every role tree makes each tick skip two evaluation calls.
+func fuseCompare(e *expr) {
+	if (e.op == opEq || e.op == opNe) && e.a != nil && e.a.op == opVar && e.b != nil && e.b.op == opConst && e.b.val.kind == KindString {
+		neg := e.op == opNe
+		*e = expr{op: opEqVarConst, slot: e.a.slot, name: e.a.name, val: e.b.val, a: e.a, b: e.b}
+		if neg {
+			e.c = e.b // c marks !=
+		}
+	}
 }
 
 type scriptParser struct {

@@ -10,6 +10,19 @@ import (
 // entries, and evaluates it; it returns the result, the blackboard after,
 // and the failure reason if evaluation failed.
 func evalScript(t testing.TB, src string, vars map[string]Value) (Value, map[string]Value, string, error) {
+	return evalScriptWith(t, src, vars, parseScript)
+}
+
+// parseUnfused parses without fusing comparisons: the general evaluation.
+func parseUnfused(src string, bind binder) (*expr, error) {
+	toks, err := lexScript(src)
+	if err != nil {
+		return nil, err
+	}
+	return (&scriptParser{src: src, toks: toks, bind: bind}).sequence()
+}
+
+func evalScriptWith(t testing.TB, src string, vars map[string]Value, parse func(string, binder) (*expr, error)) (Value, map[string]Value, string, error) {
 	slots := map[string]int32{}
 	var names []string
 	bind := func(name string, write bool) (int32, error) {
@@ -21,7 +34,7 @@ func evalScript(t testing.TB, src string, vars map[string]Value) (Value, map[str
 		names = append(names, name)
 		return slots[name], nil
 	}
-	e, err := parseScript(src, bind)
+	e, err := parse(src, bind)
 	if err != nil {
 		return Value{}, nil, "", err
 	}
@@ -238,4 +251,18 @@ func FuzzScript(f *testing.F) {
 			t.Fatalf("parse with binding failed after parse without: %v", err)
 		}
 	})
+}
+
+// TestFusedCompare: key == 'text' and key != 'text' (evaluated by a fused
+// node) agree with the general comparison for every kind of entry.
+func TestFusedCompare(t *testing.T) {
+	for _, v := range []Value{String("follow"), String("flee"), String("3"), Int(3), Float(3), Bool(true), {}} {
+		for _, op := range []string{"==", "!="} {
+			fused, _, fr, _ := evalScript(t, "k "+op+" '3'", map[string]Value{"k": v})
+			plain, _, pr, _ := evalScriptWith(t, "k "+op+" '3'", map[string]Value{"k": v}, parseUnfused)
+			if fused != plain || fr != pr {
+				t.Errorf("k %s '3' with k=%s %s: fused %v %q, plain %v %q", op, v.Kind(), v.Quoted(), fused.Quoted(), fr, plain.Quoted(), pr)
+			}
+		}
+	}
 }
