@@ -70,10 +70,10 @@ func Example() {
 // as a channel, here a real ticker.
 func ExampleScheduler() {
 	s := behavior.NewScheduler(behavior.SchedulerConfig{Rate: 10, Workers: 2})
-	fmt.Println(s.Interval())
 	// In a server:
 	//   t := time.NewTicker(s.Interval()); defer t.Stop()
 	//   go s.Run(ctx, t.C) // returns when ctx is cancelled
+	fmt.Println(s.Interval())
 	// Output:
 	// 10ms
 }
