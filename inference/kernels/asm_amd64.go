@@ -10,6 +10,9 @@ func dotF32AVX512(a, b *float32, n int) float32
 func axpyF32AVX512(a float32, x, y *float32, n int)
 
 //go:noescape
+func quantizeQ8AVX512(x *float32, u *byte, d, dv *float32, nb int)
+
+//go:noescape
 func expSubAVX512(x *float32, n int, m float32) float32
 
 //go:noescape
@@ -60,6 +63,15 @@ func axpyAVX512(a float32, x, y []float32) {
 		axpyF32AVX512(a, &x[0], &y[0], n)
 	}
 	axpyGo(a, x[n:], y[n:])
+}
+
+func quantizeQ8ASM(dst *Q8Vec, x []float32) {
+	nb := len(x) / q8Block
+	if nb == 0 {
+		return
+	}
+	_, _, _ = dst.u[nb*q8Block-1], dst.d[nb-1], dst.dv[8*nb-1]
+	quantizeQ8AVX512(&x[0], &dst.u[0], &dst.d[0], &dst.dv[0], nb)
 }
 
 func expSubASM(x []float32, m float32) float32 {
@@ -118,6 +130,12 @@ func rowsBF16ASM(y []float32, w []byte, rowBytes int, x []float32) {
 	rowsAVX512(rowsBF16AVX512, rowsBF16Go, 2, y, w, rowBytes, x)
 }
 
+// inputBlock is how many inputs a MatMul block takes against each 4-row
+// tile before moving to the next rows: enough to reuse each weight row many
+// times, few enough (64×cols floats) that the inputs stay in L2 while all
+// of the block's rows stream past them once.
+const inputBlock = 64
+
 // tileAVX512 covers a MatMul block with 4×4 assembly tiles, the leftover
 // rows and inputs with the rows kernel, and the tiles' ragged column tails
 // in Go.
@@ -135,9 +153,11 @@ func tileAVX512(kernel func(y *float32, ldy int, w *byte, rowBytes int, x *float
 		_ = w[rows4*rowBytes-1]
 		_ = x[(n4-1)*ldx+cols-1]
 		_ = y[(n4-1)*ldy+rows4-1]
-		for j := 0; j < n4; j += 4 {
+		for j0 := 0; j0 < n4; j0 += inputBlock {
 			for i := 0; i < rows4; i += 4 {
-				kernel(&y[j*ldy+i], ldy, &w[i*rowBytes], rowBytes, &x[j*ldx], ldx, c16)
+				for j := j0; j < min(j0+inputBlock, n4); j += 4 {
+					kernel(&y[j*ldy+i], ldy, &w[i*rowBytes], rowBytes, &x[j*ldx], ldx, c16)
+				}
 			}
 		}
 		if c16 != cols {
@@ -174,16 +194,17 @@ func tileBF16ASM(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32
 	tileAVX512(tileBF16AVX512, rowsBF16ASM, rowsBF16Go, 2, y, ldy, w, rowBytes, rows, x, ldx, n)
 }
 
-func rowsQ8ASM(y []float32, w []byte, rowBytes int, xu []byte, xd []float32) {
-	rows, nb := len(y), len(xd)
+func rowsQ8ASM(y []float32, w []byte, rowBytes int, x q8In) {
+	rows, nb := len(y), len(x.d)
 	if rows == 0 || nb == 0 {
 		clear(y)
 		return
 	}
 	_ = w[rows*rowBytes-1]
 	_ = w[(rows-1)*rowBytes+nb*q8BlockBytes-1]
-	_ = xu[nb*q8Block-1]
-	rowsQ8VNNI(&y[0], &w[0], rowBytes, rows, &xu[0], &xd[0], nb)
+	_ = x.u[nb*q8Block-1]
+	_ = x.dv[nb*8-1]
+	rowsQ8VNNI(&y[0], &w[0], rowBytes, rows, &x.u[0], &x.dv[0], nb)
 }
 
 // tileQ8ASM covers a MatMul block with 4×4 assembly tiles and the leftover
@@ -198,21 +219,23 @@ func tileQ8ASM(y []float32, ldy int, w []byte, rowBytes, rows int, xq *Q8Vec, n 
 	if rows4 > 0 && n4 > 0 {
 		_ = w[rows4*rowBytes-1]
 		_ = xq.u[n4*cols-1]
-		_ = xq.d[n4*nb-1]
+		_ = xq.dv[n4*nb*8-1]
 		_ = y[(n4-1)*ldy+rows4-1]
-		for j := 0; j < n4; j += 4 {
+		for j0 := 0; j0 < n4; j0 += inputBlock {
 			for i := 0; i < rows4; i += 4 {
-				tileQ8VNNI(&y[j*ldy+i], ldy, &w[i*rowBytes], rowBytes, &xq.u[j*cols], cols, &xq.d[j*nb], nb)
+				for j := j0; j < min(j0+inputBlock, n4); j += 4 {
+					tileQ8VNNI(&y[j*ldy+i], ldy, &w[i*rowBytes], rowBytes, &xq.u[j*cols], cols, &xq.dv[j*nb*8], nb)
+				}
 			}
 		}
 	}
 	for j := range n {
-		xu, xd := xq.u[j*cols:(j+1)*cols], xq.d[j*nb:(j+1)*nb]
+		x := xq.input(j, cols)
 		if j >= n4 {
-			rowsQ8ASM(y[j*ldy:j*ldy+rows4], w[:rows4*rowBytes], rowBytes, xu, xd)
+			rowsQ8ASM(y[j*ldy:j*ldy+rows4], w[:rows4*rowBytes], rowBytes, x)
 		}
 		if rows4 < rows {
-			rowsQ8ASM(y[j*ldy+rows4:j*ldy+rows], w[rows4*rowBytes:rows*rowBytes], rowBytes, xu, xd)
+			rowsQ8ASM(y[j*ldy+rows4:j*ldy+rows], w[rows4*rowBytes:rows*rowBytes], rowBytes, x)
 		}
 	}
 }

@@ -140,3 +140,12 @@ func BenchmarkSoftmax(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mvalues/s")
 }
+
+func BenchmarkQuantizeQ8(b *testing.B) {
+	x := randVec(rand.New(rand.NewPCG(1, 2)), 1024)
+	var xq Q8Vec
+	for b.Loop() {
+		QuantizeQ8(&xq, x)
+	}
+	b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mvalues/s")
+}

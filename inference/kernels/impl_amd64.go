@@ -24,6 +24,7 @@ func avx512Impl() *impl {
 	im.expSub, im.swiglu = expSubASM, swigluASM
 	if cpu.X86.HasAVX512VNNI {
 		im.rowsQ8, im.tileQ8 = rowsQ8ASM, tileQ8ASM
+		im.quantizeQ8 = quantizeQ8ASM
 	}
 	return &im
 }

@@ -43,7 +43,7 @@ type impl struct {
 	rowsF32  func(y []float32, w []byte, rowBytes int, x []float32)
 	rowsF16  func(y []float32, w []byte, rowBytes int, x []float32)
 	rowsBF16 func(y []float32, w []byte, rowBytes int, x []float32)
-	rowsQ8   func(y []float32, w []byte, rowBytes int, xu []byte, xd []float32)
+	rowsQ8   func(y []float32, w []byte, rowBytes int, x q8In)
 
 	// tileXxx compute a block of MatMul: for rows [0,rows) of w and inputs
 	// [0,n) of x (ldx values apart), y[j*ldy+i] = dot(row i, input j).
@@ -56,6 +56,8 @@ type impl struct {
 	axpy   func(a float32, x, y []float32)
 	expSub func(x []float32, m float32) float32 // x[i] = e^(x[i]-m); returns Σ
 	swiglu func(dst, gate, up []float32)        // equal lengths
+
+	quantizeQ8 func(dst *Q8Vec, x []float32) // dst sized to x already
 }
 
 // goImpl is the plain-Go kernel set, used where no assembly applies.
@@ -73,6 +75,8 @@ var goImpl = &impl{
 	axpy:     axpyGo,
 	expSub:   expSubGo,
 	swiglu:   swigluGo,
+
+	quantizeQ8: quantizeQ8Go,
 }
 
 // Impl names the kernel set this Pool uses ("go", "avx512").
@@ -99,7 +103,7 @@ func (p *Pool) MatVec(y []float32, w *tensor.Tensor, x []float32) {
 	}
 	if w.Type == tensor.Q8_0 {
 		xq := p.getQ8()
-		QuantizeQ8(xq, x)
+		quantizeQ8(p.impl, xq, x)
 		p.MatVecQ8(y, w, xq)
 		p.q8.Put(xq)
 		return
@@ -133,7 +137,7 @@ func (p *Pool) MatVecQ8(y []float32, w *tensor.Tensor, xq *Q8Vec) {
 	}
 	rb := w.RowBytes()
 	p.forCost(rows, 2*cols, func(lo, hi int) {
-		p.impl.rowsQ8(y[lo:hi], w.Data[lo*rb:hi*rb], rb, xq.u, xq.d)
+		p.impl.rowsQ8(y[lo:hi], w.Data[lo*rb:hi*rb], rb, xq.input(0, cols))
 	})
 }
 
@@ -155,7 +159,7 @@ func (p *Pool) MatMul(y []float32, w *tensor.Tensor, x []float32, n int) {
 	}
 	if w.Type == tensor.Q8_0 {
 		xq := p.getQ8()
-		QuantizeQ8(xq, x)
+		quantizeQ8(p.impl, xq, x)
 		p.MatMulQ8(y, w, xq, n)
 		p.q8.Put(xq)
 		return

@@ -270,6 +270,48 @@ tiledone: \
 	VFMADD213PS  Z11, ZI, ZO \
 	VSCALEFPS    Z17, ZO, ZO
 
+
+// Q8DW2 sets Z26 = [dw_a ×8, dw_b ×8], two blocks' fp16 scales at WA and
+// WB widened, to scale a ZMM holding two blocks' integer sums. Uses X28.
+#define Q8DW2(WA, WB) \
+	VPBROADCASTW WA, X26 \
+	VPBROADCASTW WB, X28 \
+	VINSERTI32X4 $1, X28, Y26, Y26 \
+	VCVTPH2PS    Y26, Z26
+
+// Q8W2 loads two consecutive weight blocks' quants (at WQ, 34 bytes apart)
+// into Z27 and sets Z25 = -128·Σw per 4-byte group (Z24: bytes of 128,
+// Z30: zero).
+#define Q8W2(WQ, WQ2) \
+	VMOVDQU32    WQ, Y27 \
+	VINSERTI64X4 $1, WQ2, Z27, Z27 \
+	VPXORD       Z25, Z25, Z25 \
+	VPDPBUSD     Z27, Z24, Z25 \
+	VPSUBD       Z25, Z30, Z25
+
+// Q8ROW2 is Q8ROW for two blocks at once in ZMM registers: inputs' quants in
+// Z16–Z19, their scales (8 copies per block) in Z20–Z23.
+#define Q8ROW2(WD, WD2, WQ, WQ2, A0, A1, A2, A3) \
+	Q8DW2(WD, WD2) \
+	Q8W2(WQ, WQ2) \
+	Q8PAIR2(Z16, Z20, A0) \
+	Q8PAIR2(Z17, Z21, A1) \
+	Q8PAIR2(Z18, Z22, A2) \
+	Q8PAIR2(Z19, Z23, A3)
+
+#define Q8PAIR2(XU, XD, A) \
+	VMOVDQA32   Z25, Z28 \
+	VPDPBUSD    Z27, XU, Z28 \
+	VCVTDQ2PS   Z28, Z28 \
+	VMULPS      XD, Z26, Z29 \
+	VFMADD231PS Z29, Z28, A
+
+// FOLD adds the upper half of Z into its lower half Y, leaving a YMM
+// accumulator.
+#define FOLD(Z, Y) \
+	VEXTRACTF64X4 $1, Z, Y16 \
+	VADDPS        Y16, Y, Y
+
 // func dotF32AVX512(a, b *float32, n int) float32
 // n is a multiple of 16.
 TEXT ·dotF32AVX512(SB), NOSPLIT, $0-28
@@ -401,134 +443,6 @@ TEXT ·tileBF16AVX512(SB), NOSPLIT, $0-56
 #undef WLOAD
 #undef WSTEP
 
-// func rowsQ8VNNI(y *float32, w *byte, rowBytes, rows int, xu *byte, xd *float32, nb int)
-// y[i] = Σ over nb blocks of row i of w (rowBytes apart) · the input.
-TEXT ·rowsQ8VNNI(SB), NOSPLIT, $0-56
-	MOVQ         y+0(FP), DI
-	MOVQ         w+8(FP), SI
-	MOVQ         rowBytes+16(FP), R8
-	MOVQ         rows+24(FP), R9
-	MOVQ         xu+32(FP), DX
-	MOVQ         xd+40(FP), BX
-	MOVQ         nb+48(FP), CX
-	MOVL         $0x80808080, AX
-	VPBROADCASTD AX, Y23
-
-q8row:
-	TESTQ  R9, R9
-	JZ     q8done
-	MOVQ   SI, R10
-	MOVQ   DX, R11
-	MOVQ   BX, R13
-	MOVQ   CX, R12
-	VPXORD Y0, Y0, Y0
-	VPXORD Y1, Y1, Y1
-
-q8blk2:
-	CMPQ R12, $2
-	JB   q8blk1
-	Q8BLOCK((R10), 2(R10), (R11), (R13), Y0)
-	Q8BLOCK(34(R10), 36(R10), 32(R11), 4(R13), Y1)
-	ADDQ $68, R10
-	ADDQ $64, R11
-	ADDQ $8, R13
-	SUBQ $2, R12
-	JMP  q8blk2
-
-q8blk1:
-	TESTQ R12, R12
-	JZ    q8sum
-	Q8BLOCK((R10), 2(R10), (R11), (R13), Y0)
-
-q8sum:
-	VADDPS        Y1, Y0, Y0
-	VEXTRACTF32X4 $1, Y0, X16
-	VADDPS        X16, X0, X0
-	VPERMILPS     $0x4e, X0, X16
-	VADDPS        X16, X0, X0
-	VPERMILPS     $0xb1, X0, X16
-	VADDSS        X16, X0, X0
-	VMOVSS        X0, (DI)
-	ADDQ          $4, DI
-	ADDQ          R8, SI
-	DECQ          R9
-	JMP           q8row
-
-q8done:
-	VZEROUPPER
-	RET
-
-// func tileQ8VNNI(y *float32, ldy int, w *byte, rowBytes int, xu *byte, ldx int, xd *float32, nb int)
-// A 4-row × 4-input block of a Q8_0 MatMul; inputs are ldx quants and nb
-// scales apart. Accumulator Y(4j+i) holds row i × input j.
-TEXT ·tileQ8VNNI(SB), NOSPLIT, $0-64
-	MOVQ         y+0(FP), DI
-	MOVQ         ldy+8(FP), R10
-	SHLQ         $2, R10
-	MOVQ         w+16(FP), DX
-	MOVQ         rowBytes+24(FP), R8
-	MOVQ         xu+32(FP), AX
-	MOVQ         ldx+40(FP), R9
-	MOVQ         xd+48(FP), R13
-	MOVQ         nb+56(FP), R12
-	MOVQ         R12, R14
-	SHLQ         $2, R14
-	LEAQ         (DX)(R8*2), CX
-	LEAQ         (AX)(R9*2), BX
-	LEAQ         (R13)(R14*2), R11
-	MOVL         $0x80808080, SI
-	VPBROADCASTD SI, Y24
-	VPXORD       Y30, Y30, Y30
-	VPXORD       Y0, Y0, Y0
-	VPXORD       Y1, Y1, Y1
-	VPXORD       Y2, Y2, Y2
-	VPXORD       Y3, Y3, Y3
-	VPXORD       Y4, Y4, Y4
-	VPXORD       Y5, Y5, Y5
-	VPXORD       Y6, Y6, Y6
-	VPXORD       Y7, Y7, Y7
-	VPXORD       Y8, Y8, Y8
-	VPXORD       Y9, Y9, Y9
-	VPXORD       Y10, Y10, Y10
-	VPXORD       Y11, Y11, Y11
-	VPXORD       Y12, Y12, Y12
-	VPXORD       Y13, Y13, Y13
-	VPXORD       Y14, Y14, Y14
-	VPXORD       Y15, Y15, Y15
-
-q8tile:
-	TESTQ        R12, R12
-	JZ           q8tiledone
-	VMOVDQU32    (AX), Y16
-	VMOVDQU32    (AX)(R9*1), Y17
-	VMOVDQU32    (BX), Y18
-	VMOVDQU32    (BX)(R9*1), Y19
-	VBROADCASTSS (R13), Y20
-	VBROADCASTSS (R13)(R14*1), Y21
-	VBROADCASTSS (R11), Y22
-	VBROADCASTSS (R11)(R14*1), Y23
-	Q8ROW((DX), 2(DX), Y0, Y4, Y8, Y12)
-	Q8ROW((DX)(R8*1), 2(DX)(R8*1), Y1, Y5, Y9, Y13)
-	Q8ROW((CX), 2(CX), Y2, Y6, Y10, Y14)
-	Q8ROW((CX)(R8*1), 2(CX)(R8*1), Y3, Y7, Y11, Y15)
-	ADDQ         $34, DX
-	ADDQ         $34, CX
-	ADDQ         $32, AX
-	ADDQ         $32, BX
-	ADDQ         $4, R13
-	ADDQ         $4, R11
-	DECQ         R12
-	JMP          q8tile
-
-q8tiledone:
-	LEAQ (DI)(R10*2), SI
-	REDUCE4Y(Y0, X0, Y1, X1, Y2, X2, Y3, X3, (DI))
-	REDUCE4Y(Y4, X4, Y5, X5, Y6, X6, Y7, X7, (DI)(R10*1))
-	REDUCE4Y(Y8, X8, Y9, X9, Y10, X10, Y11, X11, (SI))
-	REDUCE4Y(Y12, X12, Y13, X13, Y14, X14, Y15, X15, (SI)(R10*1))
-	VZEROUPPER
-	RET
-
 // func expSubAVX512(x *float32, n int, m float32) float32
 // x[i] = e^(x[i]-m) for n (a multiple of 16) values; returns their sum.
 TEXT ·expSubAVX512(SB), NOSPLIT, $0-28
@@ -583,5 +497,268 @@ swiloop:
 	JMP     swiloop
 
 swidone:
+	VZEROUPPER
+	RET
+
+// func rowsQ8VNNI(y *float32, w *byte, rowBytes, rows int, xu *byte, xd *float32, nb int)
+// y[i] = Σ over nb blocks of row i of w (rowBytes apart) · the input, whose
+// block scales xd hold 8 copies each. Two blocks per step fill a ZMM; an odd
+// last block runs in a YMM.
+TEXT ·rowsQ8VNNI(SB), NOSPLIT, $0-56
+	MOVQ         y+0(FP), DI
+	MOVQ         w+8(FP), SI
+	MOVQ         rowBytes+16(FP), R8
+	MOVQ         rows+24(FP), R9
+	MOVQ         xu+32(FP), DX
+	MOVQ         xd+40(FP), BX
+	MOVQ         nb+48(FP), CX
+	MOVL         $0x80808080, AX
+	VPBROADCASTD AX, Z24
+	VPBROADCASTD AX, Y23
+	VPXORD       Z30, Z30, Z30
+
+q8row:
+	TESTQ  R9, R9
+	JZ     q8done
+	MOVQ   SI, R10
+	MOVQ   DX, R11
+	MOVQ   BX, R13
+	MOVQ   CX, R12
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+
+q8blk2:
+	CMPQ        R12, $2
+	JB          q8fold
+	Q8DW2((R10), 34(R10))
+	VMULPS      (R13), Z26, Z26
+	Q8W2(2(R10), 36(R10))
+	VMOVDQU32   (R11), Z19
+	VPDPBUSD    Z27, Z19, Z25
+	VCVTDQ2PS   Z25, Z25
+	VFMADD231PS Z26, Z25, Z0
+	ADDQ        $68, R10
+	ADDQ        $64, R11
+	ADDQ        $64, R13
+	SUBQ        $2, R12
+	JMP         q8blk2
+
+q8fold:
+	FOLD(Z0, Y0)
+	TESTQ R12, R12
+	JZ    q8sum
+	Q8BLOCK((R10), 2(R10), (R11), (R13), Y1)
+
+q8sum:
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF32X4 $1, Y0, X16
+	VADDPS        X16, X0, X0
+	VPERMILPS     $0x4e, X0, X16
+	VADDPS        X16, X0, X0
+	VPERMILPS     $0xb1, X0, X16
+	VADDSS        X16, X0, X0
+	VMOVSS        X0, (DI)
+	ADDQ          $4, DI
+	ADDQ          R8, SI
+	DECQ          R9
+	JMP           q8row
+
+q8done:
+	VZEROUPPER
+	RET
+
+// func tileQ8VNNI(y *float32, ldy int, w *byte, rowBytes int, xu *byte, ldx int, xd *float32, nb int)
+// A 4-row × 4-input block of a Q8_0 MatMul; inputs are ldx quants and nb
+// scales (8 copies each) apart. Accumulator Z(4j+i) holds row i × input j.
+// Two blocks per step in ZMM registers; an odd last block runs in YMM
+// registers after the accumulators are folded to 256 bits.
+TEXT ·tileQ8VNNI(SB), NOSPLIT, $0-64
+	MOVQ         y+0(FP), DI
+	MOVQ         ldy+8(FP), R10
+	SHLQ         $2, R10
+	MOVQ         w+16(FP), DX
+	MOVQ         rowBytes+24(FP), R8
+	MOVQ         xu+32(FP), AX
+	MOVQ         ldx+40(FP), R9
+	MOVQ         xd+48(FP), R13
+	MOVQ         nb+56(FP), R12
+	MOVQ         R12, R14
+	SHLQ         $5, R14
+	LEAQ         (DX)(R8*2), CX
+	LEAQ         (AX)(R9*2), BX
+	LEAQ         (R13)(R14*2), R11
+	MOVL         $0x80808080, SI
+	VPBROADCASTD SI, Z24
+	VPXORD       Z30, Z30, Z30
+	VPXORD       Z0, Z0, Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
+	VPXORD       Z5, Z5, Z5
+	VPXORD       Z6, Z6, Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	VPXORD       Z12, Z12, Z12
+	VPXORD       Z13, Z13, Z13
+	VPXORD       Z14, Z14, Z14
+	VPXORD       Z15, Z15, Z15
+
+q8tile2:
+	CMPQ      R12, $2
+	JB        q8tilefold
+	VMOVDQU32 (AX), Z16
+	VMOVDQU32 (AX)(R9*1), Z17
+	VMOVDQU32 (BX), Z18
+	VMOVDQU32 (BX)(R9*1), Z19
+	VMOVUPS   (R13), Z20
+	VMOVUPS   (R13)(R14*1), Z21
+	VMOVUPS   (R11), Z22
+	VMOVUPS   (R11)(R14*1), Z23
+	Q8ROW2((DX), 34(DX), 2(DX), 36(DX), Z0, Z4, Z8, Z12)
+	Q8ROW2((DX)(R8*1), 34(DX)(R8*1), 2(DX)(R8*1), 36(DX)(R8*1), Z1, Z5, Z9, Z13)
+	Q8ROW2((CX), 34(CX), 2(CX), 36(CX), Z2, Z6, Z10, Z14)
+	Q8ROW2((CX)(R8*1), 34(CX)(R8*1), 2(CX)(R8*1), 36(CX)(R8*1), Z3, Z7, Z11, Z15)
+	ADDQ      $68, DX
+	ADDQ      $68, CX
+	ADDQ      $64, AX
+	ADDQ      $64, BX
+	ADDQ      $64, R13
+	ADDQ      $64, R11
+	SUBQ      $2, R12
+	JMP       q8tile2
+
+q8tilefold:
+	FOLD(Z0, Y0)
+	FOLD(Z1, Y1)
+	FOLD(Z2, Y2)
+	FOLD(Z3, Y3)
+	FOLD(Z4, Y4)
+	FOLD(Z5, Y5)
+	FOLD(Z6, Y6)
+	FOLD(Z7, Y7)
+	FOLD(Z8, Y8)
+	FOLD(Z9, Y9)
+	FOLD(Z10, Y10)
+	FOLD(Z11, Y11)
+	FOLD(Z12, Y12)
+	FOLD(Z13, Y13)
+	FOLD(Z14, Y14)
+	FOLD(Z15, Y15)
+	TESTQ     R12, R12
+	JZ        q8tiledone
+	VMOVDQU32 (AX), Y16
+	VMOVDQU32 (AX)(R9*1), Y17
+	VMOVDQU32 (BX), Y18
+	VMOVDQU32 (BX)(R9*1), Y19
+	VMOVUPS   (R13), Y20
+	VMOVUPS   (R13)(R14*1), Y21
+	VMOVUPS   (R11), Y22
+	VMOVUPS   (R11)(R14*1), Y23
+	Q8ROW((DX), 2(DX), Y0, Y4, Y8, Y12)
+	Q8ROW((DX)(R8*1), 2(DX)(R8*1), Y1, Y5, Y9, Y13)
+	Q8ROW((CX), 2(CX), Y2, Y6, Y10, Y14)
+	Q8ROW((CX)(R8*1), 2(CX)(R8*1), Y3, Y7, Y11, Y15)
+
+q8tiledone:
+	LEAQ (DI)(R10*2), SI
+	REDUCE4Y(Y0, X0, Y1, X1, Y2, X2, Y3, X3, (DI))
+	REDUCE4Y(Y4, X4, Y5, X5, Y6, X6, Y7, X7, (DI)(R10*1))
+	REDUCE4Y(Y8, X8, Y9, X9, Y10, X10, Y11, X11, (SI))
+	REDUCE4Y(Y12, X12, Y13, X13, Y14, X14, Y15, X15, (SI)(R10*1))
+	VZEROUPPER
+	RET
+
+// QROUND sets the 16 values of ZV·Z20 (the inverse scale) to int8 quants,
+// rounded half away from zero as C's roundf (and tensor.QuantizeQ8_0) do,
+// offset by 128, and stores them as 16 bytes at addr. Truncating and then
+// stepping away from zero when the dropped fraction is at least one half is
+// exact, where adding 0.5 first can round up a value just below a half.
+#define QROUND(ZV, addr) \
+	VMULPS      Z20, ZV, ZV \
+	VRNDSCALEPS $3, ZV, Z8 \
+	VSUBPS      Z8, ZV, Z9 \
+	VANDPS      Z21, Z9, Z9 \
+	VCMPPS      $13, Z22, Z9, K1 \
+	VANDPS      Z23, ZV, Z10 \
+	VORPS       Z24, Z10, Z10 \
+	VADDPS      Z10, Z8, K1, Z8 \
+	VCVTTPS2DQ  Z8, Z8 \
+	VPXORD      Z25, Z8, Z8 \
+	VPMOVDB     Z8, addr
+
+// func quantizeQ8AVX512(x *float32, u *byte, d, dv *float32, nb int)
+// Quantizes nb blocks of 32 values as QuantizeQ8 does.
+TEXT ·quantizeQ8AVX512(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         u+8(FP), DI
+	MOVQ         d+16(FP), DX
+	MOVQ         dv+24(FP), BX
+	MOVQ         nb+32(FP), CX
+	MOVL         $0x7fffffff, AX
+	VPBROADCASTD AX, Z21
+	MOVL         $0x3f000000, AX
+	VPBROADCASTD AX, Z22
+	MOVL         $0x80000000, AX
+	VPBROADCASTD AX, Z23
+	MOVL         $0x3f800000, AX
+	VPBROADCASTD AX, Z24
+	MOVL         $0x80, AX
+	VPBROADCASTD AX, Z25
+	MOVL         $0x42fe0000, AX // 127
+	VMOVD        AX, X26
+	MOVL         $0x3f800000, AX
+	VMOVD        AX, X27
+	VXORPS       X28, X28, X28
+
+qblock:
+	TESTQ         CX, CX
+	JZ            qdone
+	VMOVUPS       (SI), Z0
+	VMOVUPS       64(SI), Z1
+	VANDPS        Z21, Z0, Z2
+	VANDPS        Z21, Z1, Z3
+	VMAXPS        Z3, Z2, Z2
+	VEXTRACTF64X4 $1, Z2, Y3
+	VMAXPS        Y3, Y2, Y2
+	VEXTRACTF32X4 $1, Y2, X3
+	VMAXPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VMAXPS        X3, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VMAXSS        X3, X2, X2
+	VDIVSS        X26, X2, X4      // d = amax/127
+	VUCOMISS      X28, X4
+	JEQ           qzero
+	VDIVSS        X4, X27, X5      // id = 1/d
+	VBROADCASTSS  X5, Z20
+	VCVTPS2PH     $0, X4, X6       // d rounded to fp16 (to nearest even)…
+	VCVTPH2PS     X6, X6           // …and back
+	VMOVSS        X6, (DX)
+	VBROADCASTSS  X6, Y7
+	VMOVUPS       Y7, (BX)
+	QROUND(Z0, (DI))
+	QROUND(Z1, 16(DI))
+	JMP           qnext
+
+qzero:
+	// An all-zero block: d = 0 and every quant 0 (byte 128).
+	VMOVSS   X28, (DX)
+	VMOVUPS  Y28, (BX)
+	VPMOVDB  Z25, (DI)
+	VPMOVDB  Z25, 16(DI)
+
+qnext:
+	ADDQ $128, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	ADDQ $32, BX
+	DECQ CX
+	JMP  qblock
+
+qdone:
 	VZEROUPPER
 	RET

@@ -158,7 +158,7 @@ func TestMatMulMatchesMatVec(t *testing.T) {
 		for _, typ := range testTypes {
 			cols := []int{1, 17, 33, 100, 257}
 			if typ == tensor.Q8_0 {
-				cols = []int{32, 96, 288}
+				cols = []int{32, 64, 96, 288}
 			}
 			for _, cols := range cols {
 				for _, rows := range []int{1, 3, 17, 64} {
@@ -225,15 +225,30 @@ func TestQuantizeQ8MatchesTensorReference(t *testing.T) {
 			return x
 		}(),
 	}
-	for name, x := range cases {
-		var xq Q8Vec
-		QuantizeQ8(&xq, x)
-		want := tensor.QuantizeQ8_0(nil, x)
-		for i := range x {
-			q, d := xq.Quant(i)
-			blk := want[i/32*34:]
-			if wq, wd := int8(blk[2+i%32]), f16(blk); q != wq || d != wd {
-				t.Fatalf("%s: QuantizeQ8 value %d = %d·%v; tensor.QuantizeQ8_0 gives %d·%v", name, i, q, d, wq, wd)
+	// Values just below and at halves of the step, where rounding by
+	// adding 0.5 goes wrong.
+	below := make([]float32, 64)
+	below[0], below[32] = 127, -127
+	for i := 1; i < 32; i++ {
+		below[i] = math.Nextafter32(float32(i%4)+0.5, 0)
+		below[32+i] = -below[i]
+	}
+	below[1], below[33] = 0.49999997, -0.49999997
+	cases["below halves"] = below
+	for _, im := range impls() {
+		for name, x := range cases {
+			var xq Q8Vec
+			quantizeQ8(im, &xq, x)
+			want := tensor.QuantizeQ8_0(nil, x)
+			for i := range x {
+				q, d := xq.Quant(i)
+				blk := want[i/32*34:]
+				if wq, wd := int8(blk[2+i%32]), f16(blk); q != wq || d != wd {
+					t.Fatalf("%s: %s: QuantizeQ8 value %d (%v) = %d·%v; tensor.QuantizeQ8_0 gives %d·%v", im.name, name, i, x[i], q, d, wq, wd)
+				}
+				if dv := xq.dv[i/32*8+i%8]; dv != d {
+					t.Fatalf("%s: %s: block %d repeated scale = %v; want %v", im.name, name, i/32, dv, d)
+				}
 			}
 		}
 	}

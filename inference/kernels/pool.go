@@ -19,25 +19,21 @@ const spinRounds = 20000
 // costs an atomic store and, for parked workers, a channel send — not a
 // goroutine per call or per row.
 //
-// The calling goroutine takes part in every job, so a Pool of n threads
-// starts n-1 goroutines. A Pool runs one job at a time: concurrent calls to
-// For (and to the kernels, which use it) are serialised.
+// The calling goroutine takes part in every job and waits only for the
+// items being worked on, not for workers that have not woken yet: those
+// find the job's chunks all taken and go back to waiting. A Pool of n
+// threads starts n-1 goroutines. A Pool runs one job at a time: concurrent
+// calls to For (and to the kernels, which use it) are serialised.
 type Pool struct {
 	threads int
 	impl    *impl // kernel implementations; fixed at creation
 
 	run sync.Mutex // run serialises jobs: held for the whole of For
 
-	// The current job, written by For under run before gen is bumped and
-	// read by workers after they observe the new gen.
-	fn    func(lo, hi int)
-	n     int
-	chunk int
-
-	next    atomic.Int64  // next index of [0,n) to hand out, in steps of chunk
-	pending atomic.Int64  // workers that have not yet finished the current job
-	gen     atomic.Uint64 // job generation; bumped once per job
-	closed  atomic.Bool
+	_      [64]byte            // keep cur off the line run's state is on
+	cur    atomic.Pointer[job] // the latest job; workers poll it
+	_      [56]byte            // and off the lines workers write
+	closed atomic.Bool
 
 	workers []*worker
 	wg      sync.WaitGroup // counts running worker goroutines, for Close
@@ -45,10 +41,24 @@ type Pool struct {
 	q8 sync.Pool // *Q8Vec scratch for MatVec/MatMul on Q8_0 weights
 }
 
+// job is one call of For. It is immutable except for its counters, so a
+// worker that wakes late and still holds a finished job reads consistent
+// fields and finds no chunks left.
+type job struct {
+	fn    func(lo, hi int)
+	n     int
+	chunk int
+	_     [40]byte     // next and done are written by every thread
+	next  atomic.Int64 // next index of [0,n) to hand out, in steps of chunk
+	_     [56]byte
+	done  atomic.Int64 // items of [0,n) finished
+}
+
 // worker is one pool goroutine's wake-up state.
 type worker struct {
 	parked atomic.Bool   // true while the worker is (about to be) blocked on wake
-	wake   chan struct{} // capacity 1: a token means "look at gen again"
+	wake   chan struct{} // capacity 1: a token means "look at cur again"
+	_      [48]byte      // workers' flags on separate cache lines
 }
 
 // NewPool starts a pool of threads workers (runtime.NumCPU() if threads <= 0),
@@ -63,13 +73,14 @@ func newPool(threads int, im *impl) *Pool {
 		threads = runtime.NumCPU()
 	}
 	p := &Pool{threads: threads, impl: im}
+	p.cur.Store(new(job)) // an empty job: nothing to claim
 	p.workers = make([]*worker, threads-1)
 	for i := range p.workers {
 		w := &worker{wake: make(chan struct{}, 1)}
 		p.workers[i] = w
 		p.wg.Add(1)
 		// The worker exits when Close sets closed and wakes it.
-		go p.work(w)
+		go p.work(w, p.cur.Load())
 	}
 	return p
 }
@@ -85,7 +96,7 @@ func (p *Pool) Close() {
 	if p.closed.Swap(true) {
 		return
 	}
-	p.gen.Add(1)
+	p.cur.Store(new(job))
 	for _, w := range p.workers {
 		p.unpark(w)
 	}
@@ -135,57 +146,52 @@ func (p *Pool) forChunks(n, minChunk int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	p.fn, p.n, p.chunk = fn, n, chunk
-	p.next.Store(0)
-	p.pending.Store(int64(len(p.workers)))
-	p.gen.Add(1)
+	j := &job{fn: fn, n: n, chunk: chunk}
+	p.cur.Store(j)
 	for _, w := range p.workers {
 		p.unpark(w)
 	}
-	p.claim()
-	// Wait for workers still inside fn: they may hold the last chunks.
-	for i := 0; p.pending.Load() != 0; i++ {
+	j.claim()
+	// Wait for chunks other threads are still running.
+	for i := 0; j.done.Load() != int64(n); i++ {
 		if i >= spinRounds {
 			runtime.Gosched()
 		}
 	}
-	p.fn = nil
 }
 
-// claim runs chunks of the current job until none are left.
-func (p *Pool) claim() {
-	fn, n, chunk := p.fn, p.n, p.chunk
+// claim runs chunks of j until none are left.
+func (j *job) claim() {
 	for {
-		lo := int(p.next.Add(int64(chunk))) - chunk
-		if lo >= n {
+		lo := int(j.next.Add(int64(j.chunk))) - j.chunk
+		if lo >= j.n {
 			return
 		}
-		fn(lo, min(lo+chunk, n))
+		hi := min(lo+j.chunk, j.n)
+		j.fn(lo, hi)
+		j.done.Add(int64(hi - lo))
 	}
 }
 
-// unpark wakes w if it is parked; a spinning worker will see gen itself.
+// unpark wakes w if it is parked; a spinning worker will see cur itself.
 func (p *Pool) unpark(w *worker) {
 	if w.parked.CompareAndSwap(true, false) {
 		w.wake <- struct{}{}
 	}
 }
 
-// work is a worker goroutine's loop: wait for a new generation, help with
-// the job, report done. It returns when the pool is closed.
-func (p *Pool) work(w *worker) {
+// work is a worker goroutine's loop: wait for a job other than seen, help
+// with it, repeat. It returns when the pool is closed.
+func (p *Pool) work(w *worker, seen *job) {
 	defer p.wg.Done()
-	// Not p.gen.Load(): the first job may be posted before this goroutine
-	// first runs, and it must not count that job as seen.
-	var seen uint64
 	for {
-		// Spin, then park, until gen moves past seen.
-		for i := 0; p.gen.Load() == seen; i++ {
+		// Spin, then park, until cur moves past seen.
+		for i := 0; p.cur.Load() == seen; i++ {
 			if i < spinRounds {
 				continue
 			}
 			w.parked.Store(true)
-			if p.gen.Load() != seen {
+			if p.cur.Load() != seen {
 				// A job arrived between the check and parking: if its
 				// submitter already cleared parked it also sent a token,
 				// which must be drained so the next park really blocks.
@@ -197,11 +203,10 @@ func (p *Pool) work(w *worker) {
 			<-w.wake
 			i = 0
 		}
-		seen = p.gen.Load()
 		if p.closed.Load() {
 			return
 		}
-		p.claim()
-		p.pending.Add(-1)
+		seen = p.cur.Load()
+		seen.claim()
 	}
 }

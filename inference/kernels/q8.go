@@ -26,6 +26,21 @@ type Q8Vec struct {
 	// d holds each block's scale, rounded to fp16 as ggml stores it and
 	// widened back, so products match ggml's bit for bit in the scales.
 	d []float32 // len(u)/32
+	// dv repeats each block's scale 8 times, so the assembly scales a
+	// register of per-lane sums from one aligned load.
+	dv []float32 // 8·len(d)
+}
+
+// q8In is one input vector of a Q8Vec: sub-slices of its fields.
+type q8In struct {
+	u     []byte
+	d, dv []float32
+}
+
+// input returns values [j·cols, (j+1)·cols) of v as one input.
+func (v *Q8Vec) input(j, cols int) q8In {
+	nb := cols / q8Block
+	return q8In{u: v.u[j*cols : (j+1)*cols], d: v.d[j*nb : (j+1)*nb], dv: v.dv[8*j*nb : 8*(j+1)*nb]}
 }
 
 // Len is the number of values quantized.
@@ -40,16 +55,24 @@ func (v *Q8Vec) Quant(i int) (q int8, scale float32) {
 // QuantizeQ8 quantizes x (len a multiple of 32) into dst as ggml's
 // quantize_row_q8_0 does: per 32 values d = max|x|/127, q = round(x/d) with
 // halves away from zero, d stored as fp16.
-func QuantizeQ8(dst *Q8Vec, x []float32) {
+func QuantizeQ8(dst *Q8Vec, x []float32) { quantizeQ8(defaultImpl, dst, x) }
+
+func quantizeQ8(im *impl, dst *Q8Vec, x []float32) {
 	if len(x)%q8Block != 0 {
 		panic("kernels: QuantizeQ8: length not a multiple of 32")
 	}
 	if cap(dst.u) < len(x) {
 		dst.u = make([]byte, len(x))
 		dst.d = make([]float32, len(x)/q8Block)
+		dst.dv = make([]float32, len(x)/q8Block*8)
 	}
 	dst.u = dst.u[:len(x)]
 	dst.d = dst.d[:len(x)/q8Block]
+	dst.dv = dst.dv[:len(x)/q8Block*8]
+	im.quantizeQ8(dst, x)
+}
+
+func quantizeQ8Go(dst *Q8Vec, x []float32) {
 	for b := range dst.d {
 		blk := x[b*q8Block : (b+1)*q8Block]
 		u := dst.u[b*q8Block : (b+1)*q8Block]
@@ -63,6 +86,9 @@ func QuantizeQ8(dst *Q8Vec, x []float32) {
 			id = 1 / d
 		}
 		dst.d[b] = tensor.F16ToF32(tensor.F32ToF16(d))
+		for i := range 8 {
+			dst.dv[8*b+i] = dst.d[b]
+		}
 		for i, v := range blk {
 			u[i] = byte(int8(math.Round(float64(v*id)))) ^ 0x80
 		}
@@ -91,19 +117,19 @@ func dotQ8Go(w []byte, xu []byte, xd []float32) float32 {
 	return sum
 }
 
-func rowsQ8Go(y []float32, w []byte, rowBytes int, xu []byte, xd []float32) {
+func rowsQ8Go(y []float32, w []byte, rowBytes int, x q8In) {
 	for i := range y {
-		y[i] = dotQ8Go(w[i*rowBytes:(i+1)*rowBytes], xu, xd)
+		y[i] = dotQ8Go(w[i*rowBytes:(i+1)*rowBytes], x.u, x.d)
 	}
 }
 
 func tileQ8Go(y []float32, ldy int, w []byte, rowBytes, rows int, xq *Q8Vec, n int) {
 	cols := rowBytes / q8BlockBytes * q8Block
-	nb := cols / q8Block
 	for i := range rows {
 		row := w[i*rowBytes : (i+1)*rowBytes]
 		for j := range n {
-			y[j*ldy+i] = dotQ8Go(row, xq.u[j*cols:(j+1)*cols], xq.d[j*nb:(j+1)*nb])
+			x := xq.input(j, cols)
+			y[j*ldy+i] = dotQ8Go(row, x.u, x.d)
 		}
 	}
 }
