@@ -465,6 +465,10 @@ func (c *compiler) compile(el *element, s *scope, parent int32, depth int32) int
 	return idx
 }
 
+// portMin is logically constant: the least literal the built-in nodes'
+// integer ports take (-1 means forever for the counts).
+var portMin = map[string]int64{"msec": 0, "delay_msec": 0, "num_cycles": -1, "num_attempts": -1}
+
 // port binds one port's attribute text.
 func (c *compiler) port(el *element, s *scope, typ string, ps portSpec, v string) portRef {
 	ref := portRef{name: ps.name, kind: ps.kind, slot: -1}
@@ -500,6 +504,8 @@ func (c *compiler) port(el *element, s *scope, typ string, ps portSpec, v string
 		lit, err := parseLiteral(v, ps.kind)
 		if err != nil {
 			c.bad(el, "port %q of %s: %v", ps.name, typ, err)
+		} else if lo, ok := portMin[ps.name]; ok && builtins[typ] != nil && lit.integer() < lo {
+			c.bad(el, "port %q of %s is %d; it must be at least %d", ps.name, typ, lit.integer(), lo)
 		}
 		ref.lit = lit
 		return ref

@@ -1,5 +1,10 @@
 package behavior
 
+import (
+	"math"
+	"time"
+)
+
 // This file holds what each node does when ticked and halted. The semantics
 // are BehaviorTree.CPP v4's (its documentation and TreeNode::executeTick),
 // including SKIPPED, the conditions attributes and halting, with these
@@ -526,7 +531,7 @@ func (in *Instance) timeout(i int32, n *node, prev Status) Status {
 	start := &in.aux[n.aux]
 	if prev != Running {
 		*start = in.now
-	} else if in.now-*start >= ms*1e6 {
+	} else if in.now-*start >= msec(ms) {
 		in.halt(n.children[0], "timeout")
 		return Failure
 	}
@@ -546,7 +551,7 @@ func (in *Instance) delay(i int32, n *node, prev Status) Status {
 	if prev != Running {
 		*start = in.now
 	}
-	if in.now-*start < ms*1e6 {
+	if in.now-*start < msec(ms) {
 		return Running
 	}
 	s := in.tick(n.children[0])
@@ -589,7 +594,7 @@ func (in *Instance) cooldown(i int32, n *node, prev Status) Status {
 	}
 	s := in.tick(n.children[0])
 	if s == Success || s == Failure {
-		*readyAt = in.now + ms*1e6
+		*readyAt = in.now + msec(ms)
 		in.halt(n.children[0], "done")
 	}
 	return s
@@ -604,7 +609,7 @@ func (in *Instance) wait(i int32, n *node, prev Status) Status {
 	if prev != Running {
 		*start = in.now
 	}
-	if in.now-*start >= ms*1e6 {
+	if in.now-*start >= msec(ms) {
 		return Success
 	}
 	return Running
@@ -670,4 +675,12 @@ func (in *Instance) port(i int32, p *portRef) (Value, bool) {
 func (in *Instance) portInt(i int32, p *portRef) (int64, bool) {
 	v, ok := in.port(i, p)
 	return v.integer(), ok
+}
+
+// msec converts a port's milliseconds to nanoseconds, clamped to [0, about
+// 292 years] so a huge or negative value read from the blackboard cannot
+// overflow time arithmetic.
+func msec(ms int64) int64 {
+	const maxMs = math.MaxInt64 / 2 / int64(time.Millisecond)
+	return min(max(ms, 0), maxMs) * int64(time.Millisecond)
 }
