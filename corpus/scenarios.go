@@ -45,6 +45,8 @@ var scenarios = []scenario{
 	{"injection", 8, (*scene).injection},
 	{"ask_work", 3, (*scene).askWork},
 	{"ask_name", 3, (*scene).askName},
+	{"npc_greet", 3, (*scene).npcGreet},
+	{"npc_alarm", 3, (*scene).npcAlarm},
 	{"name", 7, (*scene).nameConversation},
 	{"promise", 4, (*scene).promise},
 	{"remember", 3, (*scene).remember},
@@ -935,5 +937,43 @@ func (s *scene) askName() bool {
 	s.ok("work")
 	s.mention(s.p.name)
 	s.decide(s.emo("neutral", "happy", "curious", "wary"), "greet", p, "", s.reply("ask_name"))
+	return true
+}
+
+// neighbour puts a resident in view, to speak to the NPC.
+func (s *scene) neighbour() (string, string) {
+	res := pick(s.r, s.w.residents)
+	s.v["npc"] = res.name
+	return s.addNPC(res.name, s.roleWord(res.role), 2, 6), res.name
+}
+
+// hearFrom records a line of kind said by NPC id.
+func (s *scene) hearFrom(id, name, kind string) {
+	s.now.Heard = append(s.now.Heard, npc.Utterance{From: id, Name: name, Text: fill(pick(s.r, s.lp.lines[kind]), s.v)})
+}
+
+func (s *scene) npcGreet() bool {
+	n, name := s.neighbour()
+	s.hearFrom(n, name, "npc_greet")
+	s.ok("greet", n)
+	s.ok("idle")
+	s.ok("work")
+	s.mention(name)
+	s.decide(s.emo("happy", "neutral"), "greet", n, "", s.reply("npc_greet"))
+	return true
+}
+
+func (s *scene) npcAlarm() bool {
+	n, name := s.neighbour()
+	s.hearFrom(n, name, "npc_alarm")
+	if s.p.role.has(onDuty) || s.p.role.has(canFight) {
+		s.ok("go_to", s.w.dplace.id)
+		s.mention(s.w.dplace.name)
+		s.decide(s.emo("angry", "wary"), "go_to", s.w.dplace.id, "", s.reply("npc_alarm_go"))
+		return true
+	}
+	s.ok("hide")
+	s.ok("leave")
+	s.decide("afraid", "hide", "", "", s.reply("npc_alarm_hide"))
 	return true
 }

@@ -120,6 +120,17 @@ func (s *scene) newPersona() *persona {
 		p.np.Speech = speechKO[p.reg] + "; 상대를 '" + p.addr + "'" + particle(p.addr, "이라고") + " 부름; 말버릇은 '" + strings.TrimSuffix(p.catch, ",") + "'"
 		p.np.Knows = []string{p.work.name + "에서 일한다."}
 	}
+	// Some personas carry a backstory and goals, as persona files do.
+	if r.IntN(100) < 20 {
+		v := vars{"town": w.name, "n": fmt.Sprint(3 + r.IntN(20)), "res": pick(r, w.residents).name, "product": w.product}
+		if s.en() {
+			p.np.Backstory = fill(pick(r, storyEN), v)
+			p.np.Goals = []string{fill(pick(r, goalsEN), v)}
+		} else {
+			p.np.Backstory = fill(pick(r, storyKO), v)
+			p.np.Goals = []string{fill(pick(r, goalsKO), v)}
+		}
+	}
 	// Some personas list the actions they may take, as persona files can;
 	// the list leaves out what the role cannot do.
 	if r.IntN(100) < 15 {
@@ -252,6 +263,11 @@ func (s *scene) addPlayer(known bool) string {
 		if s.r.IntN(100) < 30 {
 			s.v["addr"] = s.nameForm()
 		}
+		if s.r.IntN(2) == 0 {
+			e.Relation = pickLang(s, "friend", "친구")
+		}
+	} else if s.r.IntN(3) == 0 {
+		e.Relation = pickLang(s, "stranger", "낯선 사람")
 	}
 	s.see(e)
 	// Now and then someone else is around, so that the speaker's id, not
@@ -337,8 +353,39 @@ func (s *scene) hear(kind string) {
 		panic("corpus: no player lines of kind " + kind) // the tables are constant; tests cover every kind
 	}
 	e := s.playerEntity()
-	s.now.Heard = append(s.now.Heard, npc.Utterance{From: s.player, Name: e.Name, Text: fill(pick(s.r, lines), s.v)})
+	s.now.Heard = append(s.now.Heard, npc.Utterance{From: s.player, Name: e.Name, Text: s.roughen(kind, fill(pick(s.r, lines), s.v))})
 }
+
+// roughen makes some player lines look typed in a hurry, as players type:
+// no capitals, no final punctuation, a laugh.
+func (s *scene) roughen(kind, line string) string {
+	if kind == "injection" || s.r.IntN(100) >= 15 {
+		return line
+	}
+	trimmed := strings.TrimRight(line, ".!?~")
+	if kind == "intro" {
+		return trimmed // a name keeps its capital, so the reply can copy it
+	}
+	switch s.r.IntN(3) {
+	case 0:
+		return trimmed
+	case 1:
+		if s.en() {
+			return strings.ToLower(line)
+		}
+		return trimmed + "~"
+	}
+	if s.en() {
+		return strings.ToLower(trimmed)
+	}
+	if friendly[kind] {
+		return trimmed + " ㅋㅋ"
+	}
+	return trimmed
+}
+
+// friendly is logically constant: player line kinds a laugh suits.
+var friendly = map[string]bool{"greet": true, "farewell": true, "intro": true, "recall": true, "hello_again": true, "nonsense": true, "ask_name": true, "gift": true, "theft": true}
 
 // reply composes the NPC's line of kind in its register, now and then
 // opened by its verbal tic.

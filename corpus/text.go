@@ -33,6 +33,7 @@ var josa = map[string][2]string{
 	"이잖아": {"이잖아", "잖아"},
 	"이다":  {"이다", "다"},
 	"이요":  {"이요", "요"},
+	"이라니": {"이라니", "라니"},
 }
 
 // finalConsonant reports whether the last syllable of s ends in a consonant
