@@ -13,6 +13,12 @@ func axpyF32AVX512(a float32, x, y *float32, n int)
 func quantizeQ8AVX512(x *float32, u *byte, d, dv *float32, nb int)
 
 //go:noescape
+func maxAVX512(x *float32, n int) float32
+
+//go:noescape
+func scaleAVX512(x *float32, a float32, n int)
+
+//go:noescape
 func expSubAVX512(x *float32, n int, m float32) float32
 
 //go:noescape
@@ -72,6 +78,29 @@ func quantizeQ8ASM(dst *Q8Vec, x []float32) {
 	}
 	_, _, _ = dst.u[nb*q8Block-1], dst.d[nb-1], dst.dv[8*nb-1]
 	quantizeQ8AVX512(&x[0], &dst.u[0], &dst.d[0], &dst.dv[0], nb)
+}
+
+// maxASM is maxGo for slices of 16 or more values. VMAXPS returns its
+// second operand when either is NaN, unlike the max builtin; Softmax input
+// has no NaNs that matter (a NaN logit poisons the sum either way).
+func maxASM(x []float32) float32 {
+	n := len(x) &^ 15
+	if n == 0 {
+		return maxGo(x)
+	}
+	m := maxAVX512(&x[0], n)
+	if n < len(x) {
+		m = max(m, maxGo(x[n:]))
+	}
+	return m
+}
+
+func scaleASM(x []float32, a float32) {
+	n := len(x) &^ 15
+	if n > 0 {
+		scaleAVX512(&x[0], a, n)
+	}
+	scaleGo(x[n:], a)
 }
 
 func expSubASM(x []float32, m float32) float32 {

@@ -22,6 +22,7 @@ func avx512Impl() *impl {
 	im.tileF32, im.tileF16, im.tileBF16 = tileF32ASM, tileF16ASM, tileBF16ASM
 	im.dot, im.axpy = dotAVX512, axpyAVX512
 	im.expSub, im.swiglu = expSubASM, swigluASM
+	im.max, im.scale = maxASM, scaleASM
 	if cpu.X86.HasAVX512VNNI {
 		im.rowsQ8, im.tileQ8 = rowsQ8ASM, tileQ8ASM
 		im.quantizeQ8 = quantizeQ8ASM

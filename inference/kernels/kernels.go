@@ -54,6 +54,8 @@ type impl struct {
 
 	dot    func(a, b []float32) float32
 	axpy   func(a float32, x, y []float32)
+	max    func(x []float32) float32 // len(x) ≥ 1
+	scale  func(x []float32, a float32)
 	expSub func(x []float32, m float32) float32 // x[i] = e^(x[i]-m); returns Σ
 	swiglu func(dst, gate, up []float32)        // equal lengths
 
@@ -73,6 +75,8 @@ var goImpl = &impl{
 	tileQ8:   tileQ8Go,
 	dot:      dotGo,
 	axpy:     axpyGo,
+	max:      maxGo,
+	scale:    scaleGo,
 	expSub:   expSubGo,
 	swiglu:   swigluGo,
 

@@ -762,3 +762,61 @@ qnext:
 qdone:
 	VZEROUPPER
 	RET
+
+// func maxAVX512(x *float32, n int) float32
+// The largest of n (a multiple of 16, at least 16) values.
+TEXT ·maxAVX512(SB), NOSPLIT, $0-20
+	MOVQ    x+0(FP), SI
+	MOVQ    n+8(FP), CX
+	VMOVUPS (SI), Z0
+	VMOVAPS Z0, Z1
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+
+max32:
+	CMPQ   CX, $32
+	JB     max16
+	VMAXPS (SI), Z0, Z0
+	VMAXPS 64(SI), Z1, Z1
+	ADDQ   $128, SI
+	SUBQ   $32, CX
+	JMP    max32
+
+max16:
+	CMPQ   CX, $16
+	JB     maxdone
+	VMAXPS (SI), Z0, Z0
+
+maxdone:
+	VMAXPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VMAXPS        X1, X0, X0
+	VPERMILPS     $0x4e, X0, X1
+	VMAXPS        X1, X0, X0
+	VPERMILPS     $0xb1, X0, X1
+	VMAXSS        X1, X0, X0
+	VMOVSS        X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func scaleAVX512(x *float32, a float32, n int)
+// x[i] *= a for n (a multiple of 16) values.
+TEXT ·scaleAVX512(SB), NOSPLIT, $0-24
+	MOVQ         x+0(FP), SI
+	VBROADCASTSS a+8(FP), Z0
+	MOVQ         n+16(FP), CX
+
+scale16:
+	CMPQ    CX, $16
+	JB      scaledone
+	VMULPS  (SI), Z0, Z1
+	VMOVUPS Z1, (SI)
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     scale16
+
+scaledone:
+	VZEROUPPER
+	RET

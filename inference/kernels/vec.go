@@ -26,7 +26,9 @@ func Axpy(a float32, x, y []float32) {
 }
 
 // Scale sets x[i] *= a.
-func Scale(x []float32, a float32) {
+func Scale(x []float32, a float32) { defaultImpl.scale(x, a) }
+
+func scaleGo(x []float32, a float32) {
 	for i := range x {
 		x[i] *= a
 	}
@@ -70,11 +72,17 @@ func softmax(im *impl, x []float32) {
 	if len(x) == 0 {
 		return
 	}
+	m := im.max(x)
+	im.scale(x, 1/im.expSub(x, m))
+}
+
+// maxGo returns the largest value of x (len ≥ 1).
+func maxGo(x []float32) float32 {
 	m := x[0]
 	for _, v := range x[1:] {
 		m = max(m, v)
 	}
-	Scale(x, 1/im.expSub(x, m))
+	return m
 }
 
 // expSubGo sets x[i] = e^(x[i]-m) and returns the sum.

@@ -218,3 +218,30 @@ func TestExpSubMatchesMathExp(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxAndScaleMatchPlainLoops(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	for _, im := range impls() {
+		for _, n := range vecLens[1:] {
+			for _, at := range []int{0, n / 2, n - 1} { // the maximum first, inside, in the tail
+				x := randVec(rng, n)
+				Scale(x, -1)
+				x[at] = 3
+				if got := im.max(x); got != 3 {
+					t.Fatalf("%s: max(len %d, 3 at %d) = %v; want 3", im.name, n, at, got)
+				}
+			}
+			x := randVec(rng, n)
+			want := make([]float32, n)
+			for i, v := range x {
+				want[i] = v * 1.5
+			}
+			im.scale(x, 1.5)
+			for i := range x {
+				if x[i] != want[i] {
+					t.Fatalf("%s: scale(len %d, 1.5)[%d] = %v; want %v", im.name, n, i, x[i], want[i])
+				}
+			}
+		}
+	}
+}
