@@ -65,6 +65,7 @@ type portRef struct {
 	kind Kind  // the port's type; KindNone takes any
 	slot int32 // -1 for a literal
 	lit  Value
+	out  bool // an output port: written by the node, never an act's argument
 }
 
 // slot is one blackboard entry of a tree.
@@ -385,7 +386,7 @@ func (c *compiler) compile(el *element, s *scope, parent int32, depth int32) int
 				if ps.required {
 					c.bad(el, "%s is missing port %q", typ, ps.name)
 				}
-				ports = append(ports, portRef{name: ps.name, kind: ps.kind, slot: -1})
+				ports = append(ports, portRef{name: ps.name, kind: ps.kind, slot: -1, out: ps.dir == dirOut})
 				continue
 			}
 			v = ps.def
@@ -471,7 +472,7 @@ var portMin = map[string]int64{"msec": 0, "delay_msec": 0, "num_cycles": -1, "nu
 
 // port binds one port's attribute text.
 func (c *compiler) port(el *element, s *scope, typ string, ps portSpec, v string) portRef {
-	ref := portRef{name: ps.name, kind: ps.kind, slot: -1}
+	ref := portRef{name: ps.name, kind: ps.kind, slot: -1, out: ps.dir == dirOut}
 	if typ == "SetBlackboard" && ps.name == "output_key" {
 		if key, isRef, _ := parseRef(v, ps.name); isRef {
 			v = key

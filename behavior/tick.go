@@ -621,11 +621,15 @@ func (in *Instance) gameAction(i int32, n *node, prev Status) Status {
 	if prev != Running || a[0] == 0 {
 		args := in.args[:0]
 		for k := range n.ports {
-			v, ok := in.port(i, &n.ports[k])
+			p := &n.ports[k]
+			if p.out || p.slot < 0 && p.lit.kind == KindNone {
+				continue // the game returns only a status; an unset optional port is left out
+			}
+			v, ok := in.port(i, p)
 			if !ok {
 				return Failure
 			}
-			args = append(args, Arg{Name: n.ports[k].name, Value: v})
+			args = append(args, Arg{Name: p.name, Value: v})
 		}
 		in.nextID++
 		a[0], a[1] = int64(in.nextID), actPending
