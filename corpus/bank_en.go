@@ -186,7 +186,7 @@ var (
 	}
 	catchEN = map[string][]string{
 		"blunt":  {"Hmph.", "Right.", "Bah.", "Well now.", "Huh.", "Tch.", "Heh."},
-		"polite": {"Indeed.", "Ah.", "Very well.", "Certainly.", "Hm, yes.", "Of course.", "I see."},
+		"polite": {"Indeed.", "Ah.", "Very well.", "Certainly.", "Hm, yes.", "Of course.", "Ahem."},
 		"warm":   {"Oh!", "Ha!", "Well, well!", "Bless you!", "Oh my!", "Goodness!", "Ooh!"},
 	}
 )

@@ -636,7 +636,7 @@ func (s *scene) injection() bool {
 }
 
 func (s *scene) askWork() bool {
-	if k := s.p.role.key; k == "child" || k == "beggar" || k == "thief" {
+	if k := s.p.role.key; k == "child" || k == "beggar" || k == "thief" || k == "noble" {
 		return false // they have no trade to talk about
 	}
 	s.addPlayer(s.r.IntN(3) == 0)
