@@ -174,6 +174,9 @@ func New(opt Options) (*Server, error) {
 		// Game servers are not browsers; a browser client presents an API
 		// key, which a cross-site page cannot read.
 		CheckOrigin: func(*http.Request) bool { return true },
+		// Write buffers come from a pool for each message and go back
+		// after, so an idle connection holds none.
+		WriteBufferPool: &sync.Pool{},
 	}
 	s.started = s.clock.Now()
 	return s, nil
