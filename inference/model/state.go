@@ -107,14 +107,15 @@ type State struct {
 }
 
 // NewState returns a State able to hold ctx positions, processing prompts
-// in chunks of at most batch tokens (batch <= 0: 128).
+// in chunks of at most batch tokens (batch <= 0: 512: larger chunks read
+// each weight once for more tokens).
 func (m *Model) NewState(ctx, batch int) (*State, error) {
 	c := &m.Config
 	if ctx < 1 || ctx > maxCtx {
 		return nil, fmt.Errorf("model: context of %d positions out of range 1..%d", ctx, maxCtx)
 	}
 	if batch <= 0 {
-		batch = 128
+		batch = 512
 	}
 	batch = min(batch, ctx)
 	ffn := max(c.FFN, c.ExpertFFN)
