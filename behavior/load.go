@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	pathpkg "path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -313,18 +314,9 @@ func (l *Library) add(file string, data []byte, errs *ErrorList, depth int) {
 	if fd.main == "" && len(fd.trees) == 1 {
 		fd.main = fd.trees[0]
 	}
-	if fd.main != "" && !contains(fd.trees, fd.main) && l.trees[fd.main] == nil {
+	if fd.main != "" && !slices.Contains(fd.trees, fd.main) && l.trees[fd.main] == nil {
 		bad(root, "main_tree_to_execute %q names no BehaviorTree", fd.main)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // addModels reads a TreeNodesModel: declarations of node types and their

@@ -80,12 +80,13 @@ type spec struct {
 	act         string
 }
 
-func in(name string, k Kind) portSpec  { return portSpec{name: name, kind: k} }
-func req(name string, k Kind) portSpec { return portSpec{name: name, kind: k, required: true} }
-func def(name string, k Kind, d string) portSpec {
+// optPort, reqPort and defPort declare optional, required and defaulted
+// input ports.
+func optPort(name string, k Kind) portSpec { return portSpec{name: name, kind: k} }
+func reqPort(name string, k Kind) portSpec { return portSpec{name: name, kind: k, required: true} }
+func defPort(name string, k Kind, d string) portSpec {
 	return portSpec{name: name, kind: k, def: d}
 }
-func out(name string) portSpec { return portSpec{name: name, dir: dirOut, required: true} }
 
 // builtins is logically constant: Anima's node library, by XML tag. Control
 // and decorator semantics follow BehaviorTree.CPP v4; Cooldown, CheckGoal,
@@ -99,7 +100,7 @@ var builtins = map[string]*spec{
 	"Fallback":           {kind: kFallback, class: classControl, minChildren: 1},
 	"ReactiveFallback":   {kind: kReactiveFallback, class: classControl, minChildren: 1},
 	"Parallel": {kind: kParallel, class: classControl, minChildren: 1,
-		ports: []portSpec{def("success_count", KindInt, "-1"), def("failure_count", KindInt, "1")}},
+		ports: []portSpec{defPort("success_count", KindInt, "-1"), defPort("failure_count", KindInt, "1")}},
 	"IfThenElse":  {kind: kIfThenElse, class: classControl, minChildren: 2, maxChildren: 3},
 	"WhileDoElse": {kind: kWhileDoElse, class: classControl, minChildren: 2, maxChildren: 3},
 
@@ -107,68 +108,68 @@ var builtins = map[string]*spec{
 	"ForceSuccess": {kind: kForceSuccess, class: classDecorator},
 	"ForceFailure": {kind: kForceFailure, class: classDecorator},
 	"Repeat": {kind: kRepeat, class: classDecorator,
-		ports: []portSpec{req("num_cycles", KindInt)}},
+		ports: []portSpec{reqPort("num_cycles", KindInt)}},
 	"RetryUntilSuccessful": {kind: kRetry, class: classDecorator,
-		ports: []portSpec{req("num_attempts", KindInt)}},
+		ports: []portSpec{reqPort("num_attempts", KindInt)}},
 	"Timeout": {kind: kTimeout, class: classDecorator,
-		ports: []portSpec{req("msec", KindInt)}},
+		ports: []portSpec{reqPort("msec", KindInt)}},
 	"Delay": {kind: kDelay, class: classDecorator,
-		ports: []portSpec{req("delay_msec", KindInt)}},
+		ports: []portSpec{reqPort("delay_msec", KindInt)}},
 	"KeepRunningUntilFailure": {kind: kKeepRunningUntilFailure, class: classDecorator},
 	"RunOnce": {kind: kRunOnce, class: classDecorator,
-		ports: []portSpec{def("then_skip", KindBool, "true")}},
+		ports: []portSpec{defPort("then_skip", KindBool, "true")}},
 	"Cooldown": {kind: kCooldown, class: classDecorator,
-		ports: []portSpec{req("msec", KindInt)}},
+		ports: []portSpec{reqPort("msec", KindInt)}},
 
 	"AlwaysSuccess": {kind: kAlwaysSuccess, class: classAction},
 	"AlwaysFailure": {kind: kAlwaysFailure, class: classAction},
 	"Script": {kind: kScript, class: classAction,
-		ports: []portSpec{req("code", KindString)}},
+		ports: []portSpec{reqPort("code", KindString)}},
 	"ScriptCondition": {kind: kScriptCondition, class: classCondition,
-		ports: []portSpec{req("code", KindString)}},
+		ports: []portSpec{reqPort("code", KindString)}},
 	"SetBlackboard": {kind: kSetBlackboard, class: classAction,
-		ports: []portSpec{req("value", KindNone), {name: "output_key", dir: dirOut, required: true}}},
+		ports: []portSpec{reqPort("value", KindNone), {name: "output_key", dir: dirOut, required: true}}},
 	"UnsetBlackboard": {kind: kUnsetBlackboard, class: classAction,
-		ports: []portSpec{req("key", KindString)}},
+		ports: []portSpec{reqPort("key", KindString)}},
 	"CheckGoal": {kind: kCheckGoal, class: classCondition,
-		ports: []portSpec{req("goal", KindString)}},
+		ports: []portSpec{reqPort("goal", KindString)}},
 	"Wait": {kind: kWait, class: classAction,
-		ports: []portSpec{req("msec", KindInt)}},
+		ports: []portSpec{reqPort("msec", KindInt)}},
 	"Sleep": {kind: kWait, class: classAction,
-		ports: []portSpec{req("msec", KindInt)}},
+		ports: []portSpec{reqPort("msec", KindInt)}},
 	"Think": {kind: kThink, class: classAction,
-		ports: []portSpec{def("reason", KindString, "routine")}},
+		ports: []portSpec{defPort("reason", KindString, "routine")}},
 
 	// Game actions: each sends an act and runs until the game's
 	// action_status resolves it.
 	"MoveTo": {kind: kAct, class: classAction, act: "move_to",
-		ports: []portSpec{def("target", KindString, "{target}"), def("distance", KindFloat, "1")}},
+		ports: []portSpec{defPort("target", KindString, "{target}"), defPort("distance", KindFloat, "1")}},
 	"Follow": {kind: kAct, class: classAction, act: "follow",
-		ports: []portSpec{def("target", KindString, "{target}"), def("distance", KindFloat, "2")}},
+		ports: []portSpec{defPort("target", KindString, "{target}"), defPort("distance", KindFloat, "2")}},
 	"Flee": {kind: kAct, class: classAction, act: "flee",
-		ports: []portSpec{def("target", KindString, "{target}"), def("distance", KindFloat, "10")}},
+		ports: []portSpec{defPort("target", KindString, "{target}"), defPort("distance", KindFloat, "10")}},
 	"Wander": {kind: kAct, class: classAction, act: "wander",
-		ports: []portSpec{def("radius", KindFloat, "5")}},
+		ports: []portSpec{defPort("radius", KindFloat, "5")}},
 	"Patrol": {kind: kAct, class: classAction, act: "patrol",
-		ports: []portSpec{def("route", KindString, "{route}")}},
+		ports: []portSpec{defPort("route", KindString, "{route}")}},
 	"Say": {kind: kAct, class: classAction, act: "say",
-		ports: []portSpec{def("text", KindString, "{say}")}},
+		ports: []portSpec{defPort("text", KindString, "{say}")}},
 	"Emote": {kind: kAct, class: classAction, act: "emote",
-		ports: []portSpec{def("emotion", KindString, "{emotion}")}},
+		ports: []portSpec{defPort("emotion", KindString, "{emotion}")}},
 	"Attack": {kind: kAct, class: classAction, act: "attack",
-		ports: []portSpec{def("target", KindString, "{target}")}},
+		ports: []portSpec{defPort("target", KindString, "{target}")}},
 	"Give": {kind: kAct, class: classAction, act: "give",
-		ports: []portSpec{def("target", KindString, "{target}"), def("item", KindString, "{item}")}},
+		ports: []portSpec{defPort("target", KindString, "{target}"), defPort("item", KindString, "{item}")}},
 	"PickUp": {kind: kAct, class: classAction, act: "pick_up",
-		ports: []portSpec{def("item", KindString, "{target}")}},
+		ports: []portSpec{defPort("item", KindString, "{target}")}},
 	"UseObject": {kind: kAct, class: classAction, act: "use_object",
-		ports: []portSpec{def("target", KindString, "{target}")}},
+		ports: []portSpec{defPort("target", KindString, "{target}")}},
 	"Trade": {kind: kAct, class: classAction, act: "trade",
-		ports: []portSpec{def("target", KindString, "{target}"), def("item", KindString, "{item}")}},
+		ports: []portSpec{defPort("target", KindString, "{target}"), defPort("item", KindString, "{item}")}},
 	// Act sends any act: name is the act's name and every other attribute
 	// is an argument (a literal or a {key}).
 	"Act": {kind: kAct, class: classAction,
-		ports: []portSpec{in("name", KindString)}},
+		ports: []portSpec{optPort("name", KindString)}},
 }
 
 // Port indexes, in spec order, read by the tick code.
