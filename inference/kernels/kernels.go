@@ -123,10 +123,7 @@ func (p *Pool) MatVec(y []float32, w *tensor.Tensor, x []float32) {
 	default:
 		panic(fmt.Sprintf("kernels: MatVec: weight %q has unsupported type %s", w.Name, w.Type))
 	}
-	rb := w.RowBytes()
-	p.forCost(rows, 2*cols, func(lo, hi int) {
-		rowsFn(y[lo:hi], w.Data[lo*rb:hi*rb], rb, x)
-	})
+	p.matVec(rows, cols, matVecArgs{y: y, w: w.Data, rb: w.RowBytes(), x: x, rows: rowsFn})
 }
 
 // MatVecQ8 is MatVec for a Q8_0 weight and an input already quantized by
@@ -139,10 +136,31 @@ func (p *Pool) MatVecQ8(y []float32, w *tensor.Tensor, xq *Q8Vec) {
 	if xq.Len() != cols || len(y) < rows {
 		panic(fmt.Sprintf("kernels: MatVecQ8: %q is %d×%d but input has %d values, len(y) = %d", w.Name, rows, cols, xq.Len(), len(y)))
 	}
-	rb := w.RowBytes()
-	p.forCost(rows, 2*cols, func(lo, hi int) {
-		p.impl.rowsQ8(y[lo:hi], w.Data[lo*rb:hi*rb], rb, xq.input(0, cols))
-	})
+	p.matVec(rows, cols, matVecArgs{y: y, w: w.Data, rb: w.RowBytes(), xq: xq.input(0, cols)})
+}
+
+// matVec runs one MatVec over rows rows of cols values, split across the
+// pool when that pays.
+func (p *Pool) matVec(rows, cols int, args matVecArgs) {
+	p.run.Lock()
+	defer p.run.Unlock()
+	p.mv = args
+	if minChunk, ok := p.split(rows, 2*cols); ok {
+		p.forLocked(rows, minChunk, p.mvFn)
+	} else {
+		p.matVecRange(0, rows)
+	}
+	p.mv = matVecArgs{} // drop the references to the caller's slices
+}
+
+// matVecRange computes rows [lo,hi) of the MatVec in p.mv.
+func (p *Pool) matVecRange(lo, hi int) {
+	a := &p.mv
+	if a.rows != nil {
+		a.rows(a.y[lo:hi], a.w[lo*a.rb:hi*a.rb], a.rb, a.x)
+		return
+	}
+	p.impl.rowsQ8(a.y[lo:hi], a.w[lo*a.rb:hi*a.rb], a.rb, a.xq)
 }
 
 // matMulTile is the number of weight rows one MatMul work item covers: small

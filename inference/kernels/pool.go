@@ -39,6 +39,23 @@ type Pool struct {
 	wg      sync.WaitGroup // counts running worker goroutines, for Close
 
 	q8 sync.Pool // *Q8Vec scratch for MatVec/MatMul on Q8_0 weights
+
+	// mv holds the arguments of the MatVec in progress so that its loop
+	// body is a method value bound once (mvFn), not a closure allocated per
+	// call: decode runs thousands of small MatVecs a second. Guarded by run.
+	mv   matVecArgs
+	mvFn func(lo, hi int)
+}
+
+// matVecArgs are one MatVec's operands: rows is set for float weights, xq
+// for Q8_0.
+type matVecArgs struct {
+	y    []float32
+	w    []byte
+	rb   int
+	x    []float32
+	rows func(y []float32, w []byte, rowBytes int, x []float32)
+	xq   q8In
 }
 
 // job is one call of For. It is immutable except for its counters, so a
@@ -73,6 +90,7 @@ func newPool(threads int, im *impl) *Pool {
 		threads = runtime.NumCPU()
 	}
 	p := &Pool{threads: threads, impl: im}
+	p.mvFn = p.matVecRange
 	p.cur.Store(new(job)) // an empty job: nothing to claim
 	p.workers = make([]*worker, threads-1)
 	for i := range p.workers {
@@ -119,23 +137,40 @@ func (p *Pool) For(n int, fn func(lo, hi int)) {
 
 // forCost is For for loops whose items each cost about cost flops (or
 // bytes): jobs too small to repay waking the workers run inline, and chunks
-// are no smaller than a few microseconds of work.
+// hold at least ~64k flops (a couple of microseconds), because each chunk
+// costs two contended atomic operations, a few hundred nanoseconds between
+// cores.
 func (p *Pool) forCost(n, cost int, fn func(lo, hi int)) {
-	const inline = 48 << 10 // below ~48k flops, dispatch costs more than it saves
 	if n <= 0 {
 		return
 	}
-	if p.threads == 1 || n == 1 || n*cost < inline {
+	minChunk, ok := p.split(n, cost)
+	if !ok {
 		fn(0, n)
 		return
 	}
-	minChunk := max(1, (16<<10)/max(cost, 1))
 	p.forChunks(n, minChunk, fn)
 }
 
+// split says whether n items of cost flops each are worth splitting across
+// threads, and into chunks of how many items at least.
+func (p *Pool) split(n, cost int) (minChunk int, ok bool) {
+	const inline = 48 << 10 // below ~48k flops, dispatch costs more than it saves
+	if p.threads == 1 || n <= 1 || n*cost < inline {
+		return 0, false
+	}
+	return max(1, (64<<10)/max(cost, 1)), true
+}
+
+// forChunks runs fn over [0,n) in chunks of at least minChunk items.
 func (p *Pool) forChunks(n, minChunk int, fn func(lo, hi int)) {
 	p.run.Lock()
 	defer p.run.Unlock()
+	p.forLocked(n, minChunk, fn)
+}
+
+// forLocked is forChunks for a caller that holds p.run.
+func (p *Pool) forLocked(n, minChunk int, fn func(lo, hi int)) {
 	if p.closed.Load() {
 		panic("kernels: For on a closed Pool")
 	}
