@@ -216,10 +216,10 @@ var objectsByPlace = map[string][][2]string{
 var (
 	storyEN = []string{"Born and raised in {town}.", "Came to {town} {n} years ago from the coast.", "Learned the trade from a stern old master.",
 		"Lost a brother to the war and never speaks of it.", "Was once a sailor, and still walks like one.", "Grew up an orphan; {res} took you in."}
-	goalsEN = []string{"Save enough silver to buy a house", "Keep the peace in {town}", "Win the heart of {res}", "Pay off a debt to {res}",
+	goalsEN = []string{"Save enough silver to buy a house", "Keep the peace in {town}", "Make friends with {res}", "Pay off a debt to {res}",
 		"Make {town}'s {product} famous", "Leave {town} one day and see the sea"}
 	storyKO = []string{"{town}에서 나고 자랐다.", "{n}년 전 바닷가 마을에서 {town|으로} 흘러왔다.", "엄한 스승 밑에서 일을 배웠다.",
 		"전쟁에서 형을 잃었지만 그 얘기는 입에 올리지 않는다.", "한때 뱃사람이었다.", "고아로 자랐고 {res|이} 거두어 주었다."}
-	goalsKO = []string{"돈을 모아 집 한 채 장만하기", "{town}의 평화 지키기", "{res}의 마음 얻기", "{res}에게 진 빚 갚기",
+	goalsKO = []string{"돈을 모아 집 한 채 장만하기", "{town}의 평화 지키기", "{res|과} 친해지기", "{res}에게 진 빚 갚기",
 		"{town} {product|을} 널리 알리기", "언젠가 {town|을} 떠나 바다 보기"}
 )

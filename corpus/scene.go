@@ -401,11 +401,11 @@ func (s *scene) reply(kind string) string {
 	if s.en() {
 		out = capitalize(out)
 	}
-	if out != "" && !alarmed[kind] && s.r.IntN(100) < 35 {
-		out = s.p.catch + " " + out
-	}
 	if s.nameAddr && out != "" && !strings.Contains(out, s.pname) {
 		out = s.vocative(out)
+	}
+	if out != "" && !alarmed[kind] && s.r.IntN(100) < 35 {
+		out = s.p.catch + " " + out
 	}
 	return out
 }
