@@ -2,8 +2,8 @@ package behavior
 
 import (
 	"encoding/json"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,22 +12,14 @@ import (
 // loadAssetLibrary loads every tree file in assets/trees/, as the server does.
 func loadAssetLibrary(t testing.TB) (*Library, []string) {
 	t.Helper()
-	files, err := filepath.Glob("../assets/trees/*.xml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no tree files in ../assets/trees: %v", err)
+	fsys := os.DirFS("../assets/trees")
+	lib := NewLibrary(Options{Include: IncludeFS(fsys)})
+	if err := lib.AddFS(fsys, "*.xml"); err != nil {
+		t.Fatalf("AddFS(assets/trees):\n%v", err)
 	}
-	lib := NewLibrary(Options{Include: IncludeFS(os.DirFS("../assets/trees"))})
-	var names []string
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := filepath.Base(f)
-		if err := lib.Add(name, data); err != nil {
-			t.Fatalf("Add(%s):\n%v", name, err)
-		}
-		names = append(names, name)
+	names, _ := fs.Glob(fsys, "*.xml")
+	if len(names) < 7 {
+		t.Fatalf("assets/trees has %d tree files; want actions.xml and six roles", len(names))
 	}
 	return lib, names
 }

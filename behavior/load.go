@@ -437,3 +437,23 @@ func IncludeFS(fsys fs.FS) func(from, path string) (string, []byte, error) {
 		return name, data, err
 	}
 }
+
+// AddFS adds every file of fsys matching pattern (fs.Glob syntax, e.g.
+// "*.xml"), with their includes read from fsys too (set Options.Include to
+// IncludeFS(fsys)). It reports the files' problems together.
+func (l *Library) AddFS(fsys fs.FS, pattern string) error {
+	names, err := fs.Glob(fsys, pattern)
+	if err != nil {
+		return fmt.Errorf("behavior: add %q: %w", pattern, err)
+	}
+	var errs ErrorList
+	for _, name := range names {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			errs = append(errs, &Error{File: name, Msg: err.Error()})
+			continue
+		}
+		l.add(name, data, &errs, 0)
+	}
+	return errs.sorted().errOrNil()
+}

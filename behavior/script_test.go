@@ -208,6 +208,8 @@ func TestConvert(t *testing.T) {
 		{String("x"), KindInt, Int(0), false},
 		{Float(3), KindInt, Int(3), true},
 		{Float(3.5), KindInt, Int(0), false},
+		{Float(1 << 63), KindInt, Int(0), false},
+		{Float(-(1 << 63)), KindInt, Int(-1 << 63), true},
 		{Int(2), KindFloat, Float(2), true},
 		{String("2.5"), KindFloat, Float(2.5), true},
 		{Int(1), KindBool, Bool(true), true},

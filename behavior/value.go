@@ -67,7 +67,8 @@ func (v Value) Int() (int64, bool) {
 		return v.integer(), true
 	case KindFloat:
 		f := v.float()
-		if f == math.Trunc(f) && f >= math.MinInt64 && f <= math.MaxInt64 {
+		// 1<<63 is the first float64 above MaxInt64 (which float64 cannot hold).
+		if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
 			return int64(f), true
 		}
 	case KindString:
