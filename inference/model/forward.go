@@ -290,6 +290,10 @@ func (m *Model) moe(st *State, ly *layer, n int) {
 	}
 
 	proj := st.proj[:n*D]
+	if n == 1 {
+		m.moeDecode(st, ly)
+		return
+	}
 	clear(proj)
 	for e, routed := range st.byExp {
 		cnt := len(routed)
@@ -309,6 +313,66 @@ func (m *Model) moe(st *State, ly *layer, n int) {
 		for j, r := range routed {
 			tok := int(r) / K
 			kernels.Axpy(st.selW[r], out[j*D:(j+1)*D], proj[tok*D:(tok+1)*D])
+		}
+	}
+}
+
+// moeDecode is the mixture of experts for one token: each chosen expert
+// runs whole on one thread (on the serial pool, from inside one parallel
+// loop over the experts), rather than splitting each of its three small
+// products across threads: one dispatch per layer instead of six. The
+// experts' outputs are added in expert order, so the result does not
+// depend on the thread count.
+func (m *Model) moeDecode(st *State, ly *layer) {
+	c := &m.Config
+	st.moeLayer = ly
+	if ly.gateExp[0].Type == tensor.Q8_0 && ly.upExp[0].Type == tensor.Q8_0 {
+		kernels.QuantizeQ8(&st.xq, st.xb[:c.Dim]) // one quantized input for every expert
+	}
+	m.pool.For(c.ExpertsUsed, st.expertFn)
+	proj := st.proj[:c.Dim]
+	clear(proj)
+	// Add in ascending expert order, as the batched path does.
+	sel := st.sel[:c.ExpertsUsed]
+	for prev := int32(-1); ; {
+		j := -1
+		for k, e := range sel {
+			if e > prev && (j < 0 || e < sel[j]) {
+				j = k
+			}
+		}
+		if j < 0 {
+			break
+		}
+		kernels.Axpy(st.selW[j], st.eout[j*c.Dim:(j+1)*c.Dim], proj)
+		prev = sel[j]
+	}
+}
+
+// expert runs chosen experts [lo, hi) of the token in st.xb for
+// moeDecode, writing expert j's output to st.eout[j*Dim:].
+func (st *State) expert(m *Model, lo, hi int) {
+	c := &m.Config
+	ly := st.moeLayer
+	D, F := c.Dim, c.ExpertFFN
+	xb := st.xb[:D]
+	for j := lo; j < hi; j++ {
+		e := st.sel[j]
+		hg, hu, out := st.hg[j*F:(j+1)*F], st.hu[j*F:(j+1)*F], st.eout[j*D:(j+1)*D]
+		gate, up, down := ly.gateExp[e], ly.upExp[e], ly.downExp[e]
+		if gate.Type == tensor.Q8_0 && up.Type == tensor.Q8_0 {
+			m.serial.MatVecQ8(hg, gate, &st.xq)
+			m.serial.MatVecQ8(hu, up, &st.xq)
+		} else {
+			m.serial.MatVec(hg, gate, xb)
+			m.serial.MatVec(hu, up, xb)
+		}
+		kernels.SwiGLU(hg, hg, hu)
+		if down.Type == tensor.Q8_0 {
+			kernels.QuantizeQ8(&st.xqExp[j], hg)
+			m.serial.MatVecQ8(out, down, &st.xqExp[j])
+		} else {
+			m.serial.MatVec(out, down, hg)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/anima-rt/anima/inference/gguf"
 	"github.com/anima-rt/anima/inference/kernels"
@@ -222,6 +223,10 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 	x, y := make([]float32, 64), make([]float32, 64)
 	if n := testing.AllocsPerRun(10, func() { pool.MatVec(y, w, x) }); n != 0 {
 		t.Skipf("kernels.Pool.MatVec allocates %v times per call; decode allocations are checked once it does not", n)
+	}
+	job := func(lo, hi int) { time.Sleep(time.Microsecond) } // long enough to be shared out
+	if n := testing.AllocsPerRun(10, func() { pool.For(4, job) }); n != 0 {
+		t.Skipf("kernels.Pool.For allocates %v times per parallel loop; decode allocations are checked once it does not", n)
 	}
 	for _, typ := range []tensor.Type{tensor.F32, tensor.Q8_0} {
 		m := openModel(t, writeFixture(t, fixtures["qwen3moe"], typ, 5), 2)

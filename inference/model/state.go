@@ -104,6 +104,11 @@ type State struct {
 	// allocate one.
 	attendFn            func(lo, hi int)
 	attL, attPos0, attN int
+
+	// The decode step's expert job, likewise (see moeDecode).
+	expertFn func(lo, hi int)
+	moeLayer *layer
+	xqExp    []kernels.Q8Vec // (ExpertsUsed) each expert's quantized down-projection input
 }
 
 // NewState returns a State able to hold ctx positions, processing prompts
@@ -135,11 +140,13 @@ func (m *Model) NewState(ctx, batch int) (*State, error) {
 		scores: make([]float32, c.Heads*ctx),
 		cos:    make([]float32, batch*c.RopeDims/2),
 		sin:    make([]float32, batch*c.RopeDims/2),
-		hg:     make([]float32, batch*ffn),
-		hu:     make([]float32, batch*ffn),
+		hg:     make([]float32, max(batch, c.ExpertsUsed)*ffn),
+		hu:     make([]float32, max(batch, c.ExpertsUsed)*ffn),
 		logits: make([]float32, c.Vocab),
 	}
 	st.attendFn = func(lo, hi int) { st.attend(m, lo, hi) }
+	st.expertFn = func(lo, hi int) { st.expert(m, lo, hi) }
+	st.expertFn = func(lo, hi int) { st.expert(m, lo, hi) }
 	if c.MoE() {
 		st.route = make([]float32, batch*c.Experts)
 		st.sel = make([]int32, batch*c.ExpertsUsed)
@@ -148,8 +155,12 @@ func (m *Model) NewState(ctx, batch int) (*State, error) {
 		for e := range st.byExp {
 			st.byExp[e] = make([]int32, 0, batch)
 		}
-		st.ein = make([]float32, batch*c.Dim)
-		st.eout = make([]float32, batch*c.Dim)
+		// A decode step keeps each chosen expert's rows apart, so these
+		// hold at least ExpertsUsed rows.
+		rows := max(batch, c.ExpertsUsed)
+		st.ein = make([]float32, rows*c.Dim)
+		st.eout = make([]float32, rows*c.Dim)
+		st.xqExp = make([]kernels.Q8Vec, c.ExpertsUsed)
 	}
 	return st, nil
 }
