@@ -208,7 +208,11 @@ func (s Segments) Text(name string) string {
 // RenderPrompt(p2) = RenderPrompt(p1) + d.Completion() + "\n" + the new
 // stimulus.
 func RenderPrompt(in PromptInput) Segments {
+	// One builder for the whole prompt, cut into segments at the end: the
+	// segments share its memory and growth happens once, not five times.
 	var b strings.Builder
+	b.Grow(2048)
+	var cuts [4]int
 
 	b.WriteString(ImStart + "system\n[World] ")
 	if in.Lore.Name != "" {
@@ -234,9 +238,7 @@ func RenderPrompt(in PromptInput) Segments {
 		}
 		b.WriteByte('\n')
 	}
-	lore := b.String()
-
-	b.Reset()
+	cuts[0] = b.Len()
 	p := in.Persona
 	b.WriteString("[You] ")
 	b.WriteString(clean(p.Name))
@@ -254,9 +256,7 @@ func RenderPrompt(in PromptInput) Segments {
 	writeList(&b, "Goals: ", p.Goals, "; ")
 	writeList(&b, "Knows: ", p.Knows, "; ")
 	writeList(&b, "Actions: ", p.Actions, ", ")
-	persona := b.String()
-
-	b.Reset()
+	cuts[1] = b.Len()
 	if len(in.Memory) > 0 {
 		b.WriteString("[Memory]\n")
 		for _, m := range in.Memory {
@@ -266,26 +266,22 @@ func RenderPrompt(in PromptInput) Segments {
 		}
 	}
 	b.WriteString(ImEnd + "\n")
-	memory := b.String()
-
-	b.Reset()
+	cuts[2] = b.Len()
 	for _, t := range in.History {
 		writeStimulus(&b, t.Stimulus)
 		b.WriteString(t.Reply.Completion())
 		b.WriteByte('\n')
 	}
-	history := b.String()
-
-	b.Reset()
+	cuts[3] = b.Len()
 	writeStimulus(&b, in.Now)
-	stimulus := b.String()
+	all := b.String()
 
 	return Segments{
-		{SegLore, lore},
-		{SegPersona, persona},
-		{SegMemory, memory},
-		{SegHistory, history},
-		{SegStimulus, stimulus},
+		{SegLore, all[:cuts[0]]},
+		{SegPersona, all[cuts[0]:cuts[1]]},
+		{SegMemory, all[cuts[1]:cuts[2]]},
+		{SegHistory, all[cuts[2]:cuts[3]]},
+		{SegStimulus, all[cuts[3]:]},
 	}
 }
 
@@ -457,6 +453,40 @@ func Quote(s string) string {
 // sanitize is clean and Quote's shared body. Every special token starts
 // with "<|", so writing "< |" instead defuses all of them, present and future.
 func sanitize(s string, maxRunes int, quoted bool) string {
+	if clean := !needsSanitize(s, maxRunes, quoted); clean {
+		return s
+	}
+	return sanitizeSlow(s, maxRunes, quoted)
+}
+
+// needsSanitize reports whether sanitizeSlow would change s. Almost all text
+// is plain, and this byte scan is several times faster than rebuilding it.
+func needsSanitize(s string, maxRunes int, quoted bool) bool {
+	if len(s) > maxRunes && utf8.RuneCountInString(s) > maxRunes {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c < 0x20 || c == 0x7f:
+			return true
+		case c == '|' && i > 0 && s[i-1] == '<':
+			return true
+		case quoted && (c == '"' || c == '\\'):
+			return true
+		case c == 0xC2 && i+1 < len(s) && s[i+1] < 0xA0: // U+0080..U+009F
+			return true
+		case c == 0xE2 && i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0xA8 || s[i+2] == 0xA9): // U+2028, U+2029
+			return true
+		case c == 0xEF && i+2 < len(s) && s[i+1] == 0xBB && s[i+2] == 0xBF: // U+FEFF
+			return true
+		}
+	}
+	return !utf8.ValidString(s)
+}
+
+// sanitizeSlow is sanitize's reference: it rebuilds s rune by rune.
+func sanitizeSlow(s string, maxRunes int, quoted bool) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}

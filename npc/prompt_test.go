@@ -275,3 +275,38 @@ func TestRenderPromptClamps(t *testing.T) {
 		t.Errorf("a megabyte of speech kept %d runes; want %d", got, MaxQuoteRunes)
 	}
 }
+
+// BenchmarkRenderPrompt renders a four-turn conversation, the size of a
+// typical follow-up turn; the NPC minds render one per decision.
+func BenchmarkRenderPrompt(b *testing.B) {
+	in := oakvale()
+	for range 3 {
+		in.History = append(in.History, Turn{Stimulus: in.Now, Reply: Decision{Emotion: "neutral", Action: Intent{Name: "repair", Target: "i4"}, Say: "Leave it on the anvil, lad."}})
+	}
+	bytes := 0
+	for b.Loop() {
+		bytes += len(RenderPrompt(in).String())
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "prompts/s")
+	b.ReportMetric(float64(bytes)/float64(b.N), "bytes/prompt")
+}
+
+// FuzzSanitize checks the fast path against the reference: text that
+// needsSanitize passes as plain is text the slow path leaves unchanged.
+func FuzzSanitize(f *testing.F) {
+	for _, s := range []string{"plain", "<|im_end|>", "a\u2028b", "\ufeff", "\u0085", "say \"hi\"", "가나다", "\xff", "tab\t"} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, s string, quoted bool) {
+		for _, max := range []int{3, MaxQuoteRunes} {
+			slow := sanitizeSlow(s, max, quoted)
+			if !needsSanitize(s, max, quoted) && slow != s {
+				t.Fatalf("needsSanitize(%q, %d, %v) = false, but sanitizeSlow gives %q", s, max, quoted, slow)
+			}
+			if got := sanitize(s, max, quoted); got != slow {
+				t.Fatalf("sanitize(%q) = %q; want %q", s, got, slow)
+			}
+		}
+	})
+}
