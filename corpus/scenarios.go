@@ -174,7 +174,7 @@ func (s *scene) askPerson() bool {
 	if s.r.IntN(5) < 2 {
 		n := s.addNPC(res.name, s.roleWord(res.role), 4, 20)
 		s.hear("ask_person")
-		s.ok("point_to", n)
+		s.ok("point_to", n, res.place.id) // pointing out where they work answers too
 		s.decide(s.emo("neutral", "curious", "happy"), "point_to", n, "", s.reply("person_here"))
 		return true
 	}
@@ -278,11 +278,11 @@ func (s *scene) bargain() bool {
 }
 
 func (s *scene) askGive() bool {
-	it := s.inv[s.r.IntN(len(s.inv))]
-	key := s.p.role.goods
-	price := 2
-	if len(key) > 0 {
-		price = items[key[slices.IndexFunc(s.inv, func(x npc.Item) bool { return x.ID == it.ID })]].price
+	i := s.r.IntN(len(s.inv))
+	it := s.inv[i]
+	price := items[s.spare].price
+	if len(s.p.role.goods) > 0 {
+		price = items[s.p.role.goods[i]].price
 	}
 	p := s.addPlayer(s.r.IntN(3) == 0)
 	s.v["item"], s.v["price"] = it.Name, s.price(price)

@@ -24,12 +24,13 @@ type persona struct {
 
 // scene is one example under construction.
 type scene struct {
-	g   *Generator
-	r   *rand.Rand
-	lp  *langPack
-	w   *world
-	p   *persona
-	inv []npc.Item // the persona's inventory at the start
+	g     *Generator
+	r     *rand.Rand
+	lp    *langPack
+	w     *world
+	p     *persona
+	inv   []npc.Item // the persona's inventory at the start
+	spare string     // item kind of the one thing a non-seller carries
 
 	// reset for every scenario attempt
 	now      npc.Stimulus
@@ -140,13 +141,16 @@ func (s *scene) newPersona() *persona {
 			}
 		}
 	}
-	goods := p.role.goods
-	if len(goods) == 0 {
-		goods = []string{pick(r, []string{"bread", "apples", "herbs", "fish", "honey_cake", "cider", "eggs"})}
-	}
 	s.used = map[string]bool{}
-	for _, k := range goods {
+	for _, k := range p.role.goods {
 		s.inv = append(s.inv, s.item(k))
+	}
+	if len(s.inv) == 0 {
+		// Something of its own, not for sale: no price shown.
+		s.spare = pick(r, []string{"bread", "apples", "herbs", "fish", "honey_cake", "cider", "eggs"})
+		it := s.item(s.spare)
+		it.Note = ""
+		s.inv = append(s.inv, it)
 	}
 	return p
 }
