@@ -116,3 +116,22 @@ func TestCatalogActionsHaveSubtrees(t *testing.T) {
 		}
 	}
 }
+
+// TestLibrarySharesTrees: asking twice for a tree gives the same Tree, so
+// every NPC of a role shares one; adding a file forgets compiled trees.
+func TestLibrarySharesTrees(t *testing.T) {
+	lib, _ := loadAssetLibrary(t)
+	a, err := lib.Tree("Guard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := lib.Tree("Guard"); a != b {
+		t.Errorf("Tree(Guard) twice gave two trees; want one shared")
+	}
+	if err := lib.Add("extra.xml", []byte(`<root BTCPP_format="4"><BehaviorTree ID="Extra"><Wander/></BehaviorTree></root>`)); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := lib.Tree("Guard"); c == a {
+		t.Errorf("Tree(Guard) after Add returned the old tree")
+	}
+}

@@ -152,12 +152,18 @@ type compiler struct {
 	full  bool // stopped: the node limit was hit
 }
 
-// Tree compiles the BehaviorTree with the given ID, expanding its subtrees.
+// Tree compiles the BehaviorTree with the given ID, expanding its subtrees,
+// or returns the Tree compiled before for that ID.
 // Errors are an ErrorList naming each problem by file and line.
 func (l *Library) Tree(id string) (*Tree, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t := l.compiled[id]; t != nil {
+		return t, nil
+	}
 	def := l.trees[id]
 	if def == nil {
-		return nil, ErrorList{{"", 0, fmt.Sprintf("no BehaviorTree %q (have: %s)", id, strings.Join(l.TreeIDs(), ", "))}}
+		return nil, ErrorList{{"", 0, fmt.Sprintf("no BehaviorTree %q (have: %s)", id, strings.Join(l.treeIDs(), ", "))}}
 	}
 	c := &compiler{lib: l, t: &Tree{id: id, rootKeys: map[string]int32{}}}
 	c.root = &scope{keys: c.t.rootKeys}
@@ -172,6 +178,7 @@ func (l *Library) Tree(id string) (*Tree, error) {
 	if len(c.errs) > 0 {
 		return nil, c.errs.sorted()
 	}
+	l.compiled[id] = c.t
 	return c.t, nil
 }
 
@@ -579,7 +586,7 @@ func (c *compiler) compileSubTree(el *element, s *scope, parent int32, depth int
 		return -1
 	}
 	if def == nil {
-		if near := closest(id, c.lib.TreeIDs()); near != "" {
+		if near := closest(id, c.lib.treeIDs()); near != "" {
 			c.bad(el, "unknown subtree %q; did you mean %q?", id, near)
 		} else {
 			c.bad(el, "unknown subtree %q: no <BehaviorTree ID=%q> is loaded (missing <include>?)", id, id)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Limits on what a tree file may contain, checked while reading so a hostile
@@ -137,13 +138,18 @@ type Options struct {
 
 // Library holds the BehaviorTree definitions and node declarations of one or
 // more tree files, as BehaviorTree.CPP's factory does, and compiles trees
-// from them. It is not safe for concurrent use; the Trees it returns are
-// immutable and shared by any number of Instances.
+// from them. It is safe for concurrent use. Tree compiles an ID once and
+// returns the same immutable Tree after, for any number of Instances to
+// share; adding files forgets compiled trees.
 type Library struct {
-	opts   Options
-	trees  map[string]*treeDef // by BehaviorTree ID
-	models map[string]*model   // TreeNodesModel declarations, by ID
-	files  map[string]*fileDef // by file name
+	opts Options
+
+	// mu guards the maps below.
+	mu       sync.Mutex
+	trees    map[string]*treeDef // by BehaviorTree ID
+	models   map[string]*model   // TreeNodesModel declarations, by ID
+	files    map[string]*fileDef // by file name
+	compiled map[string]*Tree    // by BehaviorTree ID
 }
 
 type treeDef struct {
@@ -167,7 +173,7 @@ type fileDef struct {
 
 // NewLibrary returns an empty Library.
 func NewLibrary(opts Options) *Library {
-	return &Library{opts: opts, trees: map[string]*treeDef{}, models: map[string]*model{}, files: map[string]*fileDef{}}
+	return &Library{opts: opts, trees: map[string]*treeDef{}, models: map[string]*model{}, files: map[string]*fileDef{}, compiled: map[string]*Tree{}}
 }
 
 // Load parses one tree file and compiles its main tree
@@ -196,6 +202,8 @@ func LoadReader(file string, r io.Reader, opts Options) (*Tree, error) {
 // Main returns the main tree of an added file: its main_tree_to_execute, or
 // its only BehaviorTree; "" if neither.
 func (l *Library) Main(file string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if f := l.files[file]; f != nil {
 		return f.main
 	}
@@ -204,6 +212,8 @@ func (l *Library) Main(file string) string {
 
 // TreesIn returns the IDs of the BehaviorTrees an added file defines.
 func (l *Library) TreesIn(file string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if f := l.files[file]; f != nil {
 		return append([]string(nil), f.trees...)
 	}
@@ -212,6 +222,12 @@ func (l *Library) TreesIn(file string) []string {
 
 // TreeIDs returns every BehaviorTree ID in the library, sorted.
 func (l *Library) TreeIDs() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.treeIDs()
+}
+
+func (l *Library) treeIDs() []string {
 	ids := make([]string, 0, len(l.trees))
 	for id := range l.trees {
 		ids = append(ids, id)
@@ -223,6 +239,9 @@ func (l *Library) TreeIDs() []string {
 // Add parses a tree file (and the files it includes) into the library. The
 // error, if any, is an ErrorList naming each problem by file and line.
 func (l *Library) Add(file string, data []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	clear(l.compiled)
 	var errs ErrorList
 	l.add(file, data, &errs, 0)
 	return errs.sorted().errOrNil()
@@ -442,6 +461,9 @@ func IncludeFS(fsys fs.FS) func(from, path string) (string, []byte, error) {
 // "*.xml"), with their includes read from fsys too (set Options.Include to
 // IncludeFS(fsys)). It reports the files' problems together.
 func (l *Library) AddFS(fsys fs.FS, pattern string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	clear(l.compiled)
 	names, err := fs.Glob(fsys, pattern)
 	if err != nil {
 		return fmt.Errorf("behavior: add %q: %w", pattern, err)
