@@ -52,7 +52,8 @@ func (m *Model) forward(st *State, tokens []int32, all []float32) error {
 		}
 	}
 	if all == nil {
-		m.logits(st, len(tokens)-(len(tokens)-1)/st.batch*st.batch, st.logits, false)
+		lastChunk := len(tokens) - (len(tokens)-1)/st.batch*st.batch // its rows are in st.x
+		m.logits(st, lastChunk, st.logits, false)
 	} else {
 		copy(st.logits, all[(len(tokens)-1)*c.Vocab:])
 	}

@@ -137,10 +137,11 @@ func TestMatchesLlamaCpp(t *testing.T) {
 			// tieEps of it in the reference (the random models are flat).
 			// For Q8_0, a choice may also part where the reference gap is
 			// below twice the deviation measured above: a 1-ulp difference
-			// in an activation can round a Q8 quant the other way (this
-			// happens once in the prompt, at position 21, layer 2's
-			// attn_output input, 53.4999962; forcing that quant the other
-			// way brings every position to within 2.4e-7 of llama.cpp).
+			// in an activation can round a Q8 quant the other way. (With an
+			// earlier quantizer this happened once in this prompt, at
+			// position 21, in layer 2's attn_output input, 53.4999962;
+			// forcing that one quant the other way brought every position
+			// to within 2.4e-7 of llama.cpp.)
 			eps := tieEps
 			if tc.tol > 1e-2 {
 				eps = max(tieEps, 2*maxDiff)
