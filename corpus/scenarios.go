@@ -78,8 +78,8 @@ func pickScenario(r *rand.Rand) *scenario {
 	return &scenarios[len(scenarios)-1]
 }
 
-// working reports whether the NPC goes on working rather than idling while
-// it talks: a coin flip fixed per scene, shown by its activity.
+// idleOrWork is what an NPC does while it only talks: either is right, and
+// the labels of such situations accept both.
 func (s *scene) idleOrWork() string {
 	if s.r.IntN(3) == 0 {
 		return "work"
