@@ -687,3 +687,23 @@ func (c *compiler) compileSubTree(el *element, s *scope, parent int32, depth int
 	}
 	return idx
 }
+
+// AppendTraceText appends a tick's trace as text, one visited node per line,
+// indented by depth: "Sequence RUNNING", "  MoveTo RUNNING". It is for logs,
+// tests and the designer overlay, not the tick path.
+func (t *Tree) AppendTraceText(dst []byte, steps []TraceStep) []byte {
+	for _, s := range steps {
+		if s.Node < 0 || int(s.Node) >= len(t.nodes) {
+			continue
+		}
+		n := t.Node(int(s.Node))
+		for range n.Depth {
+			dst = append(dst, "  "...)
+		}
+		dst = append(dst, n.Label()...)
+		dst = append(dst, ' ')
+		dst = append(dst, s.Status.String()...)
+		dst = append(dst, '\n')
+	}
+	return dst
+}

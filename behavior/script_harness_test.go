@@ -260,9 +260,11 @@ func (m *machine) run(c *scriptCase) string {
 }
 
 func (m *machine) writeTrace() {
-	for _, s := range m.inst.AppendTrace(nil) {
-		ni := m.inst.Tree().Node(int(s.Node))
-		fmt.Fprintf(&m.out, "  %s%s %s\n", strings.Repeat("  ", ni.Depth), ni.Label(), s.Status)
+	text := m.inst.Tree().AppendTraceText(nil, m.inst.AppendTrace(nil))
+	for _, line := range strings.SplitAfter(string(text), "\n") {
+		if line != "" {
+			m.out.WriteString("  " + line)
+		}
 	}
 }
 
