@@ -1,0 +1,309 @@
+// Package grammar constrains a model's output to JSON that validates against
+// a JSON Schema subset: it compiles the schema into a byte-level automaton
+// and, per automaton state, the set of vocabulary tokens that keep the
+// output valid, in the manner of XGrammar and llguidance (the vocabulary is
+// walked as a byte trie against the automaton, and each state's mask is
+// computed once and cached).
+//
+// The output is compact JSON with keys in the schema's order and no
+// whitespace outside strings, as the model is trained to write it, so most
+// scaffolding is forced: Forced returns those tokens to append without
+// sampling. Supported (anything else is a *SchemaError naming its path):
+//
+//   - "type": object, array, string, integer, number, boolean, null, or an
+//     array of them; "enum" and "const" of any JSON values (emitted in
+//     compact form); "anyOf" and "oneOf" (taken as anyOf: the variants
+//     should not overlap, e.g. objects told apart by a const); local
+//     "$ref" ("#/$defs/x") that is not recursive; annotations (title,
+//     description, default, examples, ...).
+//   - object: "properties" (emitted in the order given), "required", and
+//     "additionalProperties" true or false (no other key is ever emitted).
+//     An optional property may be written or skipped, in its place.
+//   - string: "maxLength", "minLength" (in code points; an escape such as
+//     \n or a surrogate pair counts as one). Any valid JSON string
+//     spelling is allowed.
+//   - integer: at most 18 digits; number: at most 12 integer and 6
+//     fraction digits, no exponent; both with "minimum", "maximum",
+//     "exclusiveMinimum", "exclusiveMaximum". No "-0" integer.
+//   - array: "items" (one schema), "minItems", "maxItems" (≤ 256).
+//
+// A Matcher follows one generation. Its per-step methods allocate nothing
+// once the states a generation visits are cached.
+package grammar
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// Grammar is a compiled schema over one vocabulary. It is safe for
+// concurrent use by many Matchers.
+type Grammar struct {
+	vocab  *Vocab
+	nodes  []node
+	strs   []strLeaf
+	nums   []numLeaf
+	start  int32
+	fields map[string][]int32 // JSON path of a free string → its kStr nodes
+	empty  Bitset
+
+	maxMasks int // how many masks the cache may hold
+
+	// mu guards masks, forced and the walk scratch.
+	mu     sync.Mutex
+	masks  map[string]Bitset  // normalized state key → allowed tokens
+	forced map[string][]int32 // exact state key → forced token run
+	walk   walker
+}
+
+// MaxMaskCacheBytes bounds the token masks one Grammar caches.
+const MaxMaskCacheBytes = 64 << 20
+
+// Compile compiles a JSON Schema (see the package documentation for the
+// subset) over vocab.
+func Compile(schema []byte, vocab *Vocab) (*Grammar, error) {
+	root, err := parseSchema(schema)
+	if err != nil {
+		return nil, err
+	}
+	c := &compiler{root: root, refs: map[string]bool{}}
+	end, _ := c.add(node{kind: kEnd})
+	start, err := c.compile(root, "", "", end, 0)
+	if err != nil {
+		if se := (*SchemaError)(nil); !errors.As(err, &se) {
+			err = fmt.Errorf("grammar: compile: %w", err)
+		}
+		return nil, err
+	}
+	g := &Grammar{
+		vocab:  vocab,
+		nodes:  c.nodes,
+		strs:   c.strs,
+		nums:   c.nums,
+		start:  start,
+		fields: map[string][]int32{},
+		empty:  NewBitset(vocab.Size()),
+		masks:  map[string]Bitset{},
+		forced: map[string][]int32{},
+	}
+	for id, n := range g.nodes {
+		if n.kind == kStr {
+			p := g.strs[n.leaf].path
+			g.fields[p] = append(g.fields[p], int32(id))
+		}
+	}
+	g.maxMasks = max(16, MaxMaskCacheBytes/(len(g.empty)*8+64))
+	g.walk.ofs = make([]int, vocab.maxLen+2)
+	return g, nil
+}
+
+// Vocab is the vocabulary g was compiled over.
+func (g *Grammar) Vocab() *Vocab { return g.vocab }
+
+// Nodes is the number of automaton nodes, a measure of the schema's size.
+func (g *Grammar) Nodes() int { return len(g.nodes) }
+
+// Cost estimates the bytes g holds now, for caches that weigh entries.
+func (g *Grammar) Cost() int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return int64(len(g.nodes))*48 + int64(len(g.masks))*int64(len(g.empty)*8+64) + int64(len(g.forced))*64
+}
+
+// closure appends thread (n, 0, 0) and every thread its epsilon edges and
+// completed numbers reach.
+func (g *Grammar) closure(out []thread, n int32) []thread {
+	nd := &g.nodes[n]
+	switch nd.kind {
+	case kLit:
+		if len(nd.edges) > 0 {
+			out = append(out, thread{node: n})
+		}
+		for _, e := range nd.eps {
+			out = g.closure(out, e)
+		}
+		return out
+	case kNum:
+		return append(out, thread{node: n}) // a number is never empty
+	}
+	return append(out, thread{node: n})
+}
+
+// step appends to out the threads that in reaches by byte b, deduplicated.
+func (g *Grammar) step(out, in []thread, b byte) []thread {
+	base := len(out)
+	for _, t := range in {
+		nd := &g.nodes[t.node]
+		switch nd.kind {
+		case kLit:
+			for _, e := range nd.edges {
+				if e.b == b {
+					out = g.closure(out, e.next)
+				}
+			}
+		case kStr:
+			sub, count, exit, ok := g.strs[nd.leaf].step(t.sub, t.reg, b)
+			switch {
+			case !ok:
+			case exit:
+				out = g.closure(out, nd.next)
+			default:
+				out = append(out, thread{t.node, sub, count})
+			}
+		case kNum:
+			l := &g.nums[nd.leaf]
+			sub, mag, ok := l.step(t.sub, t.reg, b)
+			if ok {
+				out = append(out, thread{t.node, sub, mag})
+				if l.accepting(sub, mag) {
+					out = g.closure(out, nd.next)
+				}
+			}
+		}
+	}
+	if len(out)-base > 1 {
+		out = append(out[:base], canonical(out[base:])...)
+	}
+	return out
+}
+
+// canonical sorts and deduplicates a thread set in place, so equal states
+// have equal keys.
+func canonical(ts []thread) []thread {
+	for i := 1; i < len(ts); i++ {
+		for j := i; j > 0 && less(ts[j], ts[j-1]); j-- {
+			ts[j], ts[j-1] = ts[j-1], ts[j]
+		}
+	}
+	return slices.Compact(ts)
+}
+
+func less(a, b thread) bool {
+	if a.node != b.node {
+		return a.node < b.node
+	}
+	if a.sub != b.sub {
+		return a.sub < b.sub
+	}
+	return a.reg < b.reg
+}
+
+func (g *Grammar) accepting(ts []thread) bool {
+	for _, t := range ts {
+		if g.nodes[t.node].kind == kEnd {
+			return true
+		}
+	}
+	return false
+}
+
+// appendKey appends the exact key of a state.
+func appendKey(dst []byte, ts []thread) []byte {
+	for _, t := range ts {
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(t.node))
+		dst = binary.LittleEndian.AppendUint32(dst, t.sub)
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(t.reg))
+	}
+	return dst
+}
+
+// maskClass rewrites ts, in place, to a state with the same token mask:
+// inside a free string, the character count matters only through how many
+// characters may still be written and how many must be, and no token holds
+// more than maxLen characters, so counts far from both limits share one
+// class. Without this every position in a long string would be a new
+// state to walk the vocabulary for.
+func (g *Grammar) maskClass(ts []thread) {
+	limit := int64(g.vocab.maxLen) + 1
+	for i := range ts {
+		t := &ts[i]
+		nd := &g.nodes[t.node]
+		if nd.kind != kStr {
+			continue
+		}
+		l := &g.strs[nd.leaf]
+		need := l.minLen - t.reg
+		room := limit
+		if l.maxLen >= 0 {
+			room = l.maxLen - t.reg
+		}
+		switch {
+		case need >= limit:
+			t.reg = 0 // far below minLength, and so also below maxLength
+		case need <= 0 && room >= limit:
+			t.reg = l.minLen
+		}
+	}
+}
+
+// walker is the scratch of a vocabulary walk: buf holds the thread set of
+// each trie depth d at buf[ofs[d]:ofs[d+1]].
+type walker struct {
+	buf []thread
+	ofs []int
+}
+
+// computeMask sets in dst every token allowed from state ts: the
+// vocabulary trie is walked depth first against the automaton, and a
+// subtree is skipped as soon as its prefix is rejected, so the cost is the
+// number of trie nodes whose prefix is valid, not the vocabulary size
+// times token length. The caller holds g.mu.
+func (g *Grammar) computeMask(dst Bitset, ts []thread) {
+	dst.Clear()
+	v := g.vocab
+	w := &g.walk
+	w.buf = append(w.buf[:0], ts...)
+	w.ofs[0], w.ofs[1] = 0, len(ts)
+	for i := 0; i < len(v.trie); {
+		n := &v.trie[i]
+		d := int(n.depth)
+		parent := w.buf[w.ofs[d-1]:w.ofs[d]]
+		w.buf = g.step(w.buf[:w.ofs[d]], parent, n.b)
+		if len(w.buf) == w.ofs[d] {
+			i = int(n.skip)
+			continue
+		}
+		w.ofs[d+1] = len(w.buf)
+		for id := n.tok; id >= 0; id = v.dup[id] {
+			dst.Set(id)
+		}
+		i++
+	}
+	if g.accepting(ts) {
+		for _, id := range v.eog {
+			dst.Set(id)
+		}
+	}
+}
+
+// mask returns the cached mask of ts (exact state), computing it on a
+// miss into the cache, or into scratch when the cache is full. The caller
+// holds g.mu; key is scratch for the key bytes.
+func (g *Grammar) mask(ts []thread, key *[]byte, cls *[]thread, scratch *Bitset) Bitset {
+	*cls = append((*cls)[:0], ts...)
+	g.maskClass(*cls)
+	*key = appendKey((*key)[:0], *cls)
+	if m, ok := g.masks[string(*key)]; ok {
+		return m
+	}
+	var m Bitset
+	if len(g.masks) < g.maxMasks {
+		m = NewBitset(g.vocab.Size())
+		g.masks[string(*key)] = m
+	} else {
+		if *scratch == nil {
+			*scratch = NewBitset(g.vocab.Size())
+		}
+		m = *scratch
+	}
+	g.computeMask(m, *cls)
+	return m
+}
+
+// String describes g for logs.
+func (g *Grammar) String() string {
+	return fmt.Sprintf("grammar(%d nodes, %d strings, %d numbers)", len(g.nodes), len(g.strs), len(g.nums))
+}
