@@ -31,14 +31,13 @@ type node struct {
 	parent   int32
 	depth    int32
 	children []int32
-	aux      int32      // index of this node's first state word in Instance.aux
-	ports    []portRef  // by the spec's port order (then extra Act arguments)
-	act      string     // kAct: the act's name
-	script   *expr      // kScript, kScriptCondition
-	pre      [4]*expr   // _failureIf, _successIf, _skipIf, _while
-	post     [4]*expr   // _onHalted, _onFailure, _onSuccess, _post
-	hasCond  bool       // any pre or post condition
-	portDefs []portSpec // the specs of ports, for names and types
+	aux      int32     // index of this node's first state word in Instance.aux
+	ports    []portRef // by the spec's port order (then extra Act arguments)
+	act      string    // kAct: the act's name
+	script   *expr     // kScript, kScriptCondition
+	pre      [4]*expr  // _failureIf, _successIf, _skipIf, _while
+	post     [4]*expr  // _onHalted, _onFailure, _onSuccess, _post
+	hasCond  bool      // any pre or post condition
 }
 
 // Pre- and post-condition indexes, in BehaviorTree.CPP's order of precedence.
@@ -343,7 +342,7 @@ func (c *compiler) compile(el *element, s *scope, parent int32, depth int32) int
 		return -1
 	}
 	idx := int32(len(c.t.nodes))
-	c.t.nodes = append(c.t.nodes, node{kind: sp.kind, tag: typ, file: el.file, line: el.line, parent: parent, depth: depth, act: sp.act, portDefs: sp.ports})
+	c.t.nodes = append(c.t.nodes, node{kind: sp.kind, tag: typ, file: el.file, line: el.line, parent: parent, depth: depth, act: sp.act})
 	c.t.nodes[idx].aux = int32(c.t.auxLen)
 	c.t.auxLen += int(auxWords[sp.kind])
 	n := func() *node { return &c.t.nodes[idx] } // nodes may move as children append
@@ -418,11 +417,9 @@ func (c *compiler) compile(el *element, s *scope, parent int32, depth int32) int
 					continue
 				}
 				ports = append(ports, c.port(el, s, typ, portSpec{name: k}, given[k]))
-				n().portDefs = append(n().portDefs, portSpec{name: k})
 			}
 			given = nil
 			ports = ports[1:] // the act's name is no argument
-			n().portDefs = n().portDefs[1:]
 		}
 		if a := n().act; a != "" && c.lib.opts.KnownActions != nil && !c.lib.opts.KnownActions[a] {
 			c.bad(el, "unknown action %q: the game does not perform it", a)
