@@ -209,6 +209,20 @@ func (c *compiler) slot(s *scope, key string) int32 {
 	return i
 }
 
+// localSlot returns key's slot in s itself, never the parent's: a literal
+// given to a subtree port is that subtree's own entry, even when it
+// autoremaps the rest.
+func (c *compiler) localSlot(s *scope, key string) int32 {
+	if i, ok := s.keys[key]; ok {
+		return i
+	}
+	auto := s.auto
+	s.auto = false
+	i := c.slot(s, key)
+	s.auto = auto
+	return i
+}
+
 // checkReads reports keys read inside a subtree that nothing writes: with no
 // remapping and no autoremap, such a key can never be set, which is almost
 // always a typo or a forgotten port.
@@ -663,14 +677,14 @@ func (c *compiler) compileSubTree(el *element, s *scope, parent int32, depth int
 		if err != nil {
 			c.bad(el, "port %q of subtree %q: %v", k, id, err)
 		}
-		i := c.slot(child, k)
+		i := c.localSlot(child, k)
 		c.t.slots[i].init, c.t.slots[i].write = lit, true
 	}
 	if md != nil {
 		for _, ps := range md.ports {
 			if !remapped[ps.name] && ps.def != "" {
 				if lit, err := parseLiteral(ps.def, ps.kind); err == nil {
-					i := c.slot(child, ps.name)
+					i := c.localSlot(child, ps.name)
 					c.t.slots[i].init, c.t.slots[i].write = lit, true
 				}
 			}
