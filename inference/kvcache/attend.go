@@ -30,9 +30,8 @@ type Attender struct {
 
 	qs   []float32 // (nQ, HeadDim) queries times the scale
 	s    []float32 // (nQ, N) scores, then probabilities
-	tmp  []float32 // (nQ, max(BlockTokens, HeadDim)) one MatMul's output
-	pb   []float32 // (nQ, BlockTokens) one block's probabilities
-	vt   []byte    // (HeadDim, n) a partly filled block's values, compacted
+	kg   []byte    // (N, HeadDim) the span's keys, gathered
+	vg   []byte    // (HeadDim, N) the span's values, gathered
 	part []float32 // (nQ, HeadDim) a cascade part's output
 	plse []float32 // (nQ) its log-sum-exp
 	acc  []float32 // (rows) a cascade's running log-sum-exp per query row
@@ -99,22 +98,30 @@ func (a *Attender) attend(out, lse []float32, c *Cache, l, g int, q []float32, n
 		a.qs[i] = x * scale
 	}
 	a.s = grow(a.s, nQ*T)
-	a.tmp = grow(a.tmp, nQ*max(bt, hd))
-	a.pb = grow(a.pb, nQ*bt)
-	typ := c.cfg.Type
 
-	// Scores, block by block: S[:, block] = qs · Kᵀ, K's rows the positions.
-	a.kt.Type = typ
-	for j, b := range sp.Blocks[:(T+bt-1)/bt] {
+	// Gather the span's tiles into one K of (T, HeadDim) and one V of
+	// (HeadDim, T), so that each product below is one MatMul whose inner
+	// loops run over whole rows: per-block products cost a kernel call per
+	// block and, for P·V, reduce over only BlockTokens values per output.
+	// The copy is T·HeadDim values, what one query reads anyway, and a
+	// shared span's copy serves all its queries.
+	es, rowB := c.elem, hd*c.elem
+	a.kg = grow(a.kg, T*rowB)
+	a.vg = grow(a.vg, T*rowB)
+	blocks := sp.Blocks[:(T+bt-1)/bt]
+	for j, b := range blocks {
 		nb := min(bt, T-j*bt)
-		a.kt.Shape[0], a.kt.Shape[1] = hd, nb
-		a.kt.Data = c.tileBytes(b, l, g, false)[:nb*hd*c.elem]
-		y := a.tmp[:nQ*nb]
-		a.pool.MatMul(y, &a.kt, a.qs, nQ)
-		for r := range nQ {
-			copy(a.s[r*T+j*bt:r*T+j*bt+nb], y[r*nb:(r+1)*nb])
+		copy(a.kg[j*bt*rowB:], c.tileBytes(b, l, g, false)[:nb*rowB])
+		vt := c.tileBytes(b, l, g, true)
+		for d := range hd {
+			copy(a.vg[(d*T+j*bt)*es:(d*T+j*bt+nb)*es], vt[d*bt*es:(d*bt+nb)*es])
 		}
 	}
+	typ := c.cfg.Type
+
+	// Scores: S = qs·Kᵀ, (nQ, T).
+	a.kt.Type, a.kt.Shape[0], a.kt.Shape[1], a.kt.Data = typ, hd, T, a.kg
+	a.pool.MatMul(a.s, &a.kt, a.qs, nQ)
 
 	// Softmax per row, over the positions the row may see. kernels.Softmax
 	// normalises in place; the row's maximum becomes exactly 1/Σ, which
@@ -146,32 +153,9 @@ func (a *Attender) attend(out, lse []float32, c *Cache, l, g int, q []float32, n
 		}
 	}
 
-	// Output: out = Σ_blocks P[:, block] · V, V's rows the head dimensions.
-	clear(out)
-	a.vw.Type = typ
-	for j, b := range sp.Blocks[:(T+bt-1)/bt] {
-		nb := min(bt, T-j*bt)
-		vt := c.tileBytes(b, l, g, true)
-		if nb < bt {
-			// Compact the filled columns, so unfilled ones (stale values
-			// of the block's previous use) are never read.
-			es := c.elem
-			a.vt = grow(a.vt, hd*nb*es)
-			for d := range hd {
-				copy(a.vt[d*nb*es:(d+1)*nb*es], vt[d*bt*es:(d*bt+nb)*es])
-			}
-			vt = a.vt
-		}
-		a.vw.Shape[0], a.vw.Shape[1] = nb, hd
-		a.vw.Data = vt[:hd*nb*c.elem]
-		pb := a.pb[:nQ*nb]
-		for r := range nQ {
-			copy(pb[r*nb:(r+1)*nb], a.s[r*T+j*bt:r*T+j*bt+nb])
-		}
-		y := a.tmp[:nQ*hd]
-		a.pool.MatMul(y, &a.vw, pb, nQ)
-		kernels.Add(out, out, y)
-	}
+	// Output: out = P·V, (nQ, HeadDim), V's rows the head dimensions.
+	a.vw.Type, a.vw.Shape[0], a.vw.Shape[1], a.vw.Data = typ, T, hd, a.vg
+	a.pool.MatMul(out, &a.vw, a.s, nQ)
 }
 
 // MergeLSE combines two attention results over disjoint sets of positions

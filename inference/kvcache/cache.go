@@ -148,9 +148,9 @@ type Stats struct {
 	Budget     int64
 }
 
-// New makes a cache for cfg, allocating its whole pool now. The pool's
-// pages are touched only as blocks are first written, so a large budget
-// costs address space, not memory, until it is used.
+// New makes a cache for cfg, allocating its whole pool now: the budget is
+// memory taken up front, as a GPU server reserves its KV pool, so that
+// serving never allocates and never finds the memory gone.
 func New(cfg Config) (*Cache, error) {
 	if cfg.BlockTokens == 0 {
 		cfg.BlockTokens = 16
