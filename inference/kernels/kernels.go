@@ -16,10 +16,19 @@
 // MatVecQ8/MatMulQ8 expose that split so one quantized input serves several
 // matrices (q, k and v; an expert's gate and up).
 //
-// On amd64 with AVX-512 (F, BW, VL) the products run in assembly (Q8_0 with
-// AVX-512 VNNI, F16 with F16C); elsewhere, and on CPUs without those
-// features, in plain Go. Every fast path is tested against a plain reference
-// implementation kept in this package (matVecRef and friends).
+// On amd64 CPUs with AVX-512 F, BW and VL the products and the vector
+// helpers run in Go assembly (kernels_amd64.s): F32 with FMA on ZMM
+// registers, F16 widened by VCVTPH2PS, BF16 by a 16-bit shift, Q8_0 with the
+// AVX-512 VNNI integer dot product VPDPBUSD when the CPU has it; MatMul works
+// in 4-row × 4-input register tiles. The choice is made at run time with
+// golang.org/x/sys/cpu, so the default build gets it. Elsewhere, and on CPUs
+// without those features, everything runs in plain Go. Every fast path is
+// tested against a plain reference implementation kept in this package
+// (matVecRef, matVecQ8Ref, dotRef, softmaxRef, …), and the plain-Go set is
+// tested on machines that have the assembly too.
+//
+// A Pool's kernels run one at a time (calls are serialised); use one Pool
+// per concurrent forward pass, or share one and accept the queueing.
 //
 // Shape mismatches between the arguments of a kernel are programming errors
 // and panic with a message naming the kernel; kernels never see input from
