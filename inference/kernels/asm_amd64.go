@@ -34,6 +34,18 @@ func rowsF16AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
 func rowsBF16AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
 
 //go:noescape
+func rows4F32AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
+
+//go:noescape
+func rows4F16AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
+
+//go:noescape
+func rows4BF16AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
+
+//go:noescape
+func rows4Q8VNNI(y *float32, w *byte, rowBytes, rows int, xu *byte, xd *float32, nb int)
+
+//go:noescape
 func rowsQ8VNNI(y *float32, w *byte, rowBytes, rows int, xu *byte, xd *float32, nb int)
 
 //go:noescape
@@ -123,7 +135,7 @@ func swigluASM(dst, gate, up []float32) {
 
 // rowsAVX512 runs one of the rows kernels over len(y) rows and adds each
 // row's ragged tail, whose values take elemBytes bytes each.
-func rowsAVX512(kernel func(y *float32, w *byte, rowBytes, rows int, x *float32, n int),
+func rowsAVX512(kernel4, kernel func(y *float32, w *byte, rowBytes, rows int, x *float32, n int),
 	tail func(y []float32, w []byte, rowBytes int, x []float32), elemBytes int,
 	y []float32, w []byte, rowBytes int, x []float32) {
 	rows := len(y)
@@ -136,7 +148,13 @@ func rowsAVX512(kernel func(y *float32, w *byte, rowBytes, rows int, x *float32,
 		tail(y, w, rowBytes, x)
 		return
 	}
-	kernel(&y[0], &w[0], rowBytes, rows, &x[0], n)
+	// Four rows at a time share each load of x; the rest go one by one.
+	if rows4 := rows &^ 3; rows4 > 0 {
+		kernel4(&y[0], &w[0], rowBytes, rows4, &x[0], n)
+	}
+	if rows4 := rows &^ 3; rows4 < rows {
+		kernel(&y[rows4], &w[rows4*rowBytes], rowBytes, rows-rows4, &x[0], n)
+	}
 	if n == len(x) {
 		return
 	}
@@ -148,15 +166,15 @@ func rowsAVX512(kernel func(y *float32, w *byte, rowBytes, rows int, x *float32,
 }
 
 func rowsF32ASM(y []float32, w []byte, rowBytes int, x []float32) {
-	rowsAVX512(rowsF32AVX512, rowsF32Go, 4, y, w, rowBytes, x)
+	rowsAVX512(rows4F32AVX512, rowsF32AVX512, rowsF32Go, 4, y, w, rowBytes, x)
 }
 
 func rowsF16ASM(y []float32, w []byte, rowBytes int, x []float32) {
-	rowsAVX512(rowsF16AVX512, rowsF16Go, 2, y, w, rowBytes, x)
+	rowsAVX512(rows4F16AVX512, rowsF16AVX512, rowsF16Go, 2, y, w, rowBytes, x)
 }
 
 func rowsBF16ASM(y []float32, w []byte, rowBytes int, x []float32) {
-	rowsAVX512(rowsBF16AVX512, rowsBF16Go, 2, y, w, rowBytes, x)
+	rowsAVX512(rows4BF16AVX512, rowsBF16AVX512, rowsBF16Go, 2, y, w, rowBytes, x)
 }
 
 // inputBlock is how many inputs a MatMul block takes against each 4-row
@@ -233,7 +251,15 @@ func rowsQ8ASM(y []float32, w []byte, rowBytes int, x q8In) {
 	_ = w[(rows-1)*rowBytes+nb*q8BlockBytes-1]
 	_ = x.u[nb*q8Block-1]
 	_ = x.dv[nb*8-1]
-	rowsQ8VNNI(&y[0], &w[0], rowBytes, rows, &x.u[0], &x.dv[0], nb)
+	// Four rows at a time share each load of the input; the rest go one by
+	// one.
+	rows4 := rows &^ 3
+	if rows4 > 0 {
+		rows4Q8VNNI(&y[0], &w[0], rowBytes, rows4, &x.u[0], &x.dv[0], nb)
+	}
+	if rows4 < rows {
+		rowsQ8VNNI(&y[rows4], &w[rows4*rowBytes], rowBytes, rows-rows4, &x.u[0], &x.dv[0], nb)
+	}
 }
 
 // tileQ8ASM covers a MatMul block with 4×4 assembly tiles and the leftover

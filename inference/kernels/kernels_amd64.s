@@ -106,6 +106,85 @@ rowsdone: \
 	VHADDPS       XC, XA, XA \
 	VMOVUPS       XA, addr
 
+
+// ROWS4 is ROWS for four rows at a time: each load of x serves four rows,
+// and the four sums are reduced together and stored with one instruction.
+// Two sets of accumulators (Z0–Z3, Z4–Z7) hide the FMA latency. rows is a
+// multiple of 4.
+#define ROWS4 \
+	MOVQ y+0(FP), DI \
+	MOVQ w+8(FP), SI \
+	MOVQ rowBytes+16(FP), R8 \
+	MOVQ rows+24(FP), R9 \
+	MOVQ x+32(FP), DX \
+	MOVQ n+40(FP), CX \
+r4loop: \
+	TESTQ R9, R9 \
+	JZ    r4done \
+	MOVQ  SI, R10 \
+	LEAQ  (SI)(R8*2), R11 \
+	MOVQ  DX, R12 \
+	MOVQ  CX, R13 \
+	VPXORD Z0, Z0, Z0 \
+	VPXORD Z1, Z1, Z1 \
+	VPXORD Z2, Z2, Z2 \
+	VPXORD Z3, Z3, Z3 \
+	VPXORD Z4, Z4, Z4 \
+	VPXORD Z5, Z5, Z5 \
+	VPXORD Z6, Z6, Z6 \
+	VPXORD Z7, Z7, Z7 \
+r4step32: \
+	CMPQ R13, $32 \
+	JB   r4step16 \
+	VMOVUPS (R12), Z16 \
+	VMOVUPS 64(R12), Z17 \
+	WLOAD(0(R10), Z18) \
+	WLOAD(WSTEP(R10), Z19) \
+	VFMADD231PS Z16, Z18, Z0 \
+	VFMADD231PS Z17, Z19, Z4 \
+	WLOAD(0(R10)(R8*1), Z20) \
+	WLOAD(WSTEP(R10)(R8*1), Z21) \
+	VFMADD231PS Z16, Z20, Z1 \
+	VFMADD231PS Z17, Z21, Z5 \
+	WLOAD(0(R11), Z22) \
+	WLOAD(WSTEP(R11), Z23) \
+	VFMADD231PS Z16, Z22, Z2 \
+	VFMADD231PS Z17, Z23, Z6 \
+	WLOAD(0(R11)(R8*1), Z24) \
+	WLOAD(WSTEP(R11)(R8*1), Z25) \
+	VFMADD231PS Z16, Z24, Z3 \
+	VFMADD231PS Z17, Z25, Z7 \
+	ADDQ $(2*WSTEP), R10 \
+	ADDQ $(2*WSTEP), R11 \
+	ADDQ $128, R12 \
+	SUBQ $32, R13 \
+	JMP  r4step32 \
+r4step16: \
+	CMPQ R13, $16 \
+	JB   r4sum \
+	VMOVUPS (R12), Z16 \
+	WLOAD(0(R10), Z18) \
+	WLOAD(0(R10)(R8*1), Z20) \
+	WLOAD(0(R11), Z22) \
+	WLOAD(0(R11)(R8*1), Z24) \
+	VFMADD231PS Z16, Z18, Z0 \
+	VFMADD231PS Z16, Z20, Z1 \
+	VFMADD231PS Z16, Z22, Z2 \
+	VFMADD231PS Z16, Z24, Z3 \
+r4sum: \
+	VADDPS Z4, Z0, Z0 \
+	VADDPS Z5, Z1, Z1 \
+	VADDPS Z6, Z2, Z2 \
+	VADDPS Z7, Z3, Z3 \
+	REDUCE4(Z0, Y0, X0, Z1, Y1, X1, Z2, Y2, X2, Z3, Y3, X3, (DI)) \
+	ADDQ $16, DI \
+	LEAQ (SI)(R8*4), SI \
+	SUBQ $4, R9 \
+	JMP  r4loop \
+r4done: \
+	VZEROUPPER \
+	RET
+
 // TILE is the body of tileF32/F16/BF16: a 4-row × 4-input block of a
 // MatMul over the first n (a multiple of 16) values. Each step loads 16
 // values of each of the 4 inputs once and of each of the 4 rows once, for
@@ -306,6 +385,17 @@ tiledone: \
 	VMULPS      XD, Z26, Z29 \
 	VFMADD231PS Z29, Z28, A
 
+
+// Q8ROWX1 accumulates two blocks of one weight row against one input whose
+// quants are in Z19 and scales (8 copies per block) in Z20, into A.
+#define Q8ROWX1(WD, WD2, WQ, WQ2, A) \
+	Q8DW2(WD, WD2) \
+	VMULPS      Z20, Z26, Z26 \
+	Q8W2(WQ, WQ2) \
+	VPDPBUSD    Z27, Z19, Z25 \
+	VCVTDQ2PS   Z25, Z25 \
+	VFMADD231PS Z26, Z25, A
+
 // FOLD adds the upper half of Z into its lower half Y, leaving a YMM
 // accumulator.
 #define FOLD(Z, Y) \
@@ -398,6 +488,10 @@ axpydone:
 TEXT ·rowsF32AVX512(SB), NOSPLIT, $0-48
 	ROWS
 
+// func rows4F32AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
+TEXT ·rows4F32AVX512(SB), NOSPLIT, $0-48
+	ROWS4
+
 #undef WLOAD
 #undef WSTEP
 #define WLOAD(addr, Z) VCVTPH2PS addr, Z
@@ -407,12 +501,20 @@ TEXT ·rowsF32AVX512(SB), NOSPLIT, $0-48
 TEXT ·rowsF16AVX512(SB), NOSPLIT, $0-48
 	ROWS
 
+// func rows4F16AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
+TEXT ·rows4F16AVX512(SB), NOSPLIT, $0-48
+	ROWS4
+
 #undef WLOAD
 #define WLOAD(addr, Z) VPMOVZXWD addr, Z; VPSLLD $16, Z, Z
 
 // func rowsBF16AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
 TEXT ·rowsBF16AVX512(SB), NOSPLIT, $0-48
 	ROWS
+
+// func rows4BF16AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
+TEXT ·rows4BF16AVX512(SB), NOSPLIT, $0-48
+	ROWS4
 
 #undef WLOAD
 #undef WSTEP
@@ -818,5 +920,74 @@ scale16:
 	JMP     scale16
 
 scaledone:
+	VZEROUPPER
+	RET
+
+// func rows4Q8VNNI(y *float32, w *byte, rowBytes, rows int, xu *byte, xd *float32, nb int)
+// rowsQ8VNNI for rows (a multiple of 4) four at a time: the input's quants
+// and scales are loaded once for four rows and the four sums reduced
+// together.
+TEXT ·rows4Q8VNNI(SB), NOSPLIT, $0-56
+	MOVQ         y+0(FP), DI
+	MOVQ         w+8(FP), SI
+	MOVQ         rowBytes+16(FP), R8
+	MOVQ         rows+24(FP), R9
+	MOVQ         xu+32(FP), DX
+	MOVQ         xd+40(FP), BX
+	MOVQ         nb+48(FP), CX
+	MOVL         $0x80808080, AX
+	VPBROADCASTD AX, Z24
+	VPBROADCASTD AX, Y23
+	VPXORD       Z30, Z30, Z30
+
+q4row:
+	TESTQ  R9, R9
+	JZ     q4done
+	MOVQ   SI, R10
+	LEAQ   (SI)(R8*2), R11
+	MOVQ   DX, R12
+	MOVQ   BX, R13
+	MOVQ   CX, R14
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+q4blk2:
+	CMPQ      R14, $2
+	JB        q4fold
+	VMOVDQU32 (R12), Z19
+	VMOVUPS   (R13), Z20
+	Q8ROWX1((R10), 34(R10), 2(R10), 36(R10), Z0)
+	Q8ROWX1((R10)(R8*1), 34(R10)(R8*1), 2(R10)(R8*1), 36(R10)(R8*1), Z1)
+	Q8ROWX1((R11), 34(R11), 2(R11), 36(R11), Z2)
+	Q8ROWX1((R11)(R8*1), 34(R11)(R8*1), 2(R11)(R8*1), 36(R11)(R8*1), Z3)
+	ADDQ      $68, R10
+	ADDQ      $68, R11
+	ADDQ      $64, R12
+	ADDQ      $64, R13
+	SUBQ      $2, R14
+	JMP       q4blk2
+
+q4fold:
+	FOLD(Z0, Y0)
+	FOLD(Z1, Y1)
+	FOLD(Z2, Y2)
+	FOLD(Z3, Y3)
+	TESTQ R14, R14
+	JZ    q4sum
+	Q8BLOCK((R10), 2(R10), (R12), (R13), Y0)
+	Q8BLOCK((R10)(R8*1), 2(R10)(R8*1), (R12), (R13), Y1)
+	Q8BLOCK((R11), 2(R11), (R12), (R13), Y2)
+	Q8BLOCK((R11)(R8*1), 2(R11)(R8*1), (R12), (R13), Y3)
+
+q4sum:
+	REDUCE4Y(Y0, X0, Y1, X1, Y2, X2, Y3, X3, (DI))
+	ADDQ $16, DI
+	LEAQ (SI)(R8*4), SI
+	SUBQ $4, R9
+	JMP  q4row
+
+q4done:
 	VZEROUPPER
 	RET
