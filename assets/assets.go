@@ -24,3 +24,33 @@ func Catalog() fs.FS {
 	}
 	return sub
 }
+
+// personaFiles holds assets/personas/: one JSON file per persona of the demo
+// villages (see package npc/persona for the format). Logically constant.
+//
+//go:embed personas
+var personaFiles embed.FS
+
+// Personas returns the files of assets/personas/, rooted there.
+func Personas() fs.FS {
+	sub, err := fs.Sub(personaFiles, "personas")
+	if err != nil {
+		panic("assets: " + err.Error()) // "personas" is a constant, valid path
+	}
+	return sub
+}
+
+// worldFiles holds assets/worlds/: one JSON lore file per world (see package
+// npc/persona). Logically constant.
+//
+//go:embed worlds
+var worldFiles embed.FS
+
+// Worlds returns the files of assets/worlds/, rooted there.
+func Worlds() fs.FS {
+	sub, err := fs.Sub(worldFiles, "worlds")
+	if err != nil {
+		panic("assets: " + err.Error()) // "worlds" is a constant, valid path
+	}
+	return sub
+}
