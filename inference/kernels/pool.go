@@ -123,7 +123,9 @@ func (p *Pool) Close() {
 
 // For calls fn over disjoint ranges [lo,hi) covering [0,n), spread over the
 // pool's threads, and returns when all calls have returned. fn must be safe
-// to run concurrently on disjoint ranges.
+// to run concurrently on disjoint ranges, and must not use the same Pool
+// (its jobs run one at a time, so that would deadlock); the package-level
+// vector helpers are fine.
 func (p *Pool) For(n int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
