@@ -17,7 +17,10 @@ import (
 //
 // Replies run on a fixed pool of worker goroutines fed by a bounded queue,
 // so PlayerSay never blocks a reader; when the queue is full it answers
-// overloaded. Streaming delays use timers, not sleeping workers.
+// overloaded. Streaming delays use timers, not sleeping workers. An
+// interrupt, a new line or a despawn ends the open utterance at once with a
+// final say of what was said so far. Messages go to the Outbox while mu is
+// held (Outbox.Send never blocks), so they leave in the order decided.
 type StandIn struct {
 	delay time.Duration // between say deltas
 	jobs  chan func()   // bounded; workers run them
@@ -40,10 +43,12 @@ type standInNPC struct {
 	speaking  *standInUtterance // the utterance being streamed, if any
 }
 
-// standInUtterance is a reply being streamed; interrupted cuts it short.
+// standInUtterance is a reply being streamed, guarded by StandIn.mu.
 type standInUtterance struct {
-	id          string
-	interrupted bool
+	id        string
+	requestID string
+	sent      string // the deltas sent so far
+	done      bool   // the final say has been sent
 }
 
 // StandInOptions tune the stand-in.
@@ -155,7 +160,7 @@ func (s *StandIn) Despawn(ref NPCRef) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if n := s.npcs[ref]; n != nil && n.speaking != nil {
-		n.speaking.interrupted = true
+		n.speaking.done = true // no final say: the NPC is gone
 	}
 	delete(s.npcs, ref)
 }
@@ -207,73 +212,75 @@ func (s *StandIn) PlayerSay(ref NPCRef, requestID string, p *protocol.PlayerSay)
 // reply sends the decision and act at once, then streams the say.
 func (s *StandIn) reply(ref NPCRef, requestID, uttID, actID string, p *protocol.PlayerSay) {
 	ans := standInAnswer(p.Text)
-	s.mu.Lock()
-	n := s.npcs[ref]
-	if n == nil || s.closed {
-		s.mu.Unlock()
-		return
-	}
-	if n.speaking != nil { // a new line cuts the old one short
-		n.speaking.interrupted = true
-	}
-	u := &standInUtterance{id: uttID}
-	n.speaking = u
-	n.actions[actID] = ""
-	out := n.out
-	s.mu.Unlock()
-
 	act := &protocol.Act{ActionID: actID, Name: ans.action}
 	target := ""
 	if ans.action == "follow" || ans.action == "trade" {
 		target = p.Speaker
 		act.Args = protocol.Args{"target": p.Speaker}
 	}
-	out.Send(ref.NPC, requestID, &protocol.Decision{
+	s.mu.Lock()
+	n := s.npcs[ref]
+	if n == nil || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	n.endUtterance(ref) // a new line cuts the old one short
+	u := &standInUtterance{id: uttID, requestID: requestID}
+	n.speaking = u
+	n.actions[actID] = ""
+	n.out.Send(ref.NPC, requestID, &protocol.Decision{
 		Emotion: ans.emotion, Action: ans.action, Target: target, Say: ans.text, UtteranceID: uttID,
 		Stats: &protocol.DecisionStats{Fallback: true},
 	})
-	out.Send(ref.NPC, requestID, act)
-	s.stream(ref, requestID, u, splitDeltas(ans.text, 4), 0, "")
+	n.out.Send(ref.NPC, requestID, act)
+	s.mu.Unlock()
+	s.stream(ref, u, splitDeltas(ans.text, 4), 0)
+}
+
+// endUtterance sends the final say of the open utterance, if any, with what
+// was said so far; StandIn.mu must be held.
+func (n *standInNPC) endUtterance(ref NPCRef) {
+	u := n.speaking
+	if u == nil {
+		return
+	}
+	n.speaking = nil
+	if !u.done {
+		u.done = true
+		n.out.Send(ref.NPC, u.requestID, &protocol.Say{UtteranceID: u.id, Final: true, Text: u.sent})
+	}
 }
 
 // stream sends deltas[i:] of u, then the final say. With a delay it sends one
 // delta and schedules the rest on a timer, holding no goroutine while it
-// waits.
-func (s *StandIn) stream(ref NPCRef, requestID string, u *standInUtterance, deltas []string, i int, sent string) {
-	for ; i <= len(deltas); i++ {
+// waits. It stops when u has been ended by someone else.
+func (s *StandIn) stream(ref NPCRef, u *standInUtterance, deltas []string, i int) {
+	for ; ; i++ {
 		s.mu.Lock()
 		n := s.npcs[ref]
-		if n == nil || s.closed {
+		if n == nil || s.closed || u.done {
 			s.mu.Unlock()
 			return
 		}
-		cut := u.interrupted || n.speaking != u
-		if (cut || i == len(deltas)) && n.speaking == u {
-			n.speaking = nil
-		}
-		out := n.out
-		s.mu.Unlock()
-		if cut || i == len(deltas) {
-			out.Send(ref.NPC, requestID, &protocol.Say{UtteranceID: u.id, Final: true, Text: sent})
+		if i == len(deltas) {
+			n.endUtterance(ref)
+			s.mu.Unlock()
 			return
 		}
-		out.Send(ref.NPC, requestID, &protocol.Say{UtteranceID: u.id, Delta: deltas[i]})
-		sent += deltas[i]
+		n.out.Send(ref.NPC, u.requestID, &protocol.Say{UtteranceID: u.id, Delta: deltas[i]})
+		u.sent += deltas[i]
+		s.mu.Unlock()
 		if s.delay > 0 {
 			next := i + 1
-			// The timer's goroutine exits after queueing the next step (or
-			// at once if the queue is full, ending the utterance early).
+			// The timer's goroutine exits after queueing the next step, or
+			// after running it itself if the queue is full.
 			time.AfterFunc(s.delay, func() {
-				step := func() { s.stream(ref, requestID, u, deltas, next, sent) }
+				step := func() { s.stream(ref, u, deltas, next) }
 				select {
 				case s.jobs <- step:
 				case <-s.done:
 				default:
-					s.mu.Lock()
-					u.interrupted = true
-					s.mu.Unlock()
-					// Run the final say here rather than lose it.
-					s.stream(ref, requestID, u, deltas, next, sent)
+					step()
 				}
 			})
 			return
@@ -288,9 +295,7 @@ func (s *StandIn) Interrupt(ref NPCRef, i *protocol.Interrupt) error {
 	if err != nil {
 		return err
 	}
-	if n.speaking != nil {
-		n.speaking.interrupted = true
-	}
+	n.endUtterance(ref)
 	return nil
 }
 
