@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""Train Anima's NPC model (train/model.py) on a token file from
+`anima train tokenize`, then write the weights for `anima train export`.
+
+Inputs: PREFIX.json (header) and PREFIX.bin: offsets uint32[S+1], token ids
+uint16[T], loss mask uint8[T] (1 on the completion: decision JSON and
+<|im_end|>), little-endian.
+
+Outputs in --out:
+  index.json, weights-NN.bin   tensors in GGUF names, shapes and order, raw
+                               little-endian f32 or f16, files <= 15 MiB
+  loss.csv                     step, tokens, lr, loss, completion loss, aux,
+                               validation completion loss, seconds, tok/s
+  logits.json                  the trained model's float32 logits for a fixed
+                               prompt, computed from the weights as written
+                               (so an F32 GGUF export must reproduce them)
+  train.log                    the run's settings and summary
+
+Each batch holds examples of similar length, padded at the end, about
+--batch-tokens tokens in all; every example starts at position 0 with a
+causal mask, exactly as the runtime presents it.
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from model import Config, Model, count_params  # noqa: E402
+
+MAX_BLOB = 15 << 20
+
+
+def load_tokens(prefix):
+    with open(prefix + ".json") as f:
+        h = json.load(f)
+    if h.get("format") != "anima-tokens/1":
+        raise SystemExit(f"{prefix}.json: format {h.get('format')!r}; want anima-tokens/1")
+    S, T = h["sequences"], h["tokens"]
+    raw = np.fromfile(prefix + ".bin", dtype=np.uint8)
+    want = 4 * (S + 1) + 3 * T
+    if raw.size != want:
+        raise SystemExit(f"{prefix}.bin: {raw.size} bytes; the header implies {want}")
+    off = raw[:4 * (S + 1)].view("<u4").astype(np.int64)
+    ids = raw[4 * (S + 1):4 * (S + 1) + 2 * T].view("<u2").astype(np.int64)
+    mask = raw[4 * (S + 1) + 2 * T:].astype(np.float32)
+    if off[0] != 0 or off[-1] != T or np.any(np.diff(off) <= 0):
+        raise SystemExit(f"{prefix}.bin: offsets are not increasing from 0 to {T}")
+    if ids.max() >= h["vocab"]:
+        raise SystemExit(f"{prefix}.bin: token id {ids.max()} outside the vocabulary of {h['vocab']}")
+    return h, off, ids, mask
+
+
+def make_batches(seqs, off, batch_tokens, rng):
+    """Group the examples seqs into batches of similar length whose padded
+    size (count x longest) stays within batch_tokens, in an order drawn from
+    rng. Grouping by length keeps padding, and attention's quadratic cost,
+    small: an example is never packed with another, so it is seen exactly as
+    the runtime presents it, from position 0 with a causal mask."""
+    lens = {s: int(off[s + 1] - off[s]) for s in seqs}
+    order = sorted(seqs, key=lambda s: (lens[s], rng.random()))
+    batches, cur, longest = [], [], 0
+    for s in order:
+        n = lens[s]
+        if cur and (len(cur) + 1) * max(longest, n) > batch_tokens:
+            batches.append(cur)
+            cur, longest = [], 0
+        cur.append(s)
+        longest = max(longest, n)
+    if cur:
+        batches.append(cur)
+    rng.shuffle(batches)
+    return batches
+
+
+def batch_arrays(batch, off, ids, mask, pad):
+    """ids (B, L) padded with pad at the end; comp (B, L) the loss mask; real
+    (B, L) 1 where there is a token."""
+    L = max(int(off[s + 1] - off[s]) for s in batch)
+    o_ids = np.full((len(batch), L), pad, dtype=np.int64)
+    o_cmp = np.zeros((len(batch), L), dtype=np.float32)
+    o_real = np.zeros((len(batch), L), dtype=np.float32)
+    for r, s in enumerate(batch):
+        a, b = int(off[s]), int(off[s + 1])
+        o_ids[r, :b - a] = ids[a:b]
+        o_cmp[r, :b - a] = mask[a:b]
+        o_real[r, :b - a] = 1
+    return o_ids, o_cmp, o_real
+
+
+def batch_tensors(arrays, prompt_weight, device):
+    b_ids, b_cmp, b_real = (torch.from_numpy(x).to(device) for x in arrays)
+    # Token t predicts token t+1; padding comes after every real token, so
+    # the causal mask alone keeps it out of every real token's attention.
+    tgt = b_ids[:, 1:]
+    real = b_real[:, 1:]
+    comp = b_cmp[:, 1:]
+    weight = torch.where(comp > 0, torch.ones_like(comp), prompt_weight * real)
+    return b_ids, tgt, weight, comp
+
+
+def lr_at(step, steps, warmup, peak, floor):
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    t = (step - warmup) / max(1, steps - warmup)
+    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def write_weights(model, out, dtype):
+    tensors = model.gguf_tensors()
+    index = {"format": "anima-weights/1", "config": model.c.to_dict(), "tensors": []}
+    fileno, blob = 0, bytearray()
+
+    def flush():
+        nonlocal fileno, blob
+        if blob:
+            with open(os.path.join(out, f"weights-{fileno:02d}.bin"), "wb") as f:
+                f.write(blob)
+            fileno, blob = fileno + 1, bytearray()
+
+    for name, shape, t in tensors:
+        # GGUF order: the innermost dimension (shape[0]) varies fastest,
+        # which is the row-major order of the torch tensor as stored.
+        arr = t.numpy().astype("<f4" if dtype == "f32" else "<f2")
+        data = arr.tobytes()
+        if len(data) > MAX_BLOB:
+            raise SystemExit(f"tensor {name} is {len(data)} bytes, over the {MAX_BLOB}-byte file limit")
+        if len(blob) + len(data) > MAX_BLOB:
+            flush()
+        index["tensors"].append({"name": name, "shape": shape, "dtype": dtype,
+                                 "file": f"weights-{fileno:02d}.bin", "offset": len(blob)})
+        blob += data
+    flush()
+    with open(os.path.join(out, "index.json"), "w") as f:
+        json.dump(index, f, indent=1)
+    return fileno
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tokens", required=True, help="token file prefix (PREFIX.json, PREFIX.bin)")
+    ap.add_argument("--out", required=True, help="output folder")
+    ap.add_argument("--budget-tokens", type=float, default=0,
+                    help="train on about this many tokens (padding included); sets --steps")
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--batch-tokens", type=int, default=8192, help="padded tokens per step")
+    ap.add_argument("--ctx", type=int, default=1024, help="context length recorded in the model (>= longest example)")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--min-lr", type=float, default=2e-4)
+    ap.add_argument("--warmup", type=int, default=0, help="warmup steps (default: 5%% of steps)")
+    ap.add_argument("--wd", type=float, default=0.1)
+    ap.add_argument("--prompt-weight", type=float, default=0.05,
+                    help="loss weight of prompt tokens relative to completion tokens")
+    ap.add_argument("--aux-weight", type=float, default=0.01, help="router load-balancing loss weight")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--val-frac", type=float, default=0.02, help="share of examples held back for validation")
+    ap.add_argument("--eval-every", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads when there is no GPU")
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    ap.add_argument("--weights-dtype", default="f32", choices=["f32", "f16"])
+    ap.add_argument("--dim", type=int, default=Config.dim)
+    ap.add_argument("--layers", type=int, default=Config.layers)
+    ap.add_argument("--heads", type=int, default=Config.heads)
+    ap.add_argument("--kv-heads", type=int, default=Config.kv_heads)
+    ap.add_argument("--head-dim", type=int, default=Config.head_dim)
+    ap.add_argument("--experts", type=int, default=Config.experts)
+    ap.add_argument("--experts-used", type=int, default=Config.experts_used)
+    ap.add_argument("--expert-ffn", type=int, default=Config.expert_ffn)
+    ap.add_argument("--logits-tokens", type=int, default=32, help="prompt length of the logits dump")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model (cuda)")
+    a = ap.parse_args()
+
+    device = a.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        torch.set_num_threads(a.threads)
+    random.seed(a.seed)
+    np.random.seed(a.seed)
+    torch.manual_seed(a.seed)
+    os.makedirs(a.out, exist_ok=True)
+    log = open(os.path.join(a.out, "train.log"), "w")
+
+    def say(*xs):
+        s = " ".join(str(x) for x in xs)
+        print(s, flush=True)
+        log.write(s + "\n")
+        log.flush()
+
+    h, off, ids, mask = load_tokens(a.tokens)
+    S = h["sequences"]
+    c = Config(vocab=h["vocab"], dim=a.dim, layers=a.layers, heads=a.heads, kv_heads=a.kv_heads, head_dim=a.head_dim,
+               experts=a.experts, experts_used=a.experts_used, expert_ffn=a.expert_ffn, context=a.ctx)
+    if h["longest"] > a.ctx:
+        raise SystemExit(f"the longest example has {h['longest']} tokens, more than --ctx {a.ctx}")
+    total, active = count_params(c)
+    rng = random.Random(a.seed)
+    allseq = list(range(S))
+    rng.shuffle(allseq)
+    nval = min(max(1, int(S * a.val_frac)), S - 1) if a.val_frac > 0 and S > 1 else 0
+    val_seqs, train_seqs = sorted(allseq[:nval]), sorted(allseq[nval:])
+    # A fixed validation set: at most 64 examples, batched once.
+    val = make_batches(val_seqs[:64], off, a.batch_tokens, random.Random(0))
+    per_epoch = len(make_batches(train_seqs, off, a.batch_tokens, random.Random(0)))
+    steps = a.steps
+    if a.budget_tokens > 0:
+        steps = max(1, int(a.budget_tokens // a.batch_tokens))
+    warmup = a.warmup or max(1, steps // 20)
+    say(f"device {device} torch {torch.__version__} threads {torch.get_num_threads()}")
+    say(f"config {json.dumps(c.to_dict())}")
+    say(f"params total {total/1e6:.2f}M active {active/1e6:.2f}M")
+    say(f"data {S} sequences ({len(train_seqs)} train, {nval} val), {h['tokens']} tokens, "
+        f"{h['loss_tokens']} completion tokens, {per_epoch} batches/epoch")
+    say(f"recipe steps {steps} batch_tokens {a.batch_tokens} (~{steps*a.batch_tokens/1e6:.2f}M padded tokens, "
+        f"{steps/per_epoch:.2f} epochs) lr {a.lr}..{a.min_lr} warmup {warmup} prompt_weight {a.prompt_weight} "
+        f"aux {a.aux_weight} seed {a.seed}")
+
+    model = Model(c).to(device)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    keep = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd}, {"params": keep, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
+    fwd = torch.compile(model) if a.compile else model
+
+    def loss_of(batch):
+        x, tgt, weight, comp = batch_tensors(batch_arrays(batch, off, ids, mask, h["pad_id"]), a.prompt_weight, device)
+        if device == "cuda":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                logits, aux = fwd(x)
+        else:
+            logits, aux = fwd(x)
+        ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, c.vocab), tgt.reshape(-1),
+                             reduction="none").view_as(weight)
+        loss = (ce * weight).sum() / weight.sum().clamp_min(1)
+        closs = (ce * comp).sum() / comp.sum().clamp_min(1)
+        return loss, closs, aux, comp.sum()
+
+    def evaluate():
+        if not val:
+            return float("nan")
+        model.eval()
+        num = den = 0.0
+        with torch.no_grad():
+            for b in val:
+                _, closs, _, n = loss_of(b)
+                num += closs.item() * n.item()
+                den += n.item()
+        model.train()
+        return num / max(den, 1)
+
+    csv = open(os.path.join(a.out, "loss.csv"), "w")
+    csv.write("step,tokens,lr,loss,completion_loss,aux,val_completion_loss,seconds,tok_per_s\n")
+    epoch, cursor, batches = 0, 0, []
+    t0 = time.time()
+    seen = 0  # real (unpadded) tokens trained on
+    for step in range(steps):
+        if cursor == len(batches):
+            batches = make_batches(train_seqs, off, a.batch_tokens, random.Random(a.seed * 1000 + epoch))
+            epoch, cursor = epoch + 1, 0
+        batch = batches[cursor]
+        cursor += 1
+        lr = lr_at(step, steps, warmup, a.lr, a.min_lr)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss, closs, aux, _ = loss_of(batch)
+        opt.zero_grad(set_to_none=True)
+        (loss + a.aux_weight * aux).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        seen += sum(int(off[s + 1] - off[s]) for s in batch)
+        last = step == steps - 1
+        if step % 10 == 0 or last:
+            el = time.time() - t0
+            vl = evaluate() if (step % a.eval_every == 0 or last) else float("nan")
+            csv.write(f"{step},{seen},{lr:.6g},{loss.item():.5f},{closs.item():.5f},{float(aux):.4f},{vl:.5f},"
+                      f"{el:.1f},{seen/el:.0f}\n")
+            csv.flush()
+            say(f"step {step:5d}/{steps} loss {loss.item():.4f} completion {closs.item():.4f} aux {float(aux):.3f} "
+                f"val {vl:.4f} lr {lr:.2e} {seen/el:.0f} tok/s {el:.0f}s")
+    el = time.time() - t0
+    say(f"done {steps} steps, {seen} tokens in {el:.0f}s = {seen/el:.0f} tok/s ({epoch} epochs started)")
+
+    # Write the weights, then compute the logits dump from exactly those
+    # values (rounded to the stored dtype), in float32, on the CPU.
+    model = model.float().cpu().eval()
+    files = write_weights(model, a.out, a.weights_dtype)
+    if a.weights_dtype == "f16":
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(p.half().float())
+    n = min(a.logits_tokens, int(off[1] - off[0]))
+    prompt = torch.from_numpy(ids[off[0]:off[0] + n].copy())[None]
+    with torch.no_grad():
+        logits, _ = model(prompt)
+    with open(os.path.join(a.out, "logits.json"), "w") as f:
+        json.dump({"tokens": prompt[0].tolist(), "vocab": c.vocab,
+                   "logits": [[float(v) for v in row] for row in logits[0].tolist()]}, f)
+    say(f"wrote {files} weight files ({a.weights_dtype}), index.json, loss.csv, logits.json to {a.out}")
+
+
+if __name__ == "__main__":
+    main()
