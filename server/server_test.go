@@ -429,3 +429,49 @@ func TestConfig(t *testing.T) {
 		t.Errorf("KeysFromEnv(%q) = %q; want [a b c]", " a, b,,c ", got)
 	}
 }
+
+// TestKeepalive: a client that answers the server's pings stays connected
+// past the read timeout; one that reads nothing (so answers no ping) is
+// dropped after it.
+func TestKeepalive(t *testing.T) {
+	cfg := testConfig()
+	// Pings ten times per read timeout: a client would have to stall for
+	// most of a second to miss one in time.
+	cfg.ReadTimeout = Duration(time.Second)
+	cfg.PingInterval = Duration(100 * time.Millisecond)
+	ts := startServer(t, cfg, serverOpt{})
+	live := dial(t, ts, protocol.SubprotocolMsgpack, nil)
+	live.hello(nil)
+	silent := dial(t, ts, protocol.SubprotocolMsgpack, nil)
+	silent.hello(nil)
+
+	// live's reader answers pings (gorilla does so inside ReadMessage).
+	msgs := make(chan protocol.Envelope, 16)
+	// Exits when live's connection closes, at the end of the test.
+	go func() {
+		defer close(msgs)
+		for {
+			live.ws.SetReadDeadline(time.Now().Add(time.Minute))
+			_, data, err := live.ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			if env, err := live.codec.Decode(data); err == nil {
+				msgs <- env
+			}
+		}
+	}()
+	waitFor(t, "the silent client to be dropped", func() bool { return ts.counter(t, "anima_connections") == 1 })
+	// By now live has been quiet (apart from pongs) for longer than the
+	// read timeout; it must still work.
+	time.Sleep(time.Duration(cfg.ReadTimeout)) // at least one more read timeout
+	live.send(protocol.NewEnvelope("p", "", &protocol.Ping{}))
+	select {
+	case env, ok := <-msgs:
+		if !ok || env.Type != "pong" {
+			t.Errorf("live client after the read timeout: %+v, open %v; want pong", env, ok)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("no pong for the live client")
+	}
+}
