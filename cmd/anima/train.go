@@ -566,4 +566,3 @@ func runTrainExport(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "export: %s, %s, %.1f MiB\n", *out, *typ, float64(st.Size())/(1<<20))
 	return nil
 }
-
