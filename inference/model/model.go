@@ -9,6 +9,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -88,6 +89,9 @@ func Architectures() []string {
 // is checked against the hyper-parameters, so the forward pass cannot index
 // out of range; errors name the key or tensor at fault.
 func Load(f *gguf.File, pool *kernels.Pool) (*Model, error) {
+	if pool == nil {
+		return nil, errors.New("model: Load needs a kernels.Pool to compute on")
+	}
 	name, err := f.Architecture()
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)

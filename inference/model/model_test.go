@@ -269,6 +269,8 @@ func TestForwardErrors(t *testing.T) {
 // checks that Load names what is wrong.
 func TestLoadErrors(t *testing.T) {
 	s := fixtures["qwen3moe"]
+	pool := kernels.NewPool(1)
+	defer pool.Close()
 	tests := []struct {
 		name string
 		edit func(w *gguf.Writer)
@@ -297,7 +299,7 @@ func TestLoadErrors(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
-		_, err = Load(f, nil)
+		_, err = Load(f, pool)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Load(%s) = %v; want error containing %q", tt.name, err, tt.want)
 		}
