@@ -139,13 +139,12 @@ func (a *Attender) attend(out, lse []float32, c *Cache, l, g int, q []float32, n
 			}
 			continue
 		}
-		am := 0
+		am, m := 0, row[0]
 		for i, x := range row[:lim] {
-			if x > row[am] {
-				am = i
+			if x > m {
+				am, m = i, x
 			}
 		}
-		m := row[am]
 		kernels.Softmax(row[:lim])
 		clear(row[lim:])
 		if lse != nil {

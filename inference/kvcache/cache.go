@@ -57,6 +57,25 @@
 // cache, and a retry (or the next NPC with the same lore) resumes from there;
 // only the chunk whose Advance never came is lost.
 //
+// # Attention
+//
+// Attender.Attend computes attention for one KV head over a Span of blocks
+// for a group of queries — the query heads that share the KV head (GQA), of
+// one sequence or of many — and returns each row's log-sum-exp, so that
+// attention over disjoint parts of a sequence can be combined by MergeLSE.
+// AttendCausal is the prefill form, with a causal limit per row. Plan groups
+// a decode step's sequences by the prefix blocks they share, and
+// Attender.Cascade attends each shared run once for all its members' queries
+// (as matrix products) and each sequence's own blocks separately, then
+// merges: Hydragen's and FlashInfer's cascade attention.
+//
+// A forward pass adopts the cache per layer as: compute q, k, v for the
+// chunk; Seq.Store(l, pos, k, v); then, for each KV head g, gather the rows
+// of the query heads g·group..(g+1)·group-1 of every token of the chunk
+// into (n·group, HeadDim) and call AttendCausal with perPos = group (or, in
+// a batched decode step, Cascade with perSeq = group); then scatter the
+// outputs back into (n, QDim). After the last layer, Cache.Advance.
+//
 // # Concurrency
 //
 // A Cache is not safe for concurrent use. It is designed to be owned by one
