@@ -319,8 +319,8 @@ func (m *Model) moe(st *State, ly *layer, n int) {
 }
 
 // moeDecode is the mixture of experts for one token: each chosen expert
-// runs whole on one thread (on the serial pool, from inside one parallel
-// loop over the experts), rather than splitting each of its three small
+// runs whole on one thread (on its slot's single-thread pool, from inside
+// one parallel loop over the experts), rather than splitting each of its three small
 // products across threads: one dispatch per layer instead of six. The
 // experts' outputs are added in expert order, so the result does not
 // depend on the thread count.
@@ -361,19 +361,20 @@ func (st *State) expert(m *Model, lo, hi int) {
 		e := st.sel[j]
 		hg, hu, out := st.hg[j*F:(j+1)*F], st.hu[j*F:(j+1)*F], st.eout[j*D:(j+1)*D]
 		gate, up, down := ly.gateExp[e], ly.upExp[e], ly.downExp[e]
+		serial := st.serial[j]
 		if gate.Type == tensor.Q8_0 && up.Type == tensor.Q8_0 {
-			m.serial.MatVecQ8(hg, gate, &st.xq)
-			m.serial.MatVecQ8(hu, up, &st.xq)
+			serial.MatVecQ8(hg, gate, &st.xq)
+			serial.MatVecQ8(hu, up, &st.xq)
 		} else {
-			m.serial.MatVec(hg, gate, xb)
-			m.serial.MatVec(hu, up, xb)
+			serial.MatVec(hg, gate, xb)
+			serial.MatVec(hu, up, xb)
 		}
 		kernels.SwiGLU(hg, hg, hu)
 		if down.Type == tensor.Q8_0 {
 			kernels.QuantizeQ8(&st.xqExp[j], hg)
-			m.serial.MatVecQ8(out, down, &st.xqExp[j])
+			serial.MatVecQ8(out, down, &st.xqExp[j])
 		} else {
-			m.serial.MatVec(out, down, hg)
+			serial.MatVec(out, down, hg)
 		}
 	}
 }

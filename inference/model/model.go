@@ -28,11 +28,6 @@ type Model struct {
 
 	pool *kernels.Pool // runs the matrix products and attention heads; not owned
 
-	// serial is a one-thread pool: its kernels run inline on the calling
-	// goroutine and touch no shared state, so jobs already running in
-	// parallel on pool (one expert each) use it concurrently.
-	serial *kernels.Pool
-
 	embed      *tensor.Tensor // token_embd {Dim, Vocab}
 	outputNorm []float32      // (Dim)
 	output     *tensor.Tensor // output {Dim, Vocab}; token_embd when tied
@@ -125,7 +120,7 @@ func Load(f *gguf.File, pool *kernels.Pool) (*Model, error) {
 		return nil, fmt.Errorf("model: %s is dense but %q = %d", name, name+".expert_count", cfg.Experts)
 	}
 
-	m := &Model{Config: cfg, embed: embed, pool: pool, serial: kernels.NewPool(1)}
+	m := &Model{Config: cfg, embed: embed, pool: pool}
 	l := loader{f: f}
 	c := &m.Config
 	l.matrix(&m.embed, "token_embd.weight", c.Dim, c.Vocab)

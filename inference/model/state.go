@@ -109,6 +109,10 @@ type State struct {
 	expertFn func(lo, hi int)
 	moeLayer *layer
 	xqExp    []kernels.Q8Vec // (ExpertsUsed) each expert's quantized down-projection input
+	// serial holds one single-thread pool per chosen-expert slot: its
+	// kernels run inline on whichever goroutine runs that slot's job, and
+	// no two jobs share one (a Pool runs one product at a time).
+	serial []*kernels.Pool
 }
 
 // NewState returns a State able to hold ctx positions, processing prompts
@@ -161,6 +165,10 @@ func (m *Model) NewState(ctx, batch int) (*State, error) {
 		st.ein = make([]float32, rows*c.Dim)
 		st.eout = make([]float32, rows*c.Dim)
 		st.xqExp = make([]kernels.Q8Vec, c.ExpertsUsed)
+		st.serial = make([]*kernels.Pool, c.ExpertsUsed)
+		for j := range st.serial {
+			st.serial[j] = kernels.NewPool(1) // starts no goroutine: nothing to close
+		}
 	}
 	return st, nil
 }
