@@ -367,7 +367,8 @@ func (m *Matcher) Close() []byte {
 				b = order[i]
 			}
 			one[0] = b
-			if m.consume(one[:]) == nil {
+			m.bufB = g.step(m.bufB[:0], m.cur, b)
+			if len(m.bufB) > 0 && m.consume(one[:]) == nil {
 				m.closeBuf = append(m.closeBuf, b)
 				progressed = true
 			}
