@@ -64,8 +64,8 @@ func TestRelationships(t *testing.T) {
 		e             perception.Event
 		trust, affect float64
 	}{
-		{ev(perception.Gift, "p1", "Aren", 0), 0.15, 0.35},                                // from the player default
-		{ev(perception.Gift, "p1", "Aren", time.Second), 0.2, 0.5},                        //
+		{ev(perception.Gift, "p1", "Aren", 0), 0.15, 0.35},         // from the player default
+		{ev(perception.Gift, "p1", "Aren", time.Second), 0.2, 0.5}, //
 		{perception.Event{Kind: perception.Speech, Actor: "p1", Addressed: true, Text: "Thank you, friend"}, 0.22, 0.55},
 		{perception.Event{Kind: perception.Speech, Actor: "p1", Addressed: true, Text: "you stupid fool"}, 0.2, 0.47},
 		{perception.Event{Kind: perception.Speech, Actor: "p1", Text: "idiot"}, 0.2, 0.47}, // not to us: no change
