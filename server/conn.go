@@ -19,12 +19,13 @@ type conn struct {
 	srv   *Server
 	ws    *websocket.Conn
 	codec protocol.Codec
-	log   *slog.Logger
+	log   *slog.Logger // immutable; for any goroutine
 	q     *outQueue[protocol.Envelope]
 
 	// Owned by the reader goroutine.
-	authed bool     // an API key was accepted (header or hello)
-	sess   *session // set by hello
+	rlog   *slog.Logger // log, with the session id once there is one
+	authed bool         // an API key was accepted (header or hello)
+	sess   *session     // set by hello
 	bucket *tokenBucket
 	errs   *errorWindow
 
@@ -101,6 +102,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
+	c.rlog = c.log
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
@@ -166,11 +168,11 @@ func (c *conn) readFailed(err error) {
 	case errors.Is(err, websocket.ErrReadLimit):
 		// The library has already sent 1009.
 		c.srv.m.closed.WithLabelValues("frame_too_large").Inc()
-		c.log.Warn("closed: frame over the read limit", "limit", c.srv.cfg.MaxFrameBytes)
+		c.rlog.Warn("closed: frame over the read limit", "limit", c.srv.cfg.MaxFrameBytes)
 	case errors.As(err, &ce):
-		c.log.Debug("client closed", "code", ce.Code, "reason", ce.Text)
+		c.rlog.Debug("client closed", "code", ce.Code, "reason", ce.Text)
 	default:
-		c.log.Debug("read failed", "err", err)
+		c.rlog.Debug("read failed", "err", err)
 	}
 }
 
@@ -242,8 +244,8 @@ func (c *conn) hello(id string, h *protocol.Hello) bool {
 		if sess := s.sessionByToken(h.ResumeToken); sess != nil {
 			if old, ok := sess.attach(c, welcome(sess), id, true, h.LastSeq); ok {
 				c.sess = sess
-				c.log = c.log.With("session", sess.id)
-				c.log.Info("session resumed", "client", h.Client, "last_seq", h.LastSeq)
+				c.rlog = c.log.With("session", sess.id)
+				c.rlog.Info("session resumed", "client", h.Client, "last_seq", h.LastSeq)
 				if old != nil {
 					// The old connection may still be blocked writing; its
 					// close must not hold up this reader. Exits after kill.
@@ -263,8 +265,8 @@ func (c *conn) hello(id string, h *protocol.Hello) bool {
 	w.ResumeError = resumeErr
 	sess.attach(c, w, id, false, 0)
 	c.sess = sess
-	c.log = c.log.With("session", sess.id)
-	c.log.Info("session opened", "client", h.Client, "version", v)
+	c.rlog = c.log.With("session", sess.id)
+	c.rlog.Info("session opened", "client", h.Client, "version", v)
 	return true
 }
 
@@ -325,7 +327,7 @@ func unknownNPC(npc string) error {
 func (c *conn) fail(id, npc string, err error) bool {
 	var perr *protocol.Error
 	if !errors.As(err, &perr) {
-		c.log.Error("internal error", "err", err)
+		c.rlog.Error("internal error", "err", err)
 		perr = protocol.Errorf(protocol.CodeInternal, "internal error")
 	}
 	body := *perr
@@ -339,11 +341,11 @@ func (c *conn) fail(id, npc string, err error) bool {
 		npc = ""
 	}
 	c.srv.m.errors.WithLabelValues(string(body.Code)).Inc()
-	c.log.Debug("error to client", "code", body.Code, "msg", body.Message, "id", id, "npc", npc)
+	c.rlog.Debug("error to client", "code", body.Code, "msg", body.Message, "id", id, "npc", npc)
 	c.send(protocol.NewEnvelope(id, npc, &body))
 	if clientFault(body.Code) && c.errs.add(c.srv.clock.Now()) {
 		c.srv.m.closed.WithLabelValues("abuse").Inc()
-		c.log.Warn("closed: too many errors", "errors", c.srv.cfg.AbuseErrors, "window", time.Duration(c.srv.cfg.AbuseWindow))
+		c.rlog.Warn("closed: too many errors", "errors", c.srv.cfg.AbuseErrors, "window", time.Duration(c.srv.cfg.AbuseWindow))
 		// The client gets its errors, the last included, before the close.
 		c.closeAfterFlush(websocket.ClosePolicyViolation, "too many errors")
 		return false

@@ -51,7 +51,7 @@ func FuzzHandle(f *testing.F) {
 		codec, _ := protocol.NewCodec(sub, protocol.FromClient, int(srv.cfg.MaxMessageBytes))
 		out, _ := protocol.NewCodec(sub, 0, 0)
 		now := time.Now()
-		c := &conn{srv: srv, codec: codec, log: srv.log,
+		c := &conn{srv: srv, codec: codec, log: srv.log, rlog: srv.log,
 			q:      newOutQueue(1<<20, droppable),
 			bucket: newTokenBucket(1e9, 1e9, now), errs: newErrorWindow(cfg.AbuseErrors, time.Minute)}
 		for _, env := range []protocol.Envelope{

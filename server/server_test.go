@@ -393,6 +393,11 @@ func TestHealthAndMetrics(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || h.Status != "ok" || h.Sessions != 1 || h.NPCs != 1 || h.Connections != 1 {
 		t.Errorf("/healthz = %d %+v, %v; want 200 ok with 1 session, 1 NPC, 1 connection", resp.StatusCode, h, err)
 	}
+	// The writer counts a message after writing it, so the client may have
+	// it a moment before the counter moves.
+	waitFor(t, "spawned to be counted", func() bool {
+		return ts.counter(t, "anima_messages_out_total", "type", "spawned") == 1
+	})
 	resp, err = http.Get("http://" + ts.addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
