@@ -90,11 +90,11 @@ func (sess *session) attach(c *conn, welcome *protocol.Welcome, reqID string, re
 		welcome.Replayed = uint64(len(replay))
 		welcome.Missed = missed
 	}
-	out := append([]protocol.Envelope{protocol.NewEnvelope(reqID, "", welcome)}, replay...)
-	c.sendAll(out)
-	if resumed {
+	if resumed { // counted before the writer can send, so a client never sees it early
 		sess.srv.m.replayed.Add(float64(len(replay)))
 	}
+	out := append([]protocol.Envelope{protocol.NewEnvelope(reqID, "", welcome)}, replay...)
+	c.sendAll(out)
 	return old, true
 }
 
