@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/anima-rt/anima/loadtest"
+	"github.com/anima-rt/anima/protocol"
+	"github.com/anima-rt/anima/server"
+)
+
+// runLoad runs a load scenario (package loadtest) against an in-process
+// server on a loopback port, or against -addr, and prints its report.
+func runLoad(ctx context.Context, args []string) error {
+	def := loadtest.DefaultConfig()
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	conns := fs.Int("conns", def.Conns, "simulated game servers, one websocket connection each")
+	npcs := fs.Int("npcs", def.NPCs, "NPCs per connection")
+	duration := fs.Duration("duration", def.Duration, "whole run, ramp included")
+	ramp := fs.Duration("ramp", def.Ramp, "the first part of the run, in which connections start one after another")
+	sayEvery := fs.Duration("say-every", def.SayEvery, "mean pause between player lines across the whole run")
+	perceiveEvery := fs.Duration("perceive-every", def.PerceiveEvery, "how often each NPC gets a perceive")
+	eventEvery := fs.Duration("event-every", def.EventEvery, "mean pause between attacks, gifts and thefts per connection")
+	korean := fs.Float64("korean", def.KoreanShare, "share of player lines in Korean (0 for none)")
+	seed := fs.Uint64("seed", def.Seed, "random seed of the simulation's choices")
+	persona := fs.String("persona", "", "persona to spawn every NPC with (default: an inline character each)")
+	addr := fs.String("addr", "", "load a running server at this ws:// URL (loopback only) instead of an in-process one")
+	apiKey := fs.String("api-key", "", "API key for -addr (default $ANIMA_API_KEY)")
+	delay := fs.Duration("standin-delay", 40*time.Millisecond, "in-process stand-in host: pause between say deltas")
+	jsonOut := fs.Bool("json", false, "print the report as one JSON object instead of the summary")
+	htmlOut := fs.String("html", "", "also write a self-contained HTML report with charts to this file")
+	quiet := fs.Bool("q", false, "no progress line")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: anima load [flags]\n\nSimulates -conns game servers with -npcs NPCs each against a real server and reports latencies,\nthroughput, errors and resources. Without -addr the server runs in this process on 127.0.0.1,\nwith the stand-in NPC host until the NPC pipeline lands.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *korean == 0 {
+		*korean = -1 // Config's zero means the default share
+	}
+	cfg := loadtest.Config{
+		Conns: *conns, NPCs: *npcs, Duration: *duration, Ramp: *ramp,
+		SayEvery: *sayEvery, PerceiveEvery: *perceiveEvery, EventEvery: *eventEvery,
+		KoreanShare: *korean, Seed: *seed, Persona: *persona,
+	}
+
+	if *addr == "" {
+		// The NPC host of the in-process server: the one line to change
+		// when the NPC pipeline replaces the stand-in (as in serve.go).
+		host := server.NewStandIn(server.StandInOptions{DeltaDelay: *delay})
+		defer host.Close()
+		local, err := loadtest.StartLocal(server.Options{
+			Config: localConfig(*npcs, *perceiveEvery, *sayEvery, *conns),
+			Host:   host,
+			Model:  protocol.Model{Name: "stand-in", Backend: "standin"},
+		})
+		if err != nil {
+			return err
+		}
+		defer local.Close()
+		cfg.URL, cfg.Target = local.URL, "in-process server, stand-in NPC host"
+		cfg.ServerMetrics = local.Gather
+		cfg.Resources = loadtest.SelfResources
+		cfg.ResourcesFrom = "this process: server and load clients together"
+	} else {
+		murl, err := loadtest.MetricsURL(*addr)
+		if err != nil {
+			return err
+		}
+		scrape := loadtest.Scraper(murl)
+		cfg.URL, cfg.Target = *addr, *addr
+		cfg.APIKey = *apiKey
+		if cfg.APIKey == "" {
+			cfg.APIKey = os.Getenv("ANIMA_API_KEY")
+		}
+		cfg.ServerMetrics = scrape
+		cfg.Resources = func(ctx context.Context) (loadtest.Resources, error) {
+			fams, err := scrape(ctx)
+			if err != nil {
+				return loadtest.Resources{}, err
+			}
+			res, _ := loadtest.ResourcesFromMetrics(fams)
+			return res, nil
+		}
+		cfg.ResourcesFrom = "the server's /metrics"
+	}
+
+	if !*quiet && term.IsTerminal(int(os.Stdout.Fd())) {
+		bar := progressbar.NewOptions(int(cfg.Duration.Seconds()),
+			progressbar.OptionSetWriter(os.Stderr),
+			progressbar.OptionSetWidth(20),
+			progressbar.OptionSetPredictTime(false),
+			progressbar.OptionShowDescriptionAtLineEnd(),
+			progressbar.OptionClearOnFinish(),
+		)
+		defer bar.Exit()
+		cfg.Progress = func(s loadtest.Sample, done float64) {
+			first, dec := s.Latency["first_say"], s.Latency["decision"]
+			bar.Describe(fmt.Sprintf("%d conns %d NPCs | %.0f lines/s %.0f dec/s %.0f acts/s | first say p50 %.0fms p99 %.0fms | decision p99 %.0fms | %.0f err/s | RSS %.0f MiB",
+				s.Conns, s.NPCs, s.Lines, s.Decisions, s.Acts, first.P50MS, first.P99MS, dec.P99MS, s.Errors, float64(s.RSSBytes)/(1<<20)))
+			bar.Set(int(done * cfg.Duration.Seconds()))
+		}
+	}
+
+	rep, err := loadtest.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *htmlOut != "" {
+		f, err := os.Create(*htmlOut)
+		if err != nil {
+			return err
+		}
+		if err := rep.WriteHTML(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	if *jsonOut {
+		return rep.WriteJSON(os.Stdout)
+	}
+	return rep.WriteText(os.Stdout)
+}
+
+// localConfig is the in-process server's config: the defaults, with the
+// per-connection rate limit and NPC quota raised to fit the scenario, so
+// the run measures the server rather than its abuse limits.
+func localConfig(npcs int, perceiveEvery, sayEvery time.Duration, conns int) server.Config {
+	cfg := server.DefaultConfig()
+	perConn := float64(npcs) * float64(time.Second) / float64(perceiveEvery)                            // perceives
+	perConn += 4 * float64(time.Second) / float64(max(sayEvery*time.Duration(conns), time.Millisecond)) // lines and the statuses and pings they cause
+	cfg.RatePerSecond = max(cfg.RatePerSecond, 2*perConn)
+	cfg.RateBurst = max(cfg.RateBurst, int(2*cfg.RatePerSecond))
+	cfg.MaxNPCs = max(cfg.MaxNPCs, npcs)
+	return cfg
+}
