@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -478,5 +479,36 @@ func TestKeepalive(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("no pong for the live client")
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.json", `{"api_keys": ["k1"], "grace": "90s", "max_npcs": 12, "rate_per_second": 50}`)
+	cfg, err := LoadConfig(good)
+	if err != nil {
+		t.Fatalf("LoadConfig(%s) = %v", good, err)
+	}
+	if cfg.Grace != Duration(90*time.Second) || cfg.MaxNPCs != 12 || cfg.RatePerSecond != 50 || len(cfg.APIKeys) != 1 {
+		t.Errorf("LoadConfig(%s) = %+v; want grace 90s, 12 NPCs, 50/s, one key", good, cfg)
+	}
+	for name, text := range map[string]string{
+		"typo.json":     `{"max_npc": 12}`,
+		"duration.json": `{"grace": 90}`,
+		"broken.json":   `{"grace": "90s"`,
+	} {
+		if _, err := LoadConfig(write(name, text)); err == nil {
+			t.Errorf("LoadConfig(%s) = nil; want an error", text)
+		}
+	}
+	if _, err := LoadConfig(dir + "/missing.json"); err == nil {
+		t.Error("LoadConfig(missing) = nil; want an error")
 	}
 }
