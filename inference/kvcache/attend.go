@@ -37,7 +37,7 @@ type Attender struct {
 	acc  []float32 // (rows) a cascade's running log-sum-exp per query row
 	q    []float32 // (nQ, HeadDim) a cascade group's gathered queries
 
-	kt, vw tensor.Tensor // views of one block's tiles, reused so MatMul's argument does not escape per call
+	kt, vw tensor.Tensor // views of kg and vg for MatMul, kept here so that passing them does not allocate
 	shape  [2][2]int
 }
 

@@ -252,3 +252,55 @@ func TestPlanGroups(t *testing.T) {
 		t.Errorf("Build own = %v; want %v", plan.Own, want)
 	}
 }
+
+// TestConcurrentForwardWorkers is the concurrency the package allows: the
+// workers of a forward pass store into and attend over different sequences
+// at once, each with its own Attender, while no Cache method runs. Run
+// under -race.
+func TestConcurrentForwardWorkers(t *testing.T) {
+	const hd, workers = 16, 4
+	c, err := New(Config{Layers: 2, KVHeads: 2, HeadDim: hd, BlockTokens: 8, Budget: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(8, 8))
+	seqs := make([]*Seq, workers)
+	for i := range seqs {
+		seqs[i] = c.NewSeq()
+		fill(t, c, seqs[i], []int32{1, 2, 3, 4, 5, 6, 7, 8, 9, int32(i)}, rng, 10)
+		if err := c.Grow(seqs[i], 20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error)
+	for i := range workers {
+		kv := randVec(rng, 20*2*hd)
+		q := randVec(rng, 4*hd)
+		// Each worker exits after its stores and one attention per layer.
+		go func() {
+			s, a := seqs[i], NewAttender()
+			out := make([]float32, 4*hd)
+			for l := range 2 {
+				if err := s.Store(l, s.Len(), kv, kv); err != nil {
+					done <- err
+					return
+				}
+				a.Attend(out, nil, c, l, 1, q, 4, s.Span(), 0.25)
+			}
+			done <- nil
+		}()
+	}
+	for range workers {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	for _, s := range seqs {
+		if err := c.Advance(s, make([]int32, 20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Check(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -15,11 +15,13 @@
 //	[layer][kvHead] { K: (BlockTokens, HeadDim) position-major,
 //	                  V: (HeadDim, BlockTokens) dimension-major }
 //
-// so that attention over one block for one KV head reads two adjacent tiles:
-// the scores of a group of queries are the matrix product Q·Kᵀ with K's rows
-// the positions, and the output is P·V with V's rows the head dimensions —
-// both in the {cols, rows} row-major form kernels.Pool.MatMul multiplies.
-// Values are float32 or, at half the memory, float16 (Config.Type).
+// so that one KV head's keys and values in a block are two adjacent tiles,
+// and gathering a span of blocks for attention is one copy per block for K
+// and one per head dimension for V. Attention then computes the scores of a
+// group of queries as the matrix product Q·Kᵀ with K's rows the positions,
+// and the output as P·V with V's rows the head dimensions — both in the
+// {cols, rows} row-major form kernels.Pool.MatMul multiplies. Values are
+// float32 or, at half the memory, float16 (Config.Type).
 //
 // The pool is allocated once, sized by Config.Budget; blocks move between a
 // free list, sequences' block tables and the cache's LRU queue without Go
@@ -149,7 +151,7 @@ type Cache struct {
 // Stats counts what the cache did since it was made, and what it holds now.
 type Stats struct {
 	Lookups      int64 // Start calls
-	Hits         int64 // Start calls that reused at least one block
+	Hits         int64 // Start calls that reused at least one block; the rest are misses
 	TokensLooked int64 // prompt tokens passed to Start
 	TokensReused int64 // of those, tokens whose keys and values came from the cache
 	Published    int64 // blocks inserted into the tree
@@ -437,8 +439,10 @@ func (c *Cache) alloc() BlockID {
 	return b
 }
 
-// available is the number of blocks alloc can hand out now.
-func (c *Cache) available() int { return c.nfree + c.nidle }
+// Available is the number of blocks Grow can take now: the free ones and
+// the idle cached ones it would evict. A scheduler admits a prompt needing
+// more only after running sequences release theirs.
+func (c *Cache) Available() int { return c.nfree + c.nidle }
 
 // Check validates the whole structure: every block in exactly one state,
 // reference counts equal to the live sequences' holdings, the tree's names

@@ -117,9 +117,9 @@ func (c *Cache) Grow(s *Seq, n int) error {
 	if need <= 0 {
 		return nil
 	}
-	if need > c.available() {
+	if need > c.Available() {
 		c.stats.Failures++
-		return fmt.Errorf("kvcache: grow by %d positions needs %d blocks, %d can be freed: %w", n, need, c.available(), ErrOutOfBlocks)
+		return fmt.Errorf("kvcache: grow by %d positions needs %d blocks, %d can be freed: %w", n, need, c.Available(), ErrOutOfBlocks)
 	}
 	for range need {
 		s.blocks = append(s.blocks, c.alloc())
