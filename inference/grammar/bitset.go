@@ -45,35 +45,46 @@ func (s Bitset) AppendIDs(dst []int32) []int32 {
 }
 
 // ApplyMask sets every logit whose id is not in mask to -Inf. Words with
-// every token allowed, the common case inside free text, cost one compare.
+// every token allowed, the common case inside free text, cost one compare;
+// runs of words with none allowed, the common case at an enum, are filled
+// by doubling copies, which run at memmove speed.
 func ApplyMask(logits []float32, mask Bitset) {
 	ninf := float32(math.Inf(-1))
 	n := len(logits)
-	for wi := 0; wi*64 < n; wi++ {
+	words := (n + 63) / 64
+	for wi := 0; wi < words; {
 		var w uint64
 		if wi < len(mask) {
 			w = mask[wi]
 		}
-		base := wi * 64
-		if w == math.MaxUint64 {
+		switch w {
+		case math.MaxUint64:
+			wi++
 			continue
-		}
-		if w == 0 {
-			end := min(base+64, n)
-			seg := logits[base:end]
-			for i := range seg {
-				seg[i] = ninf
+		case 0:
+			end := wi + 1
+			for end < words && end < len(mask) && mask[end] == 0 {
+				end++
 			}
+			if end < words && end >= len(mask) {
+				end = words // ids past the mask are never allowed
+			}
+			seg := logits[wi*64 : min(end*64, n)]
+			seg[0] = ninf
+			for filled := 1; filled < len(seg); filled *= 2 {
+				copy(seg[filled:], seg[:filled])
+			}
+			wi = end
 			continue
 		}
-		off := ^w
-		for off != 0 {
+		base := wi * 64
+		for off := ^w; off != 0; off &= off - 1 {
 			i := base + bits.TrailingZeros64(off)
 			if i >= n {
 				break
 			}
 			logits[i] = ninf
-			off &= off - 1
 		}
+		wi++
 	}
 }

@@ -35,6 +35,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 )
@@ -42,20 +43,21 @@ import (
 // Grammar is a compiled schema over one vocabulary. It is safe for
 // concurrent use by many Matchers.
 type Grammar struct {
-	vocab  *Vocab
-	nodes  []node
-	strs   []strLeaf
-	nums   []numLeaf
-	start  int32
-	fields map[string][]int32 // JSON path of a free string → its kStr nodes
-	empty  Bitset
+	vocab    *Vocab
+	nodes    []node
+	strs     []strLeaf
+	nums     []numLeaf
+	start    int32
+	fields   map[string][]int32 // JSON path of a free string → its kStr nodes
+	empty    Bitset
+	emptyIDs []int32
 
 	maxMasks int // how many masks the cache may hold
 
 	// mu guards masks, forced and the walk scratch.
 	mu     sync.Mutex
-	masks  map[string]Bitset  // normalized state key → allowed tokens
-	forced map[string][]int32 // exact state key → forced token run
+	masks  map[string]*maskEntry // normalized state key → allowed tokens
+	forced map[string][]int32    // exact state key → forced token run
 	walk   walker
 }
 
@@ -79,15 +81,16 @@ func Compile(schema []byte, vocab *Vocab) (*Grammar, error) {
 		return nil, err
 	}
 	g := &Grammar{
-		vocab:  vocab,
-		nodes:  c.nodes,
-		strs:   c.strs,
-		nums:   c.nums,
-		start:  start,
-		fields: map[string][]int32{},
-		empty:  NewBitset(vocab.Size()),
-		masks:  map[string]Bitset{},
-		forced: map[string][]int32{},
+		vocab:    vocab,
+		nodes:    c.nodes,
+		strs:     c.strs,
+		nums:     c.nums,
+		start:    start,
+		fields:   map[string][]int32{},
+		empty:    NewBitset(vocab.Size()),
+		emptyIDs: []int32{},
+		masks:    map[string]*maskEntry{},
+		forced:   map[string][]int32{},
 	}
 	for id, n := range g.nodes {
 		if n.kind == kStr {
@@ -252,6 +255,14 @@ type walker struct {
 // number of trie nodes whose prefix is valid, not the vocabulary size
 // times token length. The caller holds g.mu.
 func (g *Grammar) computeMask(dst Bitset, ts []thread) {
+	if g.freeStringMask(dst, ts) {
+		return
+	}
+	g.computeMaskWalk(dst, ts)
+}
+
+// computeMaskWalk is computeMask by the trie walk alone.
+func (g *Grammar) computeMaskWalk(dst Bitset, ts []thread) {
 	dst.Clear()
 	v := g.vocab
 	w := &g.walk
@@ -279,28 +290,52 @@ func (g *Grammar) computeMask(dst Bitset, ts []thread) {
 	}
 }
 
-// mask returns the cached mask of ts (exact state), computing it on a
-// miss into the cache, or into scratch when the cache is full. The caller
-// holds g.mu; key is scratch for the key bytes.
-func (g *Grammar) mask(ts []thread, key *[]byte, cls *[]thread, scratch *Bitset) Bitset {
-	*cls = append((*cls)[:0], ts...)
-	g.maskClass(*cls)
-	*key = appendKey((*key)[:0], *cls)
-	if m, ok := g.masks[string(*key)]; ok {
-		return m
+// maskEntry is one state's allowed tokens, as a bitset and, when there are
+// few, as a list: at an enum or a key a sampler need only look at those.
+type maskEntry struct {
+	bits Bitset
+	ids  []int32 // the allowed ids when at most MaxSparse; else nil
+}
+
+// MaxSparse is the most allowed tokens for which Allowed lists them.
+const MaxSparse = 512
+
+func (e *maskEntry) fill(g *Grammar, ts []thread) {
+	g.computeMask(e.bits, ts)
+	e.ids = e.ids[:0]
+	n := 0
+	for _, w := range e.bits {
+		n += bits.OnesCount64(w)
 	}
-	var m Bitset
-	if len(g.masks) < g.maxMasks {
-		m = NewBitset(g.vocab.Size())
-		g.masks[string(*key)] = m
+	if n <= MaxSparse {
+		e.ids = e.bits.AppendIDs(e.ids)
 	} else {
-		if *scratch == nil {
-			*scratch = NewBitset(g.vocab.Size())
-		}
-		m = *scratch
+		e.ids = nil
 	}
-	g.computeMask(m, *cls)
-	return m
+}
+
+// mask returns the cached mask of ts (exact state), computing it on a
+// miss into the cache, or into m's scratch when the cache is full. The
+// caller holds g.mu.
+func (g *Grammar) mask(ts []thread, m *Matcher) *maskEntry {
+	m.cls = append(m.cls[:0], ts...)
+	g.maskClass(m.cls)
+	m.key = appendKey(m.key[:0], m.cls)
+	if e, ok := g.masks[string(m.key)]; ok {
+		return e
+	}
+	var e *maskEntry
+	if len(g.masks) < g.maxMasks {
+		e = &maskEntry{bits: NewBitset(g.vocab.Size())}
+		g.masks[string(m.key)] = e
+	} else {
+		if m.scratch.bits == nil {
+			m.scratch.bits = NewBitset(g.vocab.Size())
+		}
+		e = &m.scratch
+	}
+	e.fill(g, m.cls)
+	return e
 }
 
 // String describes g for logs.

@@ -3,7 +3,9 @@ package grammar
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -95,8 +97,14 @@ func walk(t testing.TB, g *Grammar, m *Matcher, rng *rand.Rand, maxTokens int, f
 			streamed = m.AppendDelta(streamed)
 			continue
 		}
-		mask := m.Mask()
+		mask, sparse := m.Allowed()
 		ids = mask.AppendIDs(ids[:0])
+		if sparse != nil && !slices.Equal(sparse, ids) {
+			t.Fatalf("after %q: Allowed lists %v; the mask holds %v", out, sparse, ids)
+		}
+		if sparse == nil && len(ids) <= MaxSparse {
+			t.Fatalf("after %q: Allowed lists nothing for a mask of %d", out, len(ids))
+		}
 		if len(ids) == 0 {
 			t.Fatalf("after %q: empty mask in a live state", out)
 		}
@@ -612,5 +620,108 @@ func TestAcceptRejectsEOGEarlyAndAfterDone(t *testing.T) {
 	}
 	if err := m.Accept(v.stop); !errors.Is(err, ErrRejected) {
 		t.Errorf("Accept after done = %v; want ErrRejected", err)
+	}
+}
+
+// TestFreeStringMaskMatchesWalk checks the vocabulary-table shortcut for
+// free text against the plain trie walk, in every string sub-state a
+// token can end in.
+func TestFreeStringMaskMatchesWalk(t *testing.T) {
+	for vname, v := range map[string]*Vocab{"small": smallVocab(t), "synthetic": syntheticVocab(t, 20000)} {
+		g, err := Compile([]byte(npcSchema), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, say := range []string{"", "Stay", "안녕\xec", "\xf0\x9f", "a\\", "\xed", "\xe0", "\xf4"} {
+			m := g.NewMatcher()
+			drive(t, m, v, `{"emotion":"calm","action":{"name":"idle"},"say":"`+say)
+			fast, walked := NewBitset(v.Size()), NewBitset(v.Size())
+			g.mu.Lock()
+			if !g.freeStringMask(fast, m.cur) {
+				t.Errorf("%s: freeStringMask after %q declined", vname, say)
+			}
+			g.walk.buf = g.walk.buf[:0]
+			g.computeMaskWalk(walked, m.cur)
+			g.mu.Unlock()
+			if fast.Count() != walked.Count() {
+				t.Errorf("%s: after %q: table mask has %d tokens; the walk %d", vname, say, fast.Count(), walked.Count())
+			}
+			for i := range fast {
+				if fast[i] != walked[i] {
+					t.Errorf("%s: after %q: masks differ in word %d", vname, say, i)
+					break
+				}
+			}
+		}
+	}
+}
+
+func TestApplyMaskRuns(t *testing.T) {
+	n := 1000
+	mask := NewBitset(n)
+	for _, id := range []int32{0, 5, 64, 700, 999} {
+		mask.Set(id)
+	}
+	logits := make([]float32, n)
+	ApplyMask(logits, mask)
+	for i, l := range logits {
+		if allowed := mask.Has(int32(i)); allowed != (l == 0) {
+			t.Errorf("ApplyMask: logit %d = %v; allowed %v", i, l, allowed)
+		}
+	}
+	short := Bitset{1} // shorter than the logits: the rest is disallowed
+	logits = make([]float32, 200)
+	ApplyMask(logits, short)
+	if logits[0] != 0 || logits[1] == 0 || logits[199] == 0 {
+		t.Errorf("ApplyMask with a short mask = %v ... %v; want only id 0 allowed", logits[:2], logits[199])
+	}
+}
+
+// TestConcurrentMatchers shares one Grammar (and its caches) between
+// matchers on several goroutines, as the scheduler's cached grammars are;
+// run with -race.
+func TestConcurrentMatchers(t *testing.T) {
+	v := smallVocab(t)
+	g, err := Compile([]byte(npcSchema), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for w := range 4 {
+		// Each goroutine exits after its walks.
+		go func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 9))
+			m := g.NewMatcher()
+			var ids []int32
+			for range 50 {
+				m.Reset()
+				var out []byte
+				for n := rng.IntN(60); n > 0 && !m.Done(); n-- {
+					f := m.Forced()
+					if len(f) == 0 {
+						ids = m.Mask().AppendIDs(ids[:0])
+						f = ids[rng.IntN(len(ids)):][:1]
+					}
+					for _, id := range f {
+						if err := m.Accept(id); err != nil {
+							errs <- err
+							return
+						}
+						out = append(out, v.Token(id)...)
+					}
+				}
+				out = append(out, m.Close()...)
+				if _, err := decodeJV(out); err != nil {
+					errs <- fmt.Errorf("%q: %w", out, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

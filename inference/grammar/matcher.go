@@ -23,10 +23,10 @@ type Matcher struct {
 	bufB []thread
 	done bool // an end-of-generation token was accepted, or Close ran
 
-	key     []byte   // scratch for mask keys
-	fkey    []byte   // scratch for forced-run keys
-	cls     []thread // scratch for mask classes
-	scratch Bitset   // a mask computed when the cache is full
+	key     []byte    // scratch for mask keys
+	fkey    []byte    // scratch for forced-run keys
+	cls     []thread  // scratch for mask classes
+	scratch maskEntry // a mask computed when the cache is full
 
 	field     []int32 // kStr nodes of the streamed field; nil when none
 	fieldRaw  []byte  // scratch: field bytes of the token being accepted
@@ -90,14 +90,24 @@ func (m *Matcher) Complete() bool { return m.done || m.g.accepting(m.cur) }
 // Grammar's cache (or to m) and must not be modified; it stays valid until
 // m's next call.
 func (m *Matcher) Mask() Bitset {
+	mask, _ := m.Allowed()
+	return mask
+}
+
+// Allowed is Mask, plus the allowed ids as a list when there are at most
+// MaxSparse of them (nil otherwise). At an enum or a number, where a large
+// vocabulary allows a handful of tokens, a sampler that gathers those
+// logits does O(allowed) work instead of ApplyMask's O(vocabulary). Both
+// belong to the Grammar and must not be modified.
+func (m *Matcher) Allowed() (Bitset, []int32) {
 	if m.done {
-		return m.g.empty
+		return m.g.empty, m.g.emptyIDs
 	}
 	g := m.g
 	g.mu.Lock()
-	mask := g.mask(m.cur, &m.key, &m.cls, &m.scratch)
+	e := g.mask(m.cur, m)
 	g.mu.Unlock()
-	return mask
+	return e.bits, e.ids
 }
 
 // Accept advances m by token tok. A token the grammar does not allow
@@ -323,7 +333,7 @@ func (g *Grammar) extendable(ts []thread, t []byte, m *Matcher) bool {
 	if i >= len(v.trie) {
 		return false
 	}
-	mask := g.mask(ts, &m.key, &m.cls, &m.scratch)
+	mask := g.mask(ts, m).bits
 	for j := i + 1; j < int(v.trie[i].skip); j++ {
 		for id := v.trie[j].tok; id >= 0; id = v.dup[id] {
 			if mask.Has(id) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/anima-rt/anima/inference/tokenizer"
 )
@@ -16,8 +17,8 @@ const MaxTokenBytes = 128
 
 // Vocab is a model's vocabulary as the grammar sees it: each token's output
 // bytes, the tokens that end a generation, and the tokenizer's Encode for
-// forced text. Build it once per model and share it between grammars; it is
-// read-only after NewVocab.
+// forced text. Build it once per model and share it between grammars: it is
+// safe for concurrent use.
 type Vocab struct {
 	tokens [][]byte // id → bytes as they appear in the output; nil for control tokens
 	eog    []int32  // ids that end a generation, allowed once the JSON is complete
@@ -26,6 +27,10 @@ type Vocab struct {
 	trie   []trieNode // every token with bytes, as a byte trie in preorder
 	dup    []int32    // id → next id with the same bytes, or -1
 	maxLen int        // longest token in bytes
+
+	// mu guards strTables, computed on first use.
+	mu        sync.Mutex
+	strTables map[uint32]*strTable // string sub-state → token split
 }
 
 // trieNode is one byte of the vocabulary trie. Nodes are stored in
