@@ -304,3 +304,72 @@ func TestConcurrentForwardWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPlanCoversEveryBlockOnce builds plans for random step shapes —
+// sequences drawn from a random tree of shared prefixes, with partly filled
+// own blocks — and checks that for every sequence the groups it belongs to
+// tile its table from block 0 in order, with the table's own ids, that its
+// own blocks start where they end, and that every group is shared.
+func TestPlanCoversEveryBlockOnce(t *testing.T) {
+	const bt = 16
+	rng := rand.New(rand.NewPCG(9, 9))
+	var plan Plan
+	for trial := range 500 {
+		next := BlockID(0)
+		// A few prefixes, each extending an earlier one by 0..3 blocks.
+		prefixes := [][]BlockID{nil}
+		for range 1 + rng.IntN(6) {
+			p := append([]BlockID(nil), prefixes[rng.IntN(len(prefixes))]...)
+			for range rng.IntN(4) {
+				p = append(p, next)
+				next++
+			}
+			prefixes = append(prefixes, p)
+		}
+		spans := make([]Span, 1+rng.IntN(12))
+		for i := range spans {
+			blocks := append([]BlockID(nil), prefixes[rng.IntN(len(prefixes))]...)
+			n := len(blocks) * bt
+			for range rng.IntN(3) { // own blocks, the last maybe partial
+				blocks = append(blocks, next)
+				next++
+				n += bt
+			}
+			if len(blocks) > 0 && rng.IntN(2) == 0 && n > len(blocks)*bt-bt {
+				n -= rng.IntN(bt)
+			}
+			spans[i] = Span{Blocks: blocks, N: n}
+		}
+		plan.Build(spans, bt)
+		covered := make([]int, len(spans)) // blocks tiled so far, per sequence
+		for _, g := range plan.Groups {
+			if len(g.Members) < 2 || len(g.Blocks) == 0 {
+				t.Fatalf("trial %d: group %+v is not shared", trial, g)
+			}
+			for _, m := range g.Members {
+				sp := spans[m]
+				if covered[m] != g.First || g.First+len(g.Blocks) > sp.N/bt {
+					t.Fatalf("trial %d: sequence %d (%v, %d tokens): group at %d after %d tiled", trial, m, sp.Blocks, sp.N, g.First, covered[m])
+				}
+				for k, b := range g.Blocks {
+					if sp.Blocks[g.First+k] != b {
+						t.Fatalf("trial %d: sequence %d: group block %d is %d; its table holds %d", trial, m, g.First+k, b, sp.Blocks[g.First+k])
+					}
+				}
+				covered[m] += len(g.Blocks)
+			}
+		}
+		for i := range spans {
+			if plan.Own[i] != covered[i] {
+				t.Fatalf("trial %d: sequence %d: own blocks start at %d; groups tile %d", trial, i, plan.Own[i], covered[i])
+			}
+			// Nothing shareable is left to a sequence's own part.
+			for j := range i {
+				k := plan.Own[i]
+				if plan.Own[j] == k && k < spans[i].N/bt && k < spans[j].N/bt && spans[i].Blocks[k] == spans[j].Blocks[k] {
+					t.Fatalf("trial %d: sequences %d and %d both attend shared block %d on their own", trial, j, i, spans[i].Blocks[k])
+				}
+			}
+		}
+	}
+}
