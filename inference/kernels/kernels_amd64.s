@@ -2,6 +2,14 @@
 
 #include "textflag.h"
 
+// q8scaleidx picks words 0 (8 times) and 17 (8 times) of two Q8_0 blocks
+// 34 bytes apart: their fp16 scales.
+DATA q8scaleidx<>+0(SB)/8, $0
+DATA q8scaleidx<>+8(SB)/8, $0
+DATA q8scaleidx<>+16(SB)/8, $0x0011001100110011
+DATA q8scaleidx<>+24(SB)/8, $0x0011001100110011
+GLOBL q8scaleidx<>(SB), RODATA|NOPTR, $32
+
 // AVX-512 kernels. Register use follows one plan throughout: Z0–Z15 hold
 // accumulators (so the VEX-only horizontal adds can reach them at the end),
 // Z16 and up hold loaded operands and temporaries.
@@ -350,13 +358,18 @@ tiledone: \
 	VSCALEFPS    Z17, ZO, ZO
 
 
-// Q8DW2 sets Z26 = [dw_a ×8, dw_b ×8], two blocks' fp16 scales at WA and
-// WB widened, to scale a ZMM holding two blocks' integer sums. Uses X28.
+// Q8DW2 sets Z26 = [dw_a ×8, dw_b ×8], the fp16 scales of two consecutive
+// weight blocks widened, to scale a ZMM holding the two blocks' integer
+// sums. WA addresses the first block; one 64-byte VPERMW from there picks
+// both scales (words 0 and 17) by the index vector in Z31 (Q8IDX), which
+// takes fewer shuffle-port µops than two broadcasts and an insert. WB, the
+// second block's scale, is named for the reader only.
 #define Q8DW2(WA, WB) \
-	VPBROADCASTW WA, X26 \
-	VPBROADCASTW WB, X28 \
-	VINSERTI32X4 $1, X28, Y26, Y26 \
-	VCVTPH2PS    Y26, Z26
+	VPERMW    WA, Z31, Z26 \
+	VCVTPH2PS Y26, Z26
+
+// Q8IDX loads Q8DW2's index vector into Z31.
+#define Q8IDX VMOVDQU16 q8scaleidx<>(SB), Y31
 
 // Q8W2 loads two consecutive weight blocks' quants (at WQ, 34 bytes apart)
 // into Z27 and sets Z25 = -128·Σw per 4-byte group (Z24: bytes of 128,
@@ -618,6 +631,7 @@ TEXT ·rowsQ8VNNI(SB), NOSPLIT, $0-56
 	VPBROADCASTD AX, Z24
 	VPBROADCASTD AX, Y23
 	VPXORD       Z30, Z30, Z30
+	Q8IDX
 
 q8row:
 	TESTQ  R9, R9
@@ -692,6 +706,7 @@ TEXT ·tileQ8VNNI(SB), NOSPLIT, $0-64
 	MOVL         $0x80808080, SI
 	VPBROADCASTD SI, Z24
 	VPXORD       Z30, Z30, Z30
+	Q8IDX
 	VPXORD       Z0, Z0, Z0
 	VPXORD       Z1, Z1, Z1
 	VPXORD       Z2, Z2, Z2
@@ -939,6 +954,7 @@ TEXT ·rows4Q8VNNI(SB), NOSPLIT, $0-56
 	VPBROADCASTD AX, Z24
 	VPBROADCASTD AX, Y23
 	VPXORD       Z30, Z30, Z30
+	Q8IDX
 
 q4row:
 	TESTQ  R9, R9
