@@ -238,8 +238,9 @@ func (st *State) attend(m *Model, lo, hi int) {
 			s := scores[:T]
 			clear(s)
 			for d, qv := range q {
-				kernels.Axpy(qv*scale, kc[d*cp:d*cp+T], s)
+				kernels.Axpy(qv, kc[d*cp:d*cp+T], s)
 			}
+			kernels.Scale(s, scale) // after the sum, as ggml's soft_max_ext scales
 			kernels.Softmax(s)
 			out := st.att[i*qd+h*hd : i*qd+(h+1)*hd]
 			for d := range out {
