@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anima-rt/anima/npc"
 	"github.com/anima-rt/anima/npc/perception"
 	"github.com/anima-rt/anima/npc/persona"
 	bolt "go.etcd.io/bbolt"
@@ -310,5 +311,53 @@ func TestStoreConcurrent(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got.Entries(), s.Entries()) {
 			t.Errorf("NPC %d: Load = %v; entries differ", n, err)
 		}
+	}
+}
+
+func TestSaidDidWording(t *testing.T) {
+	s := New(Config{})
+	tests := []struct {
+		got  Entry
+		want string
+	}{
+		{s.Said(t0, "p1", "Aren", "Two silver.", "en"), `You told Aren: "Two silver."`},
+		{s.Said(t0, "", "", "Hm.", "en"), `You said: "Hm."`},
+		{s.Said(t0, "p1", "순이", "이리 와.", "ko"), `순이에게 한 말: "이리 와."`},
+		{s.Did(t0, "go_to", "l1", "The Rusty Anchor", "", "en"), "You chose to go to The Rusty Anchor."},
+		{s.Did(t0, "give", "p1", "Aren", "bread", "en"), "You chose to give Aren (bread)."},
+		{s.Did(t0, "trade", "p1", "순이", "", "ko"), "행동: trade → 순이."},
+	}
+	for _, tt := range tests {
+		if tt.got.Text != tt.want {
+			t.Errorf("text = %q; want %q", tt.got.Text, tt.want)
+		}
+	}
+}
+
+func TestQueryAndLabels(t *testing.T) {
+	st := npc.Stimulus{
+		Seen:   []npc.Entity{{ID: "p1", Name: "Aren", Kind: "player"}, {ID: "p2", Kind: "player", Relation: "stranger"}, {ID: "c1", Kind: "creature"}},
+		Heard:  []npc.Utterance{{From: "p1", Text: "Where is my cat?"}},
+		Events: []npc.Event{{Kind: "gift", Actor: "p3", Item: &npc.Item{ID: "i1", Name: "iron ore"}}},
+	}
+	q := QueryFor(t0, st)
+	for _, w := range []string{"cat", "Aren", "iron ore"} {
+		if !strings.Contains(q.Text, w) {
+			t.Errorf("QueryFor text %q lacks %q", q.Text, w)
+		}
+	}
+	if want := []string{"p1", "p3", "p2", "c1"}; !slices.Equal(q.Entities, want) {
+		t.Errorf("QueryFor entities = %v; want %v", q.Entities, want)
+	}
+	s := New(Config{})
+	s.SeedRelations([]persona.Relationship{{Kind: "creature", Trust: -0.6, Affinity: -0.5}})
+	s.Nudge("p1", "player", 0.5, 0.6)
+	s.LabelSeen(&st, "en")
+	var got []string
+	for _, e := range st.Seen {
+		got = append(got, e.Relation)
+	}
+	if want := []string{"friend", "stranger", "hostile"}; !slices.Equal(got, want) {
+		t.Errorf("LabelSeen relations = %q; want %q", got, want)
 	}
 }

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/anima-rt/anima/npc/perception"
@@ -114,33 +115,56 @@ func (s *Stream) Observe(e perception.Event, lang string) Entry {
 	})
 }
 
-// Said records what the NPC said (only what was actually said: an
-// interrupted utterance is recorded as cut), to whom.
-func (s *Stream) Said(e perception.Event, lang string) Entry {
-	text := quote(e.Text)
+// Said records what the NPC said to the entity to (named toName; both may
+// be empty). Record only what was actually said: when a player interrupts
+// an utterance, pass the part that was streamed, not the whole decision.
+func (s *Stream) Said(now time.Time, to, toName, text, lang string) Entry {
 	var ents []string
-	if e.Target != "" {
-		ents = []string{e.Target}
+	if to != "" {
+		ents = []string{to}
 	}
-	line := "You said: " + text
-	if lang == "ko" {
-		line = "내가 한 말: " + text
+	line := "You said: " + quote(text)
+	switch {
+	case lang == "ko" && to != "":
+		n := name(toName, to, lang)
+		line = n + "에게 한 말: " + quote(text)
+	case lang == "ko":
+		line = "내가 한 말: " + quote(text)
+	case to != "":
+		line = "You told " + name(toName, to, lang) + ": " + quote(text)
 	}
-	return s.Add(Entry{Time: e.Time, Kind: Said, Importance: 3, Text: line, Entities: ents, Topic: "said", Actor: e.Target})
+	return s.Add(Entry{Time: now, Kind: Said, Importance: 3, Text: line, Entities: ents, Topic: "said", Actor: to})
 }
 
-// Did records an action the NPC took, worded by the caller ("gave Aren
-// bread", "went to the Rusty Anchor").
-func (s *Stream) Did(e perception.Event, lang string) Entry {
-	line := "You " + e.Text + "."
-	if lang == "ko" {
-		line = e.Text + "."
-	}
+// Did records an action the NPC chose (a catalog action name, with its
+// target and item, named when known).
+func (s *Stream) Did(now time.Time, action, target, targetName, item, lang string) Entry {
+	verb := strings.ReplaceAll(action, "_", " ")
 	var ents []string
-	if e.Target != "" {
-		ents = []string{e.Target}
+	if target != "" {
+		ents = []string{target}
 	}
-	return s.Add(Entry{Time: e.Time, Kind: Did, Importance: 3, Text: line, Entities: ents, Topic: "did", Actor: e.Target, Item: e.Item})
+	var line string
+	if lang == "ko" {
+		line = "행동: " + verb
+		if target != "" {
+			line += " → " + name(targetName, target, lang)
+		}
+		if item != "" {
+			line += " (" + item + ")"
+		}
+		line += "."
+	} else {
+		line = "You chose to " + verb
+		if target != "" {
+			line += " " + name(targetName, target, lang)
+		}
+		if item != "" {
+			line += " (" + item + ")"
+		}
+		line += "."
+	}
+	return s.Add(Entry{Time: now, Kind: Did, Importance: 3, Text: line, Entities: ents, Topic: "did:" + action, Actor: target, Item: item})
 }
 
 func containsStr(xs []string, x string) bool {
