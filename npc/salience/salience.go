@@ -21,12 +21,13 @@ const (
 	Attacked                // violence, to it or near it
 	Stole                   // theft, from it or near it
 	Gift                    // given something
+	Chat                    // spoken to by another NPC: budgeted like ambient thinking
 	Newcomer                // an entity of interest appeared
 	Idle                    // the periodic re-plan
 	numReasons
 )
 
-var reasonNames = [...]string{"none", "addressed", "attacked", "stole", "gift", "newcomer", "idle"}
+var reasonNames = [...]string{"none", "addressed", "attacked", "stole", "gift", "chat", "newcomer", "idle"}
 
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
@@ -163,7 +164,14 @@ func New(cfg Config, now func() time.Time, rng *rand.Rand) *Gate {
 func (g *Gate) Classify(ev perception.Event) Reason {
 	switch ev.Kind {
 	case perception.Speech:
-		if ev.Addressed {
+		switch {
+		case !ev.Addressed:
+		case ev.ActorKind == npc.KindNPC || ev.ActorKind == npc.KindCreature:
+			// NPCs chatting must not jump the queue ahead of players.
+			return Chat
+		default:
+			// A player, or a speaker the NPC cannot see (assume a player:
+			// refusing a player is the worse mistake).
 			return Addressed
 		}
 	case perception.Attacked:
@@ -182,8 +190,8 @@ func (g *Gate) Classify(ev perception.Event) Reason {
 	return None
 }
 
-// Event decides whether the NPC id thinks about ev now. Addressed speech
-// always thinks, with no cooldown and whatever the budget or overload (a
+// Event decides whether the NPC id thinks about ev now. Speech addressed to
+// it by a player always thinks, with no cooldown and whatever the budget or overload (a
 // player's conversation outranks everything; the engine serves it first);
 // it still spends a token when one is there, so that players talking slows
 // ambient thinking rather than the other way round. Other reasons must be

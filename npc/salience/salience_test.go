@@ -18,6 +18,8 @@ func TestClassify(t *testing.T) {
 	}{
 		{perception.Event{Kind: perception.Speech, Addressed: true}, Addressed},
 		{perception.Event{Kind: perception.Speech}, None},
+		{perception.Event{Kind: perception.Speech, Addressed: true, ActorKind: "player"}, Addressed},
+		{perception.Event{Kind: perception.Speech, Addressed: true, ActorKind: "npc"}, Chat},
 		{perception.Event{Kind: perception.Attacked, Target: "p2"}, Attacked},
 		{perception.Event{Kind: perception.Stole}, Stole},
 		{perception.Event{Kind: perception.Gift}, Gift},

@@ -83,7 +83,7 @@ func TestScript(t *testing.T) {
 			now = t0.Add(time.Duration(s * float64(time.Second)))
 			got = "ok"
 		case "event":
-			ev := perception.Event{Kind: f[2], Actor: "p1", ActorKind: "npc"}
+			ev := perception.Event{Kind: f[2], Actor: "p1", ActorKind: "player"}
 			for _, a := range f[3:] {
 				switch k, v, _ := strings.Cut(a, "="); k {
 				case "addressed":
