@@ -11,8 +11,11 @@ func TestDefaultPoolUsesAssemblyWhenCPUAllows(t *testing.T) {
 	p := NewPool(1)
 	defer p.Close()
 	want := "go"
-	if hasAVX512() {
+	switch {
+	case hasAVX512():
 		want = "avx512"
+	case hasAVX2():
+		want = "avx2"
 	}
 	if got := p.Impl(); got != want {
 		t.Errorf("NewPool(1).Impl() = %q; want %q (AVX-512 F/BW/VL: %v)", got, want, hasAVX512())
