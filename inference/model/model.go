@@ -33,7 +33,7 @@ type Model struct {
 	output     *tensor.Tensor // output {Dim, Vocab}; token_embd when tied
 	layers     []layer
 
-	ropeInv []float64 // (RopeDims/2): base^(-2i/RopeDims), the rotation per position
+	ropeInv []float64 // (RopeDims/2): base^(-2i/RopeDims) / rope_freqs[i], the rotation per position
 }
 
 // layer is one transformer block's weights. Norm weights are copied to
@@ -158,9 +158,28 @@ func Load(f *gguf.File, pool *kernels.Pool) (*Model, error) {
 	if l.err != nil {
 		return nil, l.err
 	}
+	// Context extension: Llama 3.1 files carry per-pair frequency factors
+	// (rope_freqs.weight) that divide each pair's angle; other scaling
+	// schemes are refused rather than silently run wrong.
+	if t, err := f.String(name + ".rope.scaling.type"); err == nil && t != "none" {
+		return nil, fmt.Errorf("model: key %q = %q: RoPE scaling is not supported", name+".rope.scaling.type", t)
+	}
+	var factors []float32
+	if _, err := f.TensorInfo("rope_freqs.weight"); err == nil {
+		factors = l.vector("rope_freqs.weight", c.RopeDims/2)
+		if l.err != nil {
+			return nil, l.err
+		}
+	}
 	m.ropeInv = make([]float64, c.RopeDims/2)
 	for i := range m.ropeInv {
 		m.ropeInv[i] = math.Pow(c.RopeBase, -2*float64(i)/float64(c.RopeDims))
+		if factors != nil {
+			if !(factors[i] > 0) {
+				return nil, fmt.Errorf("model: tensor %q: factor %d is %g; want > 0", "rope_freqs.weight", i, factors[i])
+			}
+			m.ropeInv[i] /= float64(factors[i])
+		}
 	}
 	return m, nil
 }

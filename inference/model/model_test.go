@@ -28,6 +28,7 @@ var fixtures = map[string]Spec{
 	"qwen3":           {Arch: "qwen3", Vocab: 96, Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, RopeBase: 1e6, Eps: 1e-6, Context: 64},
 	"llama":           {Arch: "llama", Vocab: 96, Dim: 64, Layers: 2, Heads: 4, KVHeads: 4, HeadDim: 16, FFN: 128, RopeBase: 1e4, Eps: 1e-5, Context: 64},
 	"llama-mixtral":   {Arch: "llama", Vocab: 96, Dim: 64, Layers: 2, Heads: 4, KVHeads: 1, HeadDim: 16, Experts: 4, ExpertsUsed: 2, FFN: 64, RopeBase: 1e4, Eps: 1e-5, Context: 64},
+	"llama3-freqs":    {Arch: "llama", Vocab: 64, Dim: 64, Layers: 1, Heads: 2, KVHeads: 1, HeadDim: 32, FFN: 64, RopeBase: 5e5, Eps: 1e-5, Context: 64, RopeFreqs: true},
 	"llama-part-rope": {Arch: "llama", Vocab: 64, Dim: 64, Layers: 1, Heads: 2, KVHeads: 2, HeadDim: 32, RopeDims: 16, FFN: 64, RopeBase: 1e4, Eps: 1e-5, Context: 64},
 }
 
@@ -283,6 +284,7 @@ func TestLoadErrors(t *testing.T) {
 		{"wrong key type", func(w *gguf.Writer) { w.Set("qwen3moe.block_count", "two") }, `"qwen3moe.block_count"`},
 		{"wrong embedding width", func(w *gguf.Writer) { w.Set("qwen3moe.embedding_length", uint32(32)) }, `"token_embd.weight" has shape [64 96]; want [32 96]`},
 		{"more layers than tensors", func(w *gguf.Writer) { w.Set("qwen3moe.block_count", uint32(3)) }, `"blk.2.attn_norm.weight"`},
+		{"rope scaling", func(w *gguf.Writer) { w.Set("qwen3moe.rope.scaling.type", "yarn") }, `"qwen3moe.rope.scaling.type" = "yarn": RoPE scaling is not supported`},
 		{"missing epsilon", func(w *gguf.Writer) { w.Set("qwen3moe.attention.layer_norm_rms_epsilon", float32(0)) }, "layer_norm_rms_epsilon 0 missing or out of range"},
 	}
 	for _, tt := range tests {

@@ -22,6 +22,7 @@ type Spec struct {
 	RopeDims                int // 0: all of HeadDim
 	Context                 int
 	Tied                    bool // no output.weight: the output reuses token_embd
+	RopeFreqs               bool // add rope_freqs.weight (Llama 3.1's per-pair factors), values in [1, 8)
 }
 
 // BenchSpecs are the random-weight qwen3moe shapes of the decoder's speed
@@ -130,6 +131,13 @@ func RandomWriter(s Spec, typ tensor.Type, seed uint64) (*gguf.Writer, error) {
 	fan := func(in int) float32 { return float32(math.Sqrt(3 / float64(in))) }
 	q, kv := s.Heads*s.HeadDim, s.KVHeads*s.HeadDim
 	add("token_embd.weight", typ, 1, 0, s.Dim, s.Vocab)
+	if s.RopeFreqs {
+		rd := s.RopeDims
+		if rd == 0 {
+			rd = s.HeadDim
+		}
+		add("rope_freqs.weight", tensor.F32, 3.5, 4.5, rd/2)
+	}
 	add("output_norm.weight", tensor.F32, 0.1, 1, s.Dim)
 	if !s.Tied {
 		add("output.weight", typ, fan(s.Dim), 0, s.Dim, s.Vocab)

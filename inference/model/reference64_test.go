@@ -24,6 +24,7 @@ type ref64 struct {
 	ropeBase, eps                float64
 	experts, used                int
 	neox                         bool
+	freqs                        []float64   // rope_freqs.weight (divides each pair's angle), or nil
 	embed, output                [][]float64 // (vocab, dim)
 	outNorm                      []float64
 	layers                       []ref64Layer
@@ -104,6 +105,9 @@ func loadRef64(t *testing.T, path string) *ref64 {
 	m.used = geti("expert_used_count", 0)
 	m.neox = arch == "qwen3moe" || arch == "qwen3"
 	m.embed = mat("token_embd.weight")
+	if has("rope_freqs.weight") {
+		m.freqs = vec("rope_freqs.weight")
+	}
 	m.outNorm = vec("output_norm.weight")
 	m.output = m.embed
 	if has("output.weight") {
@@ -191,6 +195,9 @@ func (m *ref64) rope64(v []float64, pos int) {
 	d := m.ropeDims
 	for i := 0; i < d/2; i++ {
 		theta := float64(pos) * math.Pow(m.ropeBase, -2*float64(i)/float64(d))
+		if m.freqs != nil {
+			theta /= m.freqs[i]
+		}
 		a, b := i, i+d/2 // NeoX: first half with second half
 		if !m.neox {
 			a, b = 2*i, 2*i+1 // original: neighbours
