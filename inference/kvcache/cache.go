@@ -131,12 +131,15 @@ type Cache struct {
 	cached   []bool    // in the tree
 	parent   []BlockID // the tree parent of a cached block; none for a root
 	children []int32   // cached blocks whose parent this is
+	child    []BlockID // first of those, for partial matches; roots start at Cache.roots
+	sibling  []BlockID // the next cached block with the same parent
 	hash     []uint64  // name of a cached block in byHash
 	tokens   []int32   // (nblocks, bt): the token ids of a cached block
 	prev     []BlockID // LRU links of an idle block (indices nblocks = the list's sentinel)
 	next     []BlockID // LRU links of an idle block; free-list link of a free block
 
 	byHash map[uint64]BlockID // cached blocks by name
+	roots  BlockID            // first cached block without a parent
 
 	free  BlockID // head of the free list
 	nfree int
@@ -154,6 +157,7 @@ type Stats struct {
 	Hits         int64 // Start calls that reused at least one block; the rest are misses
 	TokensLooked int64 // prompt tokens passed to Start
 	TokensReused int64 // of those, tokens whose keys and values came from the cache
+	TokensCopied int64 // of those, tokens copied from a partly matching block
 	Published    int64 // blocks inserted into the tree
 	Deduplicated int64 // full blocks found already in the tree when published
 	Evictions    int64 // idle blocks evicted to make room
@@ -205,6 +209,9 @@ func New(cfg Config) (*Cache, error) {
 	c.cached = make([]bool, nb)
 	c.parent = make([]BlockID, nb)
 	c.children = make([]int32, nb)
+	c.child = make([]BlockID, nb)
+	c.sibling = make([]BlockID, nb)
+	c.roots = none
 	c.hash = make([]uint64, nb)
 	c.tokens = make([]int32, nb*c.bt)
 	c.prev = make([]BlockID, nb+1)
@@ -215,7 +222,7 @@ func New(cfg Config) (*Cache, error) {
 	// The free list in ascending order, so a fresh cache hands out 0, 1, 2…
 	c.free = none
 	for i := nb - 1; i >= 0; i-- {
-		c.parent[i] = none
+		c.parent[i], c.child[i], c.sibling[i] = none, none, none
 		c.next[i] = c.free
 		c.free = BlockID(i)
 	}
@@ -427,9 +434,17 @@ func (c *Cache) alloc() BlockID {
 		c.unlink(b)
 		c.nidle--
 		delete(c.byHash, c.hash[b])
-		if p := c.parent[b]; p != none {
+		p := c.parent[b]
+		if p != none {
 			c.children[p]--
 		}
+		for at := c.firstChild(p); ; at = &c.sibling[*at] {
+			if *at == b {
+				*at = c.sibling[b]
+				break
+			}
+		}
+		c.sibling[b] = none
 		c.cached[b] = false
 		c.parent[b] = none
 		c.stats.Evictions++
@@ -437,6 +452,15 @@ func (c *Cache) alloc() BlockID {
 	c.next[b] = none
 	c.ref[b] = 1
 	return b
+}
+
+// firstChild is the head of p's list of cached children (of the roots if p
+// is none).
+func (c *Cache) firstChild(p BlockID) *BlockID {
+	if p == none {
+		return &c.roots
+	}
+	return &c.child[p]
 }
 
 // Available is the number of blocks Grow can take now: the free ones and
@@ -532,6 +556,29 @@ func (c *Cache) Check() error {
 		if h := chain(c.parentHash(p), c.tokens[b*c.bt:(b+1)*c.bt]); h != c.hash[b] || c.byHash[h] != id {
 			return fmt.Errorf("kvcache: check: block %d is not in the tree under its name", b)
 		}
+	}
+	listed := 0
+	for p := BlockID(-1); int(p) < nb; p++ {
+		if p != none && !c.cached[p] {
+			if c.child[p] != none {
+				return fmt.Errorf("kvcache: check: uncached block %d has a child list", p)
+			}
+			continue
+		}
+		n := int32(0)
+		for b := *c.firstChild(p); b != none; b = c.sibling[b] {
+			if b < 0 || int(b) >= nb || !c.cached[b] || c.parent[b] != p || n > int32(nb) {
+				return fmt.Errorf("kvcache: check: child list of %d holds block %d", p, b)
+			}
+			n++
+		}
+		if p != none && n != children[p] {
+			return fmt.Errorf("kvcache: check: child list of %d has %d blocks; %d cached children", p, n, children[p])
+		}
+		listed += int(n)
+	}
+	if listed != ncached {
+		return fmt.Errorf("kvcache: check: child lists hold %d blocks; %d cached", listed, ncached)
 	}
 	for b := range nb {
 		if children[b] != c.children[b] {

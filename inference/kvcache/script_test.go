@@ -198,8 +198,8 @@ func (m *treeMachine) run(c *scriptCase) (string, error) {
 	case "stats":
 		st := m.c.Stats()
 		fmt.Fprintf(&b, "free %d private %d held %d idle %d; %d/%d bytes\n", st.Free, st.Private, st.Held, st.Idle, st.Bytes, st.Budget)
-		fmt.Fprintf(&b, "lookups %d hits %d tokens %d/%d reused; published %d deduplicated %d evictions %d failures %d",
-			st.Lookups, st.Hits, st.TokensReused, st.TokensLooked, st.Published, st.Deduplicated, st.Evictions, st.Failures)
+		fmt.Fprintf(&b, "lookups %d hits %d tokens %d/%d reused (%d copied); published %d deduplicated %d evictions %d failures %d",
+			st.Lookups, st.Hits, st.TokensReused, st.TokensLooked, st.TokensCopied, st.Published, st.Deduplicated, st.Evictions, st.Failures)
 	default:
 		return "", fmt.Errorf("unknown command %q", c.cmd)
 	}

@@ -71,9 +71,10 @@ func (c *Cache) Match(tokens []int32, dst []BlockID) ([]BlockID, int) {
 }
 
 // Start begins sequence s on prompt: it acquires the longest cached prefix
-// of the prompt, leaving at least its last token to be computed (the
-// forward pass needs one to produce the next token's logits), and returns
-// the number of positions reused. s must not be live; the caller runs the
+// of the prompt in whole blocks, copies the positions of a cached block that
+// match the prompt's next tokens (see startPartial), always leaving the
+// prompt's last token to be computed (the forward pass needs one to produce
+// the next token's logits), and returns the number of positions reused. s must not be live; the caller runs the
 // forward pass over prompt[n:].
 func (c *Cache) Start(s *Seq, prompt []int32) int {
 	if s.c != c || s.slot >= 0 {
@@ -95,6 +96,7 @@ func (c *Cache) Start(s *Seq, prompt []int32) int {
 	s.published = len(s.blocks)
 	reused := len(s.blocks) * c.bt
 	s.tokens = append(s.tokens, prompt[:reused]...)
+	reused += c.startPartial(s, p, prompt[reused:])
 	c.stats.Lookups++
 	c.stats.TokensLooked += int64(len(prompt))
 	c.stats.TokensReused += int64(reused)
@@ -102,6 +104,50 @@ func (c *Cache) Start(s *Seq, prompt []int32) int {
 		c.stats.Hits++
 	}
 	return reused
+}
+
+// startPartial copies into a private block the longest run of rest (less
+// its last token, which must be computed) that begins one of p's cached
+// children: a prompt that diverges from a cached one inside a block, or
+// ends there, still reuses the positions before — copy-on-write, the cached
+// block is never written. It returns the positions copied; none if no
+// block can be allocated.
+func (c *Cache) startPartial(s *Seq, p BlockID, rest []int32) int {
+	want := rest[:min(c.bt, max(len(rest)-1, 0))]
+	src, k := none, 0
+	for ch := *c.firstChild(p); ch != none; ch = c.sibling[ch] {
+		toks := c.tokens[int(ch)*c.bt : (int(ch)+1)*c.bt]
+		n := 0
+		for n < len(want) && toks[n] == want[n] {
+			n++
+		}
+		if n > k {
+			src, k = ch, n
+		}
+	}
+	if k == 0 {
+		return 0
+	}
+	c.acquire(src) // so that alloc cannot evict it
+	defer c.drop(src)
+	if c.Available() == 0 {
+		return 0
+	}
+	b := c.alloc()
+	es, hd := c.elem, c.cfg.HeadDim
+	for l := range c.cfg.Layers {
+		for g := range c.cfg.KVHeads {
+			copy(c.tileBytes(b, l, g, false), c.tileBytes(src, l, g, false)[:k*hd*es])
+			vd, vs := c.tileBytes(b, l, g, true), c.tileBytes(src, l, g, true)
+			for d := range hd {
+				copy(vd[d*c.bt*es:(d*c.bt+k)*es], vs[d*c.bt*es:])
+			}
+		}
+	}
+	s.blocks = append(s.blocks, b)
+	s.tokens = append(s.tokens, want[:k]...)
+	c.stats.TokensCopied += int64(k)
+	return k
 }
 
 // Grow makes room in s's block table for n more positions after Len(),
@@ -199,6 +245,8 @@ func (c *Cache) publish(s *Seq) {
 			if p != none {
 				c.children[p]++
 			}
+			head := c.firstChild(p)
+			c.sibling[b], *head = *head, b
 			c.nheld++
 			c.stats.Published++
 		}
