@@ -56,6 +56,9 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return errors.New("want -m and exactly one of -p or -ids")
 	}
+	if *logprobs != "" && *temp != 0 {
+		return errors.New("-logprobs records a greedy continuation: use it with -temp 0")
+	}
 	params := sample.Params{
 		Temperature: float32(*temp), TopK: *topK, TopP: float32(*topP), MinP: float32(*minP),
 		RepeatPenalty: float32(*repeat), RepeatWindow: *repeatLast,

@@ -75,6 +75,7 @@ func TestGenerateErrors(t *testing.T) {
 		{[]string{"-m", path, "-ids", "1,x"}, `"x" is not a token id`},
 		{[]string{"-m", path, "-ids", "1,999"}, "outside the vocabulary"},
 		{[]string{"-m", path, "-ids", "1", "-top-p", "2"}, "top-p"},
+		{[]string{"-m", path, "-ids", "1", "-logprobs", "x.json"}, "use it with -temp 0"},
 		{[]string{"-m", filepath.Join(t.TempDir(), "none.gguf"), "-ids", "1"}, "no such file"},
 	}
 	for _, tt := range tests {
