@@ -263,17 +263,50 @@ func BenchmarkCompile(b *testing.B) {
 }
 
 // BenchmarkFirstDecision is a whole typical decision on a freshly compiled
-// grammar: compile plus every mask computed cold, the cost a new NPC
-// schema pays once.
+// grammar: compile, then every mask and forced run computed cold, the cost
+// a new NPC schema pays once (the token choices are replayed, not
+// searched).
 func BenchmarkFirstDecision(b *testing.B) {
 	for n, v := range benchVocabs(b) {
 		b.Run(fmt.Sprintf("vocab=%d", n), func(b *testing.B) {
+			warm, err := Compile([]byte(npcSchema), v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids, _ := replay(b, warm.NewMatcher(), typicalDecision)
 			for b.Loop() {
 				g, err := Compile([]byte(npcSchema), v)
 				if err != nil {
 					b.Fatal(err)
 				}
-				replay(b, g.NewMatcher(), typicalDecision)
+				m := g.NewMatcher()
+				for i := 0; i < len(ids); {
+					if f := m.Forced(); len(f) > 0 {
+						for _, id := range f {
+							_ = m.Accept(id)
+						}
+						i += len(f)
+						continue
+					}
+					m.Allowed()
+					_ = m.Accept(ids[i])
+					i++
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkStringTable is the one-time cost per vocabulary of splitting
+// its tokens for free strings (one string sub-state).
+func BenchmarkStringTable(b *testing.B) {
+	for n, v := range benchVocabs(b) {
+		b.Run(fmt.Sprintf("vocab=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				v.mu.Lock()
+				v.strTables = nil
+				v.mu.Unlock()
+				v.strTable(sChar)
 			}
 		})
 	}

@@ -725,3 +725,44 @@ func TestConcurrentMatchers(t *testing.T) {
 		}
 	}
 }
+
+// TestStepAllocatesNothing: once a generation's states are cached, the
+// per-step calls (Forced, Allowed, ApplyMask, Accept, AppendDelta) allocate
+// nothing.
+func TestStepAllocatesNothing(t *testing.T) {
+	v := smallVocab(t)
+	g, err := Compile([]byte(npcSchema), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := g.NewMatcher()
+	if err := m.StreamField("say"); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := replay(t, m, typicalDecision)
+	logits := make([]float32, v.Size())
+	delta := make([]byte, 0, 256)
+	run := func() {
+		m.Reset()
+		for i := 0; i < len(ids); {
+			if f := m.Forced(); len(f) > 0 {
+				for _, id := range f {
+					_ = m.Accept(id)
+				}
+				i += len(f)
+				continue
+			}
+			mask, _ := m.Allowed()
+			ApplyMask(logits, mask)
+			if err := m.Accept(ids[i]); err != nil {
+				t.Fatal(err)
+			}
+			delta = m.AppendDelta(delta[:0])
+			i++
+		}
+	}
+	run()
+	if n := testing.AllocsPerRun(20, run); n != 0 {
+		t.Errorf("a warm decision allocates %v times; want 0", n)
+	}
+}
