@@ -7,8 +7,9 @@ import (
 )
 
 // A decode loop as the scheduler runs it, with a stand-in model that
-// always prefers the token with the highest id it is allowed, and a token
-// budget that runs out in the middle of the say field.
+// always prefers the token with the highest id it is allowed, and a budget
+// of eight steps (a forced run is one step) that runs out in the middle of
+// the say field.
 func Example() {
 	// A byte-level vocabulary: ids 0-255 are the bytes, then a few words,
 	// then <|im_end|> (no text), which ends a generation.
