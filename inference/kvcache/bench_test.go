@@ -34,22 +34,19 @@ func BenchmarkMatch(b *testing.B) {
 	fill(b, c, s, prompt[:950], rng, 512)
 	c.Release(s)
 	dst := make([]BlockID, 0, 64)
-	b.ReportAllocs()
 	var n int
-	for b.Loop() {
-		dst, n = c.Match(prompt, dst[:0])
-	}
+	measure(b, "match", func() { dst, n = c.Match(prompt, dst[:0]) })
 	if n != 944 {
 		b.Fatalf("Match = %d tokens; want 944", n)
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(prompt)), "ns/prompt-tok")
 }
 
 // BenchmarkRequestCycle is the cache's bookkeeping for one request: Start
 // on a 1,000-token prompt with 950 cached, Grow and Advance over the other
 // 56 positions (a new suffix each time, so 3 new blocks are published),
 // Release. The budget holds two prompts, so in steady state every request
-// evicts the previous one's suffix blocks. The forward pass's stores are not
+// evicts an earlier one's suffix blocks; the first 6 positions of the
+// 59th block (tokens 944..949) are copied from an earlier request's block. The forward pass's stores are not
 // included: they are the model's cost.
 func BenchmarkRequestCycle(b *testing.B) {
 	cfg := benchConfig(64, 0)
@@ -82,12 +79,11 @@ func BenchmarkRequestCycle(b *testing.B) {
 	for i := range 200 { // reach the steady state: the pool full, evicting
 		cycle(i)
 	}
-	b.ReportAllocs()
 	i := 200
-	for b.Loop() {
+	measure(b, "request", func() {
 		cycle(i)
 		i++
-	}
+	})
 	st := c.Stats()
 	if st.Evictions == 0 || st.TokensReused == 0 {
 		b.Fatalf("no eviction or no reuse: %+v", st)
@@ -108,8 +104,8 @@ func threadCPU() time.Duration {
 }
 
 // measure runs step in b.Loop on one locked thread and reports wall and
-// thread-CPU microseconds per step.
-func measure(b *testing.B, step func()) {
+// thread-CPU microseconds per step, named per unit.
+func measure(b *testing.B, unit string, step func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
@@ -118,8 +114,8 @@ func measure(b *testing.B, step func()) {
 		step()
 	}
 	cpu := threadCPU() - cpu0
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "us/layer-step")
-	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/layer-step")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N), "us/"+unit)
+	b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(b.N), "cpu-us/"+unit)
 }
 
 // decodeStep is one layer of a decode step for 32 NPCs on one lore: each
@@ -175,7 +171,7 @@ func BenchmarkDecodeAttention(b *testing.B) {
 		st := newDecodeStep(b, hd)
 		b.Run(fmt.Sprintf("hd%d/per-seq", hd), func(b *testing.B) {
 			a := NewAttender()
-			measure(b, func() {
+			measure(b, "layer-step", func() {
 				for g := range st.q {
 					for i, sp := range st.spans {
 						r := i * st.perSeq * st.hd
@@ -187,7 +183,7 @@ func BenchmarkDecodeAttention(b *testing.B) {
 		b.Run(fmt.Sprintf("hd%d/cascade", hd), func(b *testing.B) {
 			a := NewAttender()
 			var plan Plan
-			measure(b, func() {
+			measure(b, "layer-step", func() {
 				plan.Build(st.spans, st.c.bt)
 				for g := range st.q {
 					a.Cascade(st.out, st.c, 0, g, st.q[g], st.perSeq, st.spans, &plan, st.scale)
@@ -213,7 +209,7 @@ func BenchmarkDecodeAttention(b *testing.B) {
 				}
 			}
 			scores := make([]float32, T)
-			measure(b, func() {
+			measure(b, "layer-step", func() {
 				for g := range st.q {
 					for i := range st.spans {
 						for h := range st.perSeq {

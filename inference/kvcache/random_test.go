@@ -21,7 +21,8 @@ func prefixValue(tokens []int32, p int) float32 {
 }
 
 // TestRandomOperations runs thousands of seeded random operations — prompts
-// drawn from a few shared lores and personas, chunked prefills, decode
+// drawn from a few shared lores and personas (so that whole and partial
+// blocks are reused), chunked prefills, decode
 // steps, cancellations, probes — on a pool small enough to be under
 // pressure, and after each checks the whole structure, that occupancy stays
 // within the budget, and that every live sequence still reads its own
@@ -130,9 +131,9 @@ func TestRandomOperations(t *testing.T) {
 			}
 			st := c.Stats()
 			t.Logf("%+v, hit rate %.2f, %d out-of-blocks", st, st.HitRate(), outOfBlocks)
-			if st.Evictions == 0 || outOfBlocks == 0 || st.Hits == 0 || st.Deduplicated == 0 {
-				t.Errorf("the workload did not exercise eviction (%d), backpressure (%d), hits (%d) and deduplication (%d)",
-					st.Evictions, outOfBlocks, st.Hits, st.Deduplicated)
+			if st.Evictions == 0 || outOfBlocks == 0 || st.Hits == 0 || st.Deduplicated == 0 || st.TokensCopied == 0 {
+				t.Errorf("the workload did not exercise eviction (%d), backpressure (%d), hits (%d), deduplication (%d) and partial copies (%d)",
+					st.Evictions, outOfBlocks, st.Hits, st.Deduplicated, st.TokensCopied)
 			}
 		})
 	}
