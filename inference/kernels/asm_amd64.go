@@ -46,6 +46,9 @@ func rows4BF16AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
 func rows4Q8VNNI(y *float32, w *byte, rowBytes, rows int, xu *byte, xd *float32, nb int)
 
 //go:noescape
+func rowsQ4VNNI(y *float32, w *byte, rowBytes, rows int, xu *byte, xd *float32, nb int)
+
+//go:noescape
 func rowsQ8VNNI(y *float32, w *byte, rowBytes, rows int, xu *byte, xd *float32, nb int)
 
 //go:noescape
@@ -293,4 +296,16 @@ func tileQ8ASM(y []float32, ldy int, w []byte, rowBytes, rows int, xq *Q8Vec, n 
 			rowsQ8ASM(y[j*ldy+rows4:j*ldy+rows], w[rows4*rowBytes:rows*rowBytes], rowBytes, x)
 		}
 	}
+}
+
+func rowsQ4ASM(y []float32, w []byte, rowBytes int, x q8In) {
+	rows, nb := len(y), len(x.d)
+	if rows == 0 || nb == 0 {
+		clear(y)
+		return
+	}
+	_ = w[(rows-1)*rowBytes+nb*q4BlockBytes-1]
+	_ = x.u[nb*q8Block-1]
+	_ = x.dv[nb*8-1]
+	rowsQ4VNNI(&y[0], &w[0], rowBytes, rows, &x.u[0], &x.dv[0], nb)
 }

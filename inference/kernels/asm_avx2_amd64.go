@@ -19,6 +19,9 @@ func rowsF16AVX2(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
 func rowsBF16AVX2(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
 
 //go:noescape
+func rowsQ4AVX2(y *float32, w *byte, rowBytes, rows int, xu *byte, xd *float32, nb int)
+
+//go:noescape
 func rowsQ8AVX2(y *float32, w *byte, rowBytes, rows int, xu *byte, xd *float32, nb int)
 
 func dotAVX2(a, b []float32) float32 {
@@ -90,22 +93,14 @@ func rowsQ8AVX2Go(y []float32, w []byte, rowBytes int, x q8In) {
 	rowsQ8AVX2(&y[0], &w[0], rowBytes, rows, &x.u[0], &x.dv[0], nb)
 }
 
-// tileByRows makes a MatMul tile from a rows kernel, one input at a time:
-// the AVX2 set has no register-tiled MatMul, so each weight row is read
-// once per input (from cache when the block of rows fits).
-func tileByRows(rowsFn func(y []float32, w []byte, rowBytes int, x []float32)) func(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int) {
-	return func(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int) {
-		for j := range n {
-			rowsFn(y[j*ldy:j*ldy+rows], w[:rows*rowBytes], rowBytes, x[j*ldx:(j+1)*ldx])
-		}
+func rowsQ4AVX2Go(y []float32, w []byte, rowBytes int, x q8In) {
+	rows, nb := len(y), len(x.d)
+	if rows == 0 || nb == 0 {
+		clear(y)
+		return
 	}
-}
-
-func tileQ8ByRows(rowsFn func(y []float32, w []byte, rowBytes int, x q8In)) func(y []float32, ldy int, w []byte, rowBytes, rows int, xq *Q8Vec, n int) {
-	return func(y []float32, ldy int, w []byte, rowBytes, rows int, xq *Q8Vec, n int) {
-		cols := rowBytes / q8BlockBytes * q8Block
-		for j := range n {
-			rowsFn(y[j*ldy:j*ldy+rows], w[:rows*rowBytes], rowBytes, xq.input(j, cols))
-		}
-	}
+	_ = w[(rows-1)*rowBytes+nb*q4BlockBytes-1]
+	_ = x.u[nb*q8Block-1]
+	_ = x.dv[nb*8-1]
+	rowsQ4AVX2(&y[0], &w[0], rowBytes, rows, &x.u[0], &x.dv[0], nb)
 }

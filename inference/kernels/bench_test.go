@@ -15,6 +15,9 @@ var benchShapes = [][2]int{{256, 256}, {512, 1024}, {1024, 512}, {4096, 256}, {1
 func benchWeight(b *testing.B, typ tensor.Type, rows, cols int) *tensor.Tensor {
 	b.Helper()
 	rng := rand.New(rand.NewPCG(uint64(rows), uint64(cols)))
+	if typ == tensor.Q4_0 {
+		return randQ4Weight(rng, cols, rows)
+	}
 	rb, _ := typ.RowBytes(cols)
 	data := make([]byte, 0, rb*rows)
 	row := randVec(rng, cols)

@@ -24,7 +24,8 @@ func avx2Impl() *impl {
 	im.name = "avx2"
 	im.rowsF32, im.rowsF16, im.rowsBF16 = rowsF32AVX2Go, rowsF16AVX2Go, rowsBF16AVX2Go
 	im.tileF32, im.tileF16, im.tileBF16 = tileByRows(rowsF32AVX2Go), tileByRows(rowsF16AVX2Go), tileByRows(rowsBF16AVX2Go)
-	im.rowsQ8, im.tileQ8 = rowsQ8AVX2Go, tileQ8ByRows(rowsQ8AVX2Go)
+	im.rowsQ8, im.tileQ8 = rowsQ8AVX2Go, tileQ8ByRows(rowsQ8AVX2Go, q8BlockBytes)
+	im.rowsQ4 = rowsQ4AVX2Go
 	im.dot, im.axpy = dotAVX2, axpyAVX2
 	return &im
 }
@@ -42,8 +43,10 @@ func avx512Impl() *impl {
 	if cpu.X86.HasAVX512VNNI {
 		im.rowsQ8, im.tileQ8 = rowsQ8ASM, tileQ8ASM
 		im.quantizeQ8 = quantizeQ8ASM
+		im.rowsQ4 = rowsQ4ASM
 	} else {
-		im.rowsQ8, im.tileQ8 = rowsQ8AVX2Go, tileQ8ByRows(rowsQ8AVX2Go)
+		im.rowsQ8, im.tileQ8 = rowsQ8AVX2Go, tileQ8ByRows(rowsQ8AVX2Go, q8BlockBytes)
+		im.rowsQ4 = rowsQ4AVX2Go
 	}
 	return &im
 }

@@ -1,7 +1,8 @@
 // Package kernels holds the numeric kernels of the decoder: matrix-vector
-// and matrix-matrix products over GGML-typed weights (F32, F16, BF16, Q8_0),
-// run in parallel on a fixed worker Pool, and the per-token vector helpers
-// (Dot, Axpy, Scale, Add, Mul, RMSNorm, Softmax, SiLU, SwiGLU, ArgMax).
+// and matrix-matrix products over GGML-typed weights (F32, F16, BF16, Q8_0;
+// Q4_0 too, without a tiled MatMul), run in parallel on a fixed worker
+// Pool, and the per-token vector helpers (Dot, Axpy, Scale, Add, Mul,
+// RMSNorm, Softmax, SiLU, SwiGLU, ArgMax).
 //
 // Weights are tensor.Tensor views of Shape {cols, rows} in GGML order: row r
 // holds cols contiguous values. MatVec computes y[r] = Σ_c W[r,c]·x[c];
@@ -53,6 +54,7 @@ type impl struct {
 	rowsF16  func(y []float32, w []byte, rowBytes int, x []float32)
 	rowsBF16 func(y []float32, w []byte, rowBytes int, x []float32)
 	rowsQ8   func(y []float32, w []byte, rowBytes int, x q8In)
+	rowsQ4   func(y []float32, w []byte, rowBytes int, x q8In) // Q4_0 weights
 
 	// tileXxx compute a block of MatMul: for rows [0,rows) of w and inputs
 	// [0,n) of x (ldx values apart), y[j*ldy+i] = dot(row i, input j).
@@ -78,6 +80,7 @@ var goImpl = &impl{
 	rowsF16:  rowsF16Go,
 	rowsBF16: rowsBF16Go,
 	rowsQ8:   rowsQ8Go,
+	rowsQ4:   rowsQ4Go,
 	tileF32:  tileF32Go,
 	tileF16:  tileF16Go,
 	tileBF16: tileBF16Go,
@@ -114,7 +117,7 @@ func (p *Pool) MatVec(y []float32, w *tensor.Tensor, x []float32) {
 	if len(x) != cols || len(y) < rows {
 		panic(fmt.Sprintf("kernels: MatVec: %q is %d×%d but len(x) = %d, len(y) = %d", w.Name, rows, cols, len(x), len(y)))
 	}
-	if w.Type == tensor.Q8_0 {
+	if w.Type == tensor.Q8_0 || w.Type == tensor.Q4_0 {
 		xq := p.getQ8()
 		quantizeQ8(p.impl, xq, x)
 		p.MatVecQ8(y, w, xq)
@@ -135,17 +138,17 @@ func (p *Pool) MatVec(y []float32, w *tensor.Tensor, x []float32) {
 	p.matVec(rows, cols, matVecArgs{y: y, w: w.Data, rb: w.RowBytes(), x: x, rows: rowsFn})
 }
 
-// MatVecQ8 is MatVec for a Q8_0 weight and an input already quantized by
-// QuantizeQ8 (xq.Len() == cols).
+// MatVecQ8 is MatVec for a Q8_0 (or Q4_0) weight and an input already
+// quantized by QuantizeQ8 (xq.Len() == cols).
 func (p *Pool) MatVecQ8(y []float32, w *tensor.Tensor, xq *Q8Vec) {
 	rows, cols := checkMat("MatVecQ8", w)
-	if w.Type != tensor.Q8_0 {
-		panic(fmt.Sprintf("kernels: MatVecQ8: weight %q is %s, want Q8_0", w.Name, w.Type))
+	if w.Type != tensor.Q8_0 && w.Type != tensor.Q4_0 {
+		panic(fmt.Sprintf("kernels: MatVecQ8: weight %q is %s, want Q8_0 or Q4_0", w.Name, w.Type))
 	}
 	if xq.Len() != cols || len(y) < rows {
 		panic(fmt.Sprintf("kernels: MatVecQ8: %q is %d×%d but input has %d values, len(y) = %d", w.Name, rows, cols, xq.Len(), len(y)))
 	}
-	p.matVec(rows, cols, matVecArgs{y: y, w: w.Data, rb: w.RowBytes(), xq: xq.input(0, cols)})
+	p.matVec(rows, cols, matVecArgs{y: y, w: w.Data, rb: w.RowBytes(), xq: xq.input(0, cols), q4: w.Type == tensor.Q4_0})
 }
 
 // matVec runs one MatVec over rows rows of cols values, split across the
@@ -169,6 +172,10 @@ func (p *Pool) matVecRange(lo, hi int) {
 		a.rows(a.y[lo:hi], a.w[lo*a.rb:hi*a.rb], a.rb, a.x)
 		return
 	}
+	if a.q4 {
+		p.impl.rowsQ4(a.y[lo:hi], a.w[lo*a.rb:hi*a.rb], a.rb, a.xq)
+		return
+	}
 	p.impl.rowsQ8(a.y[lo:hi], a.w[lo*a.rb:hi*a.rb], a.rb, a.xq)
 }
 
@@ -188,7 +195,7 @@ func (p *Pool) MatMul(y []float32, w *tensor.Tensor, x []float32, n int) {
 	if n == 0 {
 		return
 	}
-	if w.Type == tensor.Q8_0 {
+	if w.Type == tensor.Q8_0 || w.Type == tensor.Q4_0 {
 		xq := p.getQ8()
 		quantizeQ8(p.impl, xq, x)
 		p.MatMulQ8(y, w, xq, n)
@@ -214,12 +221,12 @@ func (p *Pool) MatMul(y []float32, w *tensor.Tensor, x []float32, n int) {
 	})
 }
 
-// MatMulQ8 is MatMul for a Q8_0 weight and n inputs quantized together by
-// one QuantizeQ8 call (xq.Len() == n*cols).
+// MatMulQ8 is MatMul for a Q8_0 (or Q4_0) weight and n inputs quantized
+// together by one QuantizeQ8 call (xq.Len() == n*cols).
 func (p *Pool) MatMulQ8(y []float32, w *tensor.Tensor, xq *Q8Vec, n int) {
 	rows, cols := checkMat("MatMulQ8", w)
-	if w.Type != tensor.Q8_0 {
-		panic(fmt.Sprintf("kernels: MatMulQ8: weight %q is %s, want Q8_0", w.Name, w.Type))
+	if w.Type != tensor.Q8_0 && w.Type != tensor.Q4_0 {
+		panic(fmt.Sprintf("kernels: MatMulQ8: weight %q is %s, want Q8_0 or Q4_0", w.Name, w.Type))
 	}
 	if n < 0 || xq.Len() != n*cols || len(y) < n*rows {
 		panic(fmt.Sprintf("kernels: MatMulQ8: %q is %d×%d but n = %d, input has %d values, len(y) = %d", w.Name, rows, cols, n, xq.Len(), len(y)))
@@ -228,10 +235,16 @@ func (p *Pool) MatMulQ8(y []float32, w *tensor.Tensor, xq *Q8Vec, n int) {
 		return
 	}
 	rb := w.RowBytes()
+	tile := p.impl.tileQ8
+	if w.Type == tensor.Q4_0 {
+		// No register-tiled Q4_0 kernel: one MatVec per input. Q4_0 is
+		// accepted for models people already have; Q8_0 is the fast path.
+		tile = tileQ8ByRows(p.impl.rowsQ4, q4BlockBytes)
+	}
 	tiles := (rows + matMulTile - 1) / matMulTile
 	p.forCost(tiles, 2*cols*matMulTile*n, func(lo, hi int) {
 		r0, r1 := lo*matMulTile, min(hi*matMulTile, rows)
-		p.impl.tileQ8(y[r0:], rows, w.Data[r0*rb:r1*rb], rb, r1-r0, xq, n)
+		tile(y[r0:], rows, w.Data[r0*rb:r1*rb], rb, r1-r0, xq, n)
 	})
 }
 

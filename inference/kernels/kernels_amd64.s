@@ -1007,3 +1007,74 @@ q4sum:
 q4done:
 	VZEROUPPER
 	RET
+
+// func rowsQ4VNNI(y *float32, w *byte, rowBytes, rows int, xu *byte, xd *float32, nb int)
+// y[i] = row i of a Q4_0 weight · a Q8_0-quantized input (xd: each block's
+// scale 8 times). Per block the nibbles are spread to 32 unsigned bytes in
+// value order, VPDPBUSD multiplies them by the signed input quants, and
+// 8·Σ q_x (another VPDPBUSD, against bytes of 8) takes out the nibbles'
+// offset of 8.
+TEXT ·rowsQ4VNNI(SB), NOSPLIT, $0-56
+	MOVQ         y+0(FP), DI
+	MOVQ         w+8(FP), SI
+	MOVQ         rowBytes+16(FP), R8
+	MOVQ         rows+24(FP), R9
+	MOVQ         xu+32(FP), DX
+	MOVQ         xd+40(FP), BX
+	MOVQ         nb+48(FP), CX
+	MOVL         $0x08080808, AX
+	VPBROADCASTD AX, Y21
+	MOVL         $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Y22
+	MOVL         $0x80808080, AX
+	VPBROADCASTD AX, Y23
+
+q4row:
+	TESTQ  R9, R9
+	JZ     q4rdone
+	MOVQ   SI, R10
+	MOVQ   DX, R11
+	MOVQ   BX, R12
+	MOVQ   CX, R13
+	VPXORD Y0, Y0, Y0
+
+q4blk:
+	TESTQ        R13, R13
+	JZ           q4rsum
+	VMOVDQU32    2(R10), X16
+	VPSRLW       $4, X16, X17
+	VINSERTI32X4 $1, X17, Y16, Y16
+	VPANDD       Y22, Y16, Y16
+	VPXORD       (R11), Y23, Y17
+	VPXORD       Y18, Y18, Y18
+	VPDPBUSD     Y17, Y16, Y18
+	VPXORD       Y19, Y19, Y19
+	VPDPBUSD     Y17, Y21, Y19
+	VPSUBD       Y19, Y18, Y18
+	VCVTDQ2PS    Y18, Y18
+	VPBROADCASTW (R10), X20
+	VCVTPH2PS    X20, Y20
+	VMULPS       (R12), Y20, Y20
+	VFMADD231PS  Y20, Y18, Y0
+	ADDQ         $18, R10
+	ADDQ         $32, R11
+	ADDQ         $32, R12
+	DECQ         R13
+	JMP          q4blk
+
+q4rsum:
+	VEXTRACTF32X4 $1, Y0, X16
+	VADDPS        X16, X0, X0
+	VPERMILPS     $0x4e, X0, X16
+	VADDPS        X16, X0, X0
+	VPERMILPS     $0xb1, X0, X16
+	VADDSS        X16, X0, X0
+	VMOVSS        X0, (DI)
+	ADDQ          $4, DI
+	ADDQ          R8, SI
+	DECQ          R9
+	JMP           q4row
+
+q4rdone:
+	VZEROUPPER
+	RET

@@ -257,3 +257,73 @@ qysum:
 qydone:
 	VZEROUPPER
 	RET
+
+// func rowsQ4AVX2(y *float32, w *byte, rowBytes, rows int, xu *byte, xd *float32, nb int)
+// The Q4_0 rows kernel with AVX2: nibbles spread to 32 unsigned bytes in
+// value order, VPMADDUBSW against the signed input quants, minus the same
+// against bytes of 8 (the nibbles' offset), pairs summed to int32 and
+// scaled by dw·dx. Pair sums stay below 2·15·127, far from int16 limits.
+TEXT ·rowsQ4AVX2(SB), NOSPLIT, $0-56
+	MOVQ         y+0(FP), DI
+	MOVQ         w+8(FP), SI
+	MOVQ         rowBytes+16(FP), R8
+	MOVQ         rows+24(FP), R9
+	MOVQ         xu+32(FP), DX
+	MOVQ         xd+40(FP), BX
+	MOVQ         nb+48(FP), CX
+	MOVL         $0x80808080, AX
+	MOVQ         AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL         $0x00010001, AX
+	MOVQ         AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL         $0x0f0f0f0f, AX
+	MOVQ         AX, X12
+	VPBROADCASTD X12, Y12
+	MOVL         $0x08080808, AX
+	MOVQ         AX, X11
+	VPBROADCASTD X11, Y11
+
+q4yrow:
+	TESTQ  R9, R9
+	JZ     q4ydone
+	MOVQ   SI, R10
+	MOVQ   DX, R11
+	MOVQ   BX, R12
+	MOVQ   CX, R13
+	VXORPS Y0, Y0, Y0
+
+q4yblk:
+	TESTQ        R13, R13
+	JZ           q4ysum
+	VMOVDQU      2(R10), X2
+	VPSRLW       $4, X2, X3
+	VINSERTI128  $1, X3, Y2, Y2
+	VPAND        Y12, Y2, Y2
+	VPXOR        (R11), Y13, Y4
+	VPMADDUBSW   Y4, Y2, Y5
+	VPMADDUBSW   Y4, Y11, Y6
+	VPSUBW       Y6, Y5, Y5
+	VPMADDWD     Y14, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VPBROADCASTW (R10), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       (R12), Y7, Y7
+	VFMADD231PS  Y7, Y5, Y0
+	ADDQ         $18, R10
+	ADDQ         $32, R11
+	ADDQ         $32, R12
+	DECQ         R13
+	JMP          q4yblk
+
+q4ysum:
+	HSUMY(Y0, X0)
+	VMOVSS X0, (DI)
+	ADDQ   $4, DI
+	ADDQ   R8, SI
+	DECQ   R9
+	JMP    q4yrow
+
+q4ydone:
+	VZEROUPPER
+	RET

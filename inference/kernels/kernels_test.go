@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -13,6 +14,9 @@ import (
 // built with the tensor package's encoder, as a GGUF writer would store it.
 func randWeight(t *testing.T, rng *rand.Rand, typ tensor.Type, cols, rows int) *tensor.Tensor {
 	t.Helper()
+	if typ == tensor.Q4_0 {
+		return randQ4Weight(rng, cols, rows)
+	}
 	var data []byte
 	row := make([]float32, cols)
 	for range rows {
@@ -29,6 +33,19 @@ func randWeight(t *testing.T, rng *rand.Rand, typ tensor.Type, cols, rows int) *
 		t.Fatal(err)
 	}
 	return w
+}
+
+// randQ4Weight returns a Q4_0 weight of random nibbles and scales (the
+// tensor package has no Q4_0 encoder; any bytes are a valid Q4_0 block).
+func randQ4Weight(rng *rand.Rand, cols, rows int) *tensor.Tensor {
+	data := make([]byte, rows*cols/q8Block*q4BlockBytes)
+	for b := 0; b < len(data); b += q4BlockBytes {
+		binary.LittleEndian.PutUint16(data[b:], tensor.F32ToF16(rng.Float32()/8))
+		for j := 2; j < q4BlockBytes; j++ {
+			data[b+j] = byte(rng.IntN(256))
+		}
+	}
+	return &tensor.Tensor{Name: fmt.Sprintf("w%dx%d", rows, cols), Type: tensor.Q4_0, Shape: []int{cols, rows}, Data: data}
 }
 
 func randVec(rng *rand.Rand, n int) []float32 {
@@ -50,7 +67,7 @@ func absRowDot(w *tensor.Tensor, x []float32) []float64 {
 	out := make([]float64, rows)
 	row := make([]float32, cols)
 	for r := range rows {
-		if err := tensor.DequantizeRow(row, w.Row(r), w.Type); err != nil {
+		if err := dequantizeRow(row, w.Row(r), w.Type); err != nil {
 			panic(err)
 		}
 		for c, v := range row {
@@ -80,7 +97,7 @@ func q8InputErrBound(w *tensor.Tensor, x []float32) []float64 {
 	out := make([]float64, rows)
 	row := make([]float32, cols)
 	for r := range rows {
-		if err := tensor.DequantizeRow(row, w.Row(r), w.Type); err != nil {
+		if err := dequantizeRow(row, w.Row(r), w.Type); err != nil {
 			panic(err)
 		}
 		for c, v := range row {
@@ -94,11 +111,11 @@ var (
 	floatCols = []int{1, 3, 15, 16, 17, 31, 33, 64, 100, 127, 256, 257, 1000}
 	q8Cols    = []int{32, 64, 96, 256, 288, 1024}
 	testRows  = []int{1, 3, 4, 5, 16, 17, 64, 130}
-	testTypes = []tensor.Type{tensor.F32, tensor.F16, tensor.BF16, tensor.Q8_0}
+	testTypes = []tensor.Type{tensor.F32, tensor.F16, tensor.BF16, tensor.Q8_0, tensor.Q4_0}
 )
 
 func colsFor(typ tensor.Type) []int {
-	if typ == tensor.Q8_0 {
+	if typ == tensor.Q8_0 || typ == tensor.Q4_0 {
 		return q8Cols
 	}
 	return floatCols
@@ -138,7 +155,7 @@ func TestMatVecMatchesReference(t *testing.T) {
 					p.MatVec(y, w, x)
 					what := fmt.Sprintf("MatVec(%s %d×%d)", typ, rows, cols)
 					scale := absRowDot(w, x)
-					if typ == tensor.Q8_0 {
+					if typ == tensor.Q8_0 || typ == tensor.Q4_0 {
 						// Against ggml's definition, to float32 rounding…
 						checkClose(t, what+" vs Q8_0 reference", y, matVecQ8Ref(w, x), scale, 1e-5)
 						// …and against the exact product, within x's quantization.
@@ -157,7 +174,7 @@ func TestMatMulMatchesMatVec(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		for _, typ := range testTypes {
 			cols := []int{1, 17, 33, 100, 257}
-			if typ == tensor.Q8_0 {
+			if typ == tensor.Q8_0 || typ == tensor.Q4_0 {
 				cols = []int{32, 64, 96, 288}
 			}
 			for _, cols := range cols {
@@ -171,7 +188,7 @@ func TestMatMulMatchesMatVec(t *testing.T) {
 							xj := x[j*cols : (j+1)*cols]
 							what := fmt.Sprintf("MatMul(%s %d×%d, n=%d) input %d", typ, rows, cols, n, j)
 							want := matVecRef(w, xj)
-							if typ == tensor.Q8_0 {
+							if typ == tensor.Q8_0 || typ == tensor.Q4_0 {
 								want = matVecQ8Ref(w, xj)
 							}
 							checkClose(t, what, y[j*rows:(j+1)*rows], want, absRowDot(w, xj), 1e-5)

@@ -48,7 +48,7 @@ type Pool struct {
 }
 
 // matVecArgs are one MatVec's operands: rows is set for float weights, xq
-// for Q8_0.
+// for Q8_0 and Q4_0.
 type matVecArgs struct {
 	y    []float32
 	w    []byte
@@ -56,6 +56,7 @@ type matVecArgs struct {
 	x    []float32
 	rows func(y []float32, w []byte, rowBytes int, x []float32)
 	xq   q8In
+	q4   bool // the weight is Q4_0 rather than Q8_0
 }
 
 // job is one call of For. It is immutable except for its counters, so a

@@ -10,13 +10,30 @@ import (
 // is tested against: straightforward loops in float64 over values decoded by
 // the tensor package's reference conversions. They are slow on purpose.
 
+// dequantizeRow is tensor.DequantizeRow extended to Q4_0, which the tensor
+// package does not decode.
+func dequantizeRow(dst []float32, src []byte, t tensor.Type) error {
+	if t != tensor.Q4_0 {
+		return tensor.DequantizeRow(dst, src, t)
+	}
+	for b := range len(dst) / q8Block {
+		blk := src[b*q4BlockBytes : (b+1)*q4BlockBytes]
+		d := f16(blk)
+		for j := range 16 {
+			dst[b*q8Block+j] = d * float32(int(blk[2+j]&0x0f)-8)
+			dst[b*q8Block+j+16] = d * float32(int(blk[2+j]>>4)-8)
+		}
+	}
+	return nil
+}
+
 // matVecRef is MatVec by dequantizing each row and summing in float64.
 func matVecRef(w *tensor.Tensor, x []float32) []float64 {
 	rows, cols := w.Shape[1], w.Shape[0]
 	y := make([]float64, rows)
 	row := make([]float32, cols)
 	for r := range rows {
-		if err := tensor.DequantizeRow(row, w.Row(r), w.Type); err != nil {
+		if err := dequantizeRow(row, w.Row(r), w.Type); err != nil {
 			panic(err)
 		}
 		for c, v := range row {
@@ -26,9 +43,9 @@ func matVecRef(w *tensor.Tensor, x []float32) []float64 {
 	return y
 }
 
-// matVecQ8Ref is MatVec for Q8_0 weights as ggml defines it: x quantized to
-// Q8_0 by the tensor package's reference quantizer, then per block
-// dw·dx·Σ q_w·q_x with the inner sum exact.
+// matVecQ8Ref is MatVec for Q8_0 (or Q4_0) weights as ggml defines it: x
+// quantized to Q8_0 by the tensor package's reference quantizer, then per
+// block dw·dx·Σ q_w·q_x with the inner sum exact.
 func matVecQ8Ref(w *tensor.Tensor, x []float32) []float64 {
 	rows, cols := w.Shape[1], w.Shape[0]
 	xq := tensor.QuantizeQ8_0(nil, x)
@@ -36,13 +53,24 @@ func matVecQ8Ref(w *tensor.Tensor, x []float32) []float64 {
 	for r := range rows {
 		row := w.Row(r)
 		for b := range cols / q8Block {
-			wb := row[b*q8BlockBytes : (b+1)*q8BlockBytes]
 			xb := xq[b*q8BlockBytes : (b+1)*q8BlockBytes]
 			var acc int64
-			for i := range q8Block {
-				acc += int64(int8(wb[2+i])) * int64(int8(xb[2+i]))
+			var dw float32
+			if w.Type == tensor.Q4_0 {
+				wb := row[b*q4BlockBytes : (b+1)*q4BlockBytes]
+				dw = f16(wb)
+				for j := range 16 {
+					acc += int64(int(wb[2+j]&0x0f)-8) * int64(int8(xb[2+j]))
+					acc += int64(int(wb[2+j]>>4)-8) * int64(int8(xb[2+j+16]))
+				}
+			} else {
+				wb := row[b*q8BlockBytes : (b+1)*q8BlockBytes]
+				dw = f16(wb)
+				for i := range q8Block {
+					acc += int64(int8(wb[2+i])) * int64(int8(xb[2+i]))
+				}
 			}
-			y[r] += float64(f16(wb)) * float64(f16(xb)) * float64(acc)
+			y[r] += float64(dw) * float64(f16(xb)) * float64(acc)
 		}
 	}
 	return y
