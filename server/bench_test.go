@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,7 +29,9 @@ func benchConfig() Config {
 // BenchmarkRoundTrip measures ping → pong round trips over a real loopback
 // websocket, client and server in this process: with one message in flight
 // (latency-bound) and with 64 in flight (throughput-bound). msgs/s counts
-// round trips per second.
+// round trips per second; cpu-ns/msg is the process's CPU time (user +
+// system, client and server together) per round trip, which other load on
+// a shared machine disturbs far less than wall time.
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, sub := range codecs {
 		for _, inflight := range []int{1, 64} {
@@ -44,6 +47,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 				window := make(chan struct{}, inflight)
 				errc := make(chan error, 1)
 				b.ReportAllocs()
+				cpu0 := cpuTime()
 				b.ResetTimer()
 				// The sender exits after b.N pings, or at the first write error.
 				go func() {
@@ -70,6 +74,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+				b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/msg")
 				if drops := ts.counter(b, "anima_queue_drops_total", "type", "pong"); drops != 0 {
 					b.Fatalf("%v pongs dropped; the window must stay under the queue size", drops)
 				}
@@ -154,6 +159,15 @@ func idleConnectionCost(b *testing.B) (bytesPerConn float64) {
 	}
 	waitFor(b, "every session", func() bool { return ts.srv.SessionCount() == idleClients })
 	return (serverMemory() - before) / idleClients
+}
+
+// cpuTime is the process's user plus system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // serverMemory returns this process's Go heap in use plus goroutine

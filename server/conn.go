@@ -21,6 +21,7 @@ type conn struct {
 	codec protocol.Codec
 	log   *slog.Logger // immutable; for any goroutine
 	q     *outQueue[protocol.Envelope]
+	batch *batchConn // the socket, if Serve's listener wrapped it; nil otherwise
 
 	// Owned by the reader goroutine.
 	rlog   *slog.Logger // log, with the session id once there is one
@@ -103,6 +104,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		writerDone: make(chan struct{}),
 	}
 	c.rlog = c.log
+	c.batch, _ = ws.UnderlyingConn().(*batchConn)
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
@@ -384,16 +386,25 @@ func (c *conn) writeLoop() {
 	ping := time.NewTicker(time.Duration(cfg.PingInterval))
 	defer ping.Stop()
 	var batch []protocol.Envelope
+	var frames []frame
 	flush := func() bool {
 		batch = c.q.take(batch)
-		for _, env := range batch {
-			if err := c.write(env); err != nil {
+		frames = c.encode(batch, frames[:0])
+		clear(batch) // let the bodies go
+		if c.batch != nil && len(frames) > 1 {
+			c.batch.cork()
+		}
+		for i, f := range frames {
+			if c.batch != nil && len(frames) > 1 && i == len(frames)-1 {
+				c.batch.arm()
+			}
+			if err := c.write(f); err != nil {
 				c.log.Debug("write failed", "err", err)
 				c.kill(websocket.CloseAbnormalClosure, "")
 				return false
 			}
 		}
-		clear(batch) // let the bodies go
+		clear(frames)
 		return true
 	}
 	for {
@@ -431,20 +442,34 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// write encodes and writes one message.
-func (c *conn) write(env protocol.Envelope) error {
-	data, err := c.codec.Encode(env)
-	if err != nil {
-		// A server-built message that does not encode is a bug; skip it
-		// rather than kill the connection.
-		c.log.Error("encode failed", "type", env.Type, "err", err)
-		return nil
+// frame is an encoded message.
+type frame struct {
+	typ  string // message type, for metrics
+	data []byte
+}
+
+// encode appends the frames of envs to frames. A server-built message that
+// does not encode is a bug; it is logged and skipped rather than killing
+// the connection.
+func (c *conn) encode(envs []protocol.Envelope, frames []frame) []frame {
+	for _, env := range envs {
+		data, err := c.codec.Encode(env)
+		if err != nil {
+			c.log.Error("encode failed", "type", env.Type, "err", err)
+			continue
+		}
+		frames = append(frames, frame{env.Type, data})
 	}
+	return frames
+}
+
+// write writes one frame.
+func (c *conn) write(f frame) error {
 	c.ws.SetWriteDeadline(time.Now().Add(time.Duration(c.srv.cfg.WriteTimeout)))
-	if err := c.ws.WriteMessage(c.codec.FrameType(), data); err != nil {
+	if err := c.ws.WriteMessage(c.codec.FrameType(), f.data); err != nil {
 		return err
 	}
-	c.srv.m.msgsOut.WithLabelValues(env.Type).Inc()
+	c.srv.m.msgsOut.WithLabelValues(f.typ).Inc()
 	return nil
 }
 
@@ -464,6 +489,9 @@ func (c *conn) kill(code int, reason string) {
 	c.killOnce.Do(func() {
 		if code != websocket.CloseAbnormalClosure {
 			c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+			if c.batch != nil {
+				c.batch.flushNow()
+			}
 		}
 		close(c.done)
 		c.ws.Close()

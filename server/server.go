@@ -133,6 +133,8 @@ type Server struct {
 	npcCount int
 
 	handlers sync.WaitGroup // one per connection handler still running
+
+	batchBufs sync.Pool // of *[]byte: write batches of every connection
 }
 
 // New checks the config and builds a server; it starts nothing.
@@ -178,6 +180,7 @@ func New(opt Options) (*Server, error) {
 		// after, so an idle connection holds none.
 		WriteBufferPool: &sync.Pool{},
 	}
+	s.batchBufs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
 	s.started = s.clock.Now()
 	return s, nil
 }
@@ -201,6 +204,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		s.log.Warn("no API keys configured: running unauthenticated, on loopback only", "addr", ln.Addr().String())
 	}
+	// Batching frames into one write per writer pass needs the raw socket.
+	ln = batchListener{Listener: ln, bufs: &s.batchBufs}
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	// This goroutine exits when hs.Shutdown closes the listener.
