@@ -28,7 +28,6 @@ type Span struct {
 type Attender struct {
 	pool *kernels.Pool // one thread: the caller parallelises across heads and sequences
 
-	qs   []float32 // (nQ, HeadDim) queries times the scale
 	s    []float32 // (nQ, N) scores, then probabilities
 	kg   []byte    // (N, HeadDim) the span's keys, gathered
 	vg   []byte    // (HeadDim, N) the span's values, gathered
@@ -93,10 +92,6 @@ func (a *Attender) attend(out, lse []float32, c *Cache, l, g int, q []float32, n
 		}
 		return
 	}
-	a.qs = grow(a.qs, nQ*hd)
-	for i, x := range q[:nQ*hd] {
-		a.qs[i] = x * scale
-	}
 	a.s = grow(a.s, nQ*T)
 
 	// Gather the span's tiles into one K of (T, HeadDim) and one V of
@@ -119,13 +114,15 @@ func (a *Attender) attend(out, lse []float32, c *Cache, l, g int, q []float32, n
 	}
 	typ := c.cfg.Type
 
-	// Scores: S = qs·Kᵀ, (nQ, T).
+	// Scores: S = q·Kᵀ, (nQ, T).
 	a.kt.Type, a.kt.Shape[0], a.kt.Shape[1], a.kt.Data = typ, hd, T, a.kg
-	a.pool.MatMul(a.s, &a.kt, a.qs, nQ)
+	a.pool.MatMul(a.s, &a.kt, q[:nQ*hd], nQ)
 
-	// Softmax per row, over the positions the row may see. kernels.Softmax
-	// normalises in place; the row's maximum becomes exactly 1/Σ, which
-	// gives the log-sum-exp without a second pass.
+	// Softmax per row, over the positions the row may see, of the scores
+	// scaled after the dot product, as ggml's soft_max_ext and
+	// inference/model do (so results agree to the last bit more often).
+	// kernels.Softmax normalises in place; the row's maximum becomes exactly
+	// 1/Σ, which gives the log-sum-exp without a second pass.
 	for r := range nQ {
 		row := a.s[r*T : (r+1)*T]
 		lim := T
@@ -139,8 +136,10 @@ func (a *Attender) attend(out, lse []float32, c *Cache, l, g int, q []float32, n
 			}
 			continue
 		}
-		am, m := 0, row[0]
+		am, m := 0, row[0]*scale
 		for i, x := range row[:lim] {
+			x *= scale
+			row[i] = x
 			if x > m {
 				am, m = i, x
 			}
