@@ -233,7 +233,7 @@ func (g *Grammar) nextBytes(ts []thread) (byte, int) {
 		}
 	}
 	var one [1]thread
-	var out [8]thread
+	var out [64]thread
 	for _, t := range ts {
 		nd := &g.nodes[t.node]
 		switch nd.kind {
@@ -249,10 +249,25 @@ func (g *Grammar) nextBytes(ts []thread) (byte, int) {
 				}
 			}
 		case kStr:
-			if t.sub&0xff == sChar && (g.strs[nd.leaf].maxLen < 0 || t.reg < g.strs[nd.leaf].maxLen) {
-				return 0, 2 // free text
+			l := &g.strs[nd.leaf]
+			switch t.sub & 0xff {
+			case sChar:
+				if l.maxLen < 0 || t.reg < l.maxLen {
+					return 0, 2 // free text
+				}
+				if t.reg >= l.minLen {
+					note('"') // full: only the closing quote
+				}
+			case sLowBack:
+				note('\\')
+			case sLowU:
+				note('u')
+			default:
+				return 0, 2 // continuation bytes, escapes and hex digits all vary
 			}
-			fallthrough
+			if n > 1 {
+				return 0, 2
+			}
 		case kNum:
 			one[0] = t
 			for b := 0; b < 256; b++ {
