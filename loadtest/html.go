@@ -120,34 +120,50 @@ ul.notes{color:#5a6478;font-size:13px}
 	}
 
 	b.WriteString("<h2>Over time</h2>\n")
-	chartCard(&b, "Player line → reply", "Per second: time from a player line to the first say delta, to the decision and to the act (ms).",
-		xs, r.Scenario.RampS, "", []series{
-			{"first say p50", "#7fb3d5", lat("first_say", p50)},
-			{"first say p99", "#1f618d", lat("first_say", p99)},
-			{"decision p99", "#d35400", lat("decision", p99)},
-			{"act p99", "#7d3c98", lat("act", p99)},
+	ramp := r.Scenario.RampS
+	chartCard(&b, full, "Player line → first say delta", "Per second: time from a player line to the first say delta of the reply (ms).",
+		xs, ramp, "", []series{
+			{name: "p50", color: "#7fb3d5", ys: lat("first_say", p50)},
+			{name: "p95", color: "#2e86c1", ys: lat("first_say", func(l LatencyStats) float64 { return l.P95MS })},
+			{name: "p99", color: "#1b2f6e", ys: lat("first_say", p99)},
 		})
-	chartCard(&b, "Act round trip", "Per second: final action_status sent → server ack (ms).", xs, r.Scenario.RampS, "", []series{
-		{"p50", "#82c99a", lat("act_rtt", p50)},
-		{"p99", "#1e8449", lat("act_rtt", p99)},
-	})
 	b.WriteString(`<div class="two">`)
-	chartCard(&b, "Throughput", "Per second.", xs, r.Scenario.RampS, "", []series{
-		{"lines", "#1f618d", field(func(s Sample) float64 { return s.Lines })},
-		{"decisions", "#d35400", field(func(s Sample) float64 { return s.Decisions })},
-		{"acts", "#7d3c98", field(func(s Sample) float64 { return s.Acts })},
+	chartCard(&b, half, "Player line → decision and act", "Per second, p99 (ms). Where they coincide the dashes show both.",
+		xs, ramp, "", []series{
+			{name: "decision p99", color: "#d35400", ys: lat("decision", p99)},
+			{name: "act p99", color: "#7d3c98", ys: lat("act", p99), dash: "6 5"},
+		})
+	chartCard(&b, half, "Player line → whole line", "Per second: time to the final say, the whole utterance streamed (ms).",
+		xs, ramp, "", []series{
+			{name: "p50", color: "#76d7c4", ys: lat("final_say", p50)},
+			{name: "p99", color: "#117a65", ys: lat("final_say", p99)},
+		})
+	b.WriteString("</div>\n<div class=\"two\">")
+	chartCard(&b, half, "Act round trip", "Per second: final action_status sent → server ack (ms).", xs, ramp, "", []series{
+		{name: "p50", color: "#82c99a", ys: lat("act_rtt", p50)},
+		{name: "p99", color: "#1e8449", ys: lat("act_rtt", p99)},
 	})
-	chartCard(&b, "Messages", "Per second: perceives sent, messages received.", xs, r.Scenario.RampS, "", []series{
-		{"perceives out", "#117a65", field(func(s Sample) float64 { return s.Perceives })},
-		{"messages in", "#b7950b", field(func(s Sample) float64 { return s.MsgsIn })},
+	chartCard(&b, half, "Throughput", "Per second: player lines sent, decisions and acts received.", xs, ramp, "", []series{
+		{name: "lines", color: "#1f618d", ys: field(func(s Sample) float64 { return s.Lines })},
+		{name: "decisions", color: "#d35400", ys: field(func(s Sample) float64 { return s.Decisions })},
+		{name: "acts", color: "#7d3c98", ys: field(func(s Sample) float64 { return s.Acts }), dash: "6 5"},
+	})
+	b.WriteString("</div>\n<div class=\"two\">")
+	chartCard(&b, half, "Messages", "Per second: perceives sent, messages received.", xs, ramp, "", []series{
+		{name: "perceives out", color: "#117a65", ys: field(func(s Sample) float64 { return s.Perceives })},
+		{name: "messages in", color: "#b7950b", ys: field(func(s Sample) float64 { return s.MsgsIn })},
+	})
+	chartCard(&b, half, "Errors and connections", "Errors per second; connections up.", xs, ramp, "", []series{
+		{name: "errors/s", color: "#c0392b", ys: field(func(s Sample) float64 { return s.Errors })},
+		{name: "connections", color: "#5d6d7e", ys: field(func(s Sample) float64 { return float64(s.Conns) })},
 	})
 	b.WriteString("</div>\n<div class=\"two\">")
 	tokens := field(func(s Sample) float64 { return ptrOr(s.Tokens) })
-	chartCard(&b, "Tokens per second", "Generated tokens, from decision stats.", xs, r.Scenario.RampS,
-		ifAllNaN(tokens, "n/a: no decision carried token counts"), []series{{"tokens/s", "#1f618d", tokens}})
+	chartCard(&b, half, "Tokens per second", "Generated tokens, from decision stats.", xs, ramp,
+		ifAllNaN(tokens, "n/a: no decision carried token counts"), []series{{name: "tokens/s", color: "#1f618d", ys: tokens}})
 	reuse := field(func(s Sample) float64 { return ptrOr(s.CacheReuse) })
-	chartCard(&b, "Prompt cache reuse", "Share of prompt tokens served from the KV cache (%).", xs, r.Scenario.RampS,
-		ifAllNaN(reuse, "n/a: no decision carried prompt token counts"), []series{{"reused %", "#1e8449", reuse}})
+	chartCard(&b, half, "Prompt cache reuse", "Share of prompt tokens served from the KV cache (%).", xs, ramp,
+		ifAllNaN(reuse, "n/a: no decision carried prompt token counts"), []series{{name: "reused %", color: "#1e8449", ys: reuse}})
 	b.WriteString("</div>\n<div class=\"two\">")
 	rss := field(func(s Sample) float64 {
 		if s.RSSBytes == 0 {
@@ -161,17 +177,15 @@ ul.notes{color:#5a6478;font-size:13px}
 		}
 		return float64(s.Goroutines)
 	})
-	note := "Resident memory (MiB)"
+	src := ""
 	if r.Resources.Source != "" {
-		note += " of " + r.Resources.Source
+		src = " of " + r.Resources.Source
 	}
-	chartCard(&b, "Memory", note+".", xs, r.Scenario.RampS, ifAllNaN(rss, "n/a: not measured"), []series{{"RSS MiB", "#c0392b", rss}})
-	chartCard(&b, "Goroutines", "Live goroutines.", xs, r.Scenario.RampS, ifAllNaN(gor, "n/a: not measured"), []series{{"goroutines", "#2e4053", gor}})
+	chartCard(&b, half, "Memory", "Resident memory (MiB)"+src+".", xs, ramp, ifAllNaN(rss, "n/a: not measured"),
+		[]series{{name: "RSS MiB", color: "#c0392b", ys: rss}})
+	chartCard(&b, half, "Goroutines", "Live goroutines"+src+".", xs, ramp, ifAllNaN(gor, "n/a: not measured"),
+		[]series{{name: "goroutines", color: "#2e4053", ys: gor}})
 	b.WriteString("</div>\n")
-	chartCard(&b, "Errors and NPCs", "Per second: errors (left scale is shared); NPCs spawned.", xs, r.Scenario.RampS, "", []series{
-		{"errors/s", "#c0392b", field(func(s Sample) float64 { return s.Errors })},
-		{"conns", "#5d6d7e", field(func(s Sample) float64 { return float64(s.Conns) })},
-	})
 
 	// Errors, drops, counts.
 	b.WriteString("<h2>Errors and drops</h2>\n<div class=\"two\">")
@@ -257,34 +271,47 @@ func countTable(b *strings.Builder, head string, m map[string]uint64) {
 type series struct {
 	name, color string
 	ys          []float64
+	dash        string // SVG stroke-dasharray; "" for a solid line
 }
 
-// Chart geometry, in SVG units (the SVG scales to its box).
+// chartSize is a chart's SVG viewBox. The SVG scales to its box, so the
+// viewBox is about the box's width in pixels, to keep the text readable.
+type chartSize struct{ w, h float64 }
+
+var (
+	full = chartSize{1040, 250}
+	half = chartSize{520, 220}
+)
+
+// Chart margins, in SVG units.
 const (
-	chartW, chartH = 1000.0, 250.0
-	padL, padR     = 58.0, 14.0
-	padT, padB     = 10.0, 28.0
+	padL, padR = 52.0, 12.0
+	padT, padB = 10.0, 28.0
 )
 
 // chartCard writes a card with a title, a note, a legend and a line chart
 // of ss over xs (seconds). The ramp is shaded. If empty is not "", the
 // chart shows that message instead of lines.
-func chartCard(b *strings.Builder, title, note string, xs []float64, rampS float64, empty string, ss []series) {
+func chartCard(b *strings.Builder, size chartSize, title, note string, xs []float64, rampS float64, empty string, ss []series) {
 	e := html.EscapeString
 	fmt.Fprintf(b, "<div class=\"card\"><h3>%s</h3><p class=\"note\">%s</p><div class=\"legend\">", e(title), e(note))
 	for _, s := range ss {
-		fmt.Fprintf(b, `<span><i style="background:%s"></i>%s</span>`, s.color, e(s.name))
+		style := "background:" + s.color
+		if s.dash != "" {
+			style = "height:0;border-top:3px dashed " + s.color
+		}
+		fmt.Fprintf(b, `<span><i style="%s"></i>%s</span>`, style, e(s.name))
 	}
 	b.WriteString("</div>\n")
-	b.WriteString(lineChart(xs, rampS, empty, ss))
+	b.WriteString(lineChart(size, xs, rampS, empty, ss))
 	b.WriteString("</div>\n")
 }
 
 // lineChart renders the SVG of a line chart.
-func lineChart(xs []float64, rampS float64, empty string, ss []series) string {
+func lineChart(size chartSize, xs []float64, rampS float64, empty string, ss []series) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg viewBox="0 0 %g %g" xmlns="http://www.w3.org/2000/svg" role="img">`, chartW, chartH)
-	plotW, plotH := chartW-padL-padR, chartH-padT-padB
+	fmt.Fprintf(&b, `<svg viewBox="0 0 %g %g" xmlns="http://www.w3.org/2000/svg" role="img">`, size.w, size.h)
+	plotW, plotH := size.w-padL-padR, size.h-padT-padB
 	xMax := 1.0
 	if n := len(xs); n > 0 {
 		xMax = max(xMax, xs[n-1])
@@ -302,6 +329,13 @@ func lineChart(xs []float64, rampS float64, empty string, ss []series) string {
 	px := func(x float64) float64 { return padL + plotW*x/xMax }
 	py := func(y float64) float64 { return padT + plotH*(1-y/yTop) }
 
+	if empty != "" { // a frame and the reason, no axes to misread
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#f8f9fb" stroke="#e3e6ec"/>`, padL, padT, plotW, plotH)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" style="font-size:15px">%s</text>`,
+			padL+plotW/2, padT+plotH/2, html.EscapeString(empty))
+		b.WriteString("</svg>\n")
+		return b.String()
+	}
 	// Ramp shading, grid and axes.
 	if rampS > 0 {
 		w := px(min(rampS, xMax)) - padL
@@ -313,7 +347,7 @@ func lineChart(xs []float64, rampS float64, empty string, ss []series) string {
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e3e6ec"/>`, padL, y, padL+plotW, y)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end">%s</text>`, padL-6, y+4, tickLabel(t))
 	}
-	for _, t := range niceTicks(xMax, 8) {
+	for _, t := range niceTicks(xMax, int(size.w/125)) {
 		if t > xMax {
 			break
 		}
@@ -322,12 +356,6 @@ func lineChart(xs []float64, rampS float64, empty string, ss []series) string {
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%ss</text>`, x, padT+plotH+18, tickLabel(t))
 	}
 	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#8a93a6"/>`, padL, padT+plotH, padL+plotW, padT+plotH)
-	if empty != "" {
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" style="font-size:15px">%s</text>`,
-			padL+plotW/2, padT+plotH/2, html.EscapeString(empty))
-		b.WriteString("</svg>\n")
-		return b.String()
-	}
 	for _, s := range ss {
 		var pts [][2]float64
 		flush := func() {
@@ -336,7 +364,11 @@ func lineChart(xs []float64, rampS float64, empty string, ss []series) string {
 			case 1: // a lone point between gaps: a dot
 				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"/>`, pts[0][0], pts[0][1], s.color)
 			default:
-				fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" stroke-linejoin="round" points="`, s.color)
+				dash := ""
+				if s.dash != "" {
+					dash = ` stroke-dasharray="` + s.dash + `"`
+				}
+				fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" stroke-linejoin="round"%s points="`, s.color, dash)
 				for i, p := range pts {
 					if i > 0 {
 						b.WriteByte(' ')
@@ -366,18 +398,28 @@ func niceTicks(top float64, n int) []float64 {
 	if !(top > 0) || math.IsInf(top, 0) {
 		top = 1
 	}
+	n = max(n, 1)
 	raw := top / float64(n)
-	mag := math.Pow(10, math.Floor(math.Log10(raw)))
-	step := mag
-	for _, m := range []float64{1, 2, 2.5, 5, 10} {
-		if m*mag >= raw {
-			step = m * mag
+	exp := math.Floor(math.Log10(raw))
+	mag := math.Pow(10, exp)
+	m := 10.0
+	for _, c := range []float64{1, 2, 2.5, 5, 10} {
+		if c*mag >= raw {
+			m = c
 			break
 		}
 	}
+	// i·m scaled by a power of ten, dividing for negative powers, so that
+	// ticks such as 0.6 come out as the closest float to 0.6.
+	tick := func(i int) float64 {
+		if exp < 0 {
+			return float64(i) * m / math.Pow(10, -exp)
+		}
+		return float64(i) * m * mag
+	}
 	var ticks []float64
-	for v := 0.0; ; v += step {
-		t := math.Round(v/step) * step
+	for i := 0; ; i++ {
+		t := tick(i)
 		ticks = append(ticks, t)
 		if t >= top {
 			return ticks

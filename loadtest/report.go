@@ -400,8 +400,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		sc.SayEveryMS, sc.PerceiveEveryMS, sc.Seed)
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "latency (ms)\tcount\tp50\tp95\tp99\tmax\t\n")
+	// Labels padded to one width read left-aligned in right-aligned cells.
+	fmt.Fprintf(tw, "%-19s\tcount\tp50\tp95\tp99\tmax\t\n", "latency (ms)")
 	row := func(label string, s LatencyStats) {
+		label = fmt.Sprintf("%-19s", label)
 		if s.Count == 0 {
 			fmt.Fprintf(tw, "%s\t0\t–\t–\t–\t–\t\n", label)
 			return
@@ -414,7 +416,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.TickLag != nil {
 		row("behaviour tick lag", *r.TickLag)
 	} else {
-		fmt.Fprintf(tw, "behaviour tick lag\tn/a\t\t\t\t\t\n")
+		fmt.Fprintf(tw, "%-19s\tn/a\t\t\t\t\t\n", "behaviour tick lag")
 	}
 	tw.Flush()
 

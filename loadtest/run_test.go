@@ -196,7 +196,7 @@ func checkHTML(t *testing.T, r *Report) {
 	if svgs < 8 || polylines < 6 {
 		t.Errorf("page has %d charts with %d lines; want at least 8 charts and 6 lines", svgs, polylines)
 	}
-	for _, want := range []string{"Player line → reply", "Throughput", "Prompt cache reuse", "Memory", "Goroutines", "first say p99"} {
+	for _, want := range []string{"Player line → first say delta", "Throughput", "Prompt cache reuse", "Memory", "Goroutines", "first say p99"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
