@@ -13,6 +13,11 @@
 // memory block sits before the conversation in the prompt and every change
 // to it invalidates the cached prefix after it.
 //
+// The digest is the past: build the prompt (QueryFor the stimulus, Digest)
+// before recording the stimulus's own events with Observe, so a line is
+// not shown both as a memory and under [Events] or [Heard]. LabelSeen shows
+// learned feelings as the relation of entities the game left unlabelled.
+//
 // Relationships (trust and affinity in [-1, 1]) toward each entity move
 // with events — a gift warms, theft and attacks cool (harm seen done to
 // others less so), kind or rude words nudge — and are clamped; a persona's

@@ -202,7 +202,7 @@ func TestCompactionBound(t *testing.T) {
 	}
 }
 
-func openStore(t *testing.T, path string) *Store {
+func openStore(t testing.TB, path string) *Store {
 	t.Helper()
 	st, err := Open(path, 0)
 	if err != nil {
@@ -360,4 +360,53 @@ func TestQueryAndLabels(t *testing.T) {
 	if want := []string{"friend", "stranger", "hostile"}; !slices.Equal(got, want) {
 		t.Errorf("LabelSeen relations = %q; want %q", got, want)
 	}
+}
+
+// FuzzLoadRecord: whatever bytes a stored record holds, Load returns a
+// stream within bounds or a CorruptError; it never panics.
+func FuzzLoadRecord(f *testing.F) {
+	st := openStore(f, filepath.Join(f.TempDir(), "mem.db"))
+	f.Cleanup(func() { st.Close() })
+	st.db.NoSync = true // a fuzz iteration needs no durability
+	f.Add([]byte(`{"seq":1,"time":"2026-01-01T12:00:00Z","kind":1,"imp":6,"text":"Aren gave you ore."}`), []byte(`{"v":1,"next":2}`), []byte(`{"trust":0.5,"affinity":2}`))
+	f.Add([]byte(`{"seq":1,"kind":9,"imp":0}`), []byte(`{"v":1,"next":1}`), []byte(`nope`))
+	f.Add([]byte(`{"seq":1,"kind":1,"imp":3,"ents":["a","b","c","d","e","f","g","h","i"]}`), []byte(`{"v":2}`), []byte(`{}`))
+	f.Fuzz(func(t *testing.T, entry, meta, rel []byte) {
+		if err := st.db.Update(func(tx *bolt.Tx) error {
+			root := tx.Bucket(rootBucket)
+			_ = root.DeleteBucket(npcKey("w", "f"))
+			b, err := root.CreateBucket(npcKey("w", "f"))
+			if err != nil {
+				return err
+			}
+			eb, _ := b.CreateBucket(entriesBucket)
+			rb, _ := b.CreateBucket(relationsBucket)
+			if err := eb.Put(seqKey(1), entry); err != nil {
+				return err
+			}
+			if err := rb.Put([]byte("p1"), rel); err != nil {
+				return err
+			}
+			return b.Put(metaKey, meta)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := st.Load("w", "f", Config{})
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Load = %v; want a CorruptError", err)
+			}
+			return
+		}
+		for _, e := range s.Entries() {
+			if e.Importance < 1 || e.Importance > 10 || len(e.Text) > MaxTextBytes {
+				t.Fatalf("loaded entry out of bounds: %+v", e)
+			}
+		}
+		for _, r := range s.Relations() {
+			if r.Trust < -1 || r.Trust > 1 || r.Affinity < -1 || r.Affinity > 1 {
+				t.Fatalf("loaded relation out of bounds: %+v", r)
+			}
+		}
+	})
 }

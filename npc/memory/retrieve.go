@@ -43,34 +43,49 @@ func (s *Stream) retrieve(q Query, k int, bonus map[uint64]bool) []Scored {
 	for _, r := range rel {
 		maxRel = max(maxRel, r)
 	}
-	out := make([]Scored, len(s.entries))
+	// Score into a small index slice and sort that: sorting whole entries
+	// costs more in copies and write barriers than scoring them.
+	type cand struct {
+		i     int
+		score float64
+	}
+	parts := make([][3]float64, len(s.entries)) // recency, importance, relevance
+	cands := make([]cand, len(s.entries))
 	for i, e := range s.entries {
 		age := q.Now.Sub(e.Time)
 		rec := 1.0
 		if age > 0 {
 			rec = math.Exp2(-float64(age) / float64(s.cfg.HalfLife))
 		}
-		sc := Scored{Entry: e, Recency: rec, Importance: float64(e.Importance-1) / 9}
+		p := [3]float64{rec, float64(e.Importance-1) / 9, 0}
 		if maxRel > 0 {
-			sc.Relevance = rel[i] / maxRel
+			p[2] = rel[i] / maxRel
 		}
-		sc.Score = s.cfg.WRecency*sc.Recency + s.cfg.WImportance*sc.Importance + s.cfg.WRelevance*sc.Relevance
+		sc := s.cfg.WRecency*p[0] + s.cfg.WImportance*p[1] + s.cfg.WRelevance*p[2]
 		if bonus[e.Seq] {
-			sc.Score += s.cfg.Sticky
+			sc += s.cfg.Sticky
 		}
-		sc.Entry.tokens = nil
-		out[i] = sc
+		parts[i], cands[i] = p, cand{i, sc}
 	}
-	slices.SortFunc(out, func(a, b Scored) int {
+	slices.SortFunc(cands, func(a, b cand) int {
 		switch {
-		case a.Score > b.Score:
+		case a.score > b.score:
 			return -1
-		case a.Score < b.Score:
+		case a.score < b.score:
 			return 1
 		}
-		return cmpU64(b.Seq, a.Seq)
+		return cmpU64(s.entries[b.i].Seq, s.entries[a.i].Seq)
 	})
-	return out[:min(k, len(out))]
+	out := make([]Scored, min(k, len(cands)))
+	for n := range out {
+		c := cands[n]
+		e := s.entries[c.i]
+		e.tokens = nil
+		e.Entities = slices.Clone(e.Entities)
+		p := parts[c.i]
+		out[n] = Scored{Entry: e, Score: c.score, Recency: p[0], Importance: p[1], Relevance: p[2]}
+	}
+	return out
 }
 
 // Digest returns the k memory lines for the prompt's [Memory] block: the
@@ -106,37 +121,40 @@ func (s *Stream) relevance(q Query) []float64 {
 	slices.Sort(qt)
 	qt = slices.Compact(qt)
 	if len(qt) > 0 {
-		df := make(map[string]int, len(qt))
+		// One pass over the stream's terms, counting each query term per
+		// entry: a map lookup per term, not a scan per query term.
+		qi := make(map[string]int, len(qt))
+		for i, t := range qt {
+			qi[t] = i
+		}
+		tf := make([]float64, len(s.entries)*len(qt)) // (entry, query term)
+		df := make([]float64, len(qt))
 		total := 0
 		for i := range s.entries {
 			toks := s.entries[i].tokens
 			total += len(toks)
-			for _, t := range qt {
-				if slices.Contains(toks, t) {
-					df[t]++
+			row := tf[i*len(qt) : (i+1)*len(qt)]
+			for _, x := range toks {
+				if j, ok := qi[x]; ok {
+					if row[j] == 0 {
+						df[j]++
+					}
+					row[j]++
 				}
 			}
 		}
 		n := float64(len(s.entries))
 		avg := max(float64(total)/n, 1)
+		idf := make([]float64, len(qt))
+		for j := range qt {
+			idf[j] = math.Log(1 + (n-df[j]+0.5)/(df[j]+0.5))
+		}
 		for i := range s.entries {
-			toks := s.entries[i].tokens
-			dl := float64(len(toks))
-			for _, t := range qt {
-				if df[t] == 0 {
-					continue
+			norm := bm25K1 * (1 - bm25B + bm25B*float64(len(s.entries[i].tokens))/avg)
+			for j, f := range tf[i*len(qt) : (i+1)*len(qt)] {
+				if f > 0 {
+					rel[i] += idf[j] * f * (bm25K1 + 1) / (f + norm)
 				}
-				tf := 0.0
-				for _, x := range toks {
-					if x == t {
-						tf++
-					}
-				}
-				if tf == 0 {
-					continue
-				}
-				idf := math.Log(1 + (n-float64(df[t])+0.5)/(float64(df[t])+0.5))
-				rel[i] += idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*dl/avg))
 			}
 		}
 	}
