@@ -17,16 +17,18 @@
 // MatVecQ8/MatMulQ8 expose that split so one quantized input serves several
 // matrices (q, k and v; an expert's gate and up).
 //
-// On amd64 CPUs with AVX-512 F, BW and VL the products and the vector
-// helpers run in Go assembly (kernels_amd64.s): F32 with FMA on ZMM
-// registers, F16 widened by VCVTPH2PS, BF16 by a 16-bit shift, Q8_0 with the
-// AVX-512 VNNI integer dot product VPDPBUSD when the CPU has it; MatMul works
-// in 4-row × 4-input register tiles. The choice is made at run time with
-// golang.org/x/sys/cpu, so the default build gets it. Elsewhere, and on CPUs
-// without those features, everything runs in plain Go. Every fast path is
-// tested against a plain reference implementation kept in this package
-// (matVecRef, matVecQ8Ref, dotRef, softmaxRef, …), and the plain-Go set is
-// tested on machines that have the assembly too.
+// On amd64 the products and the vector helpers run in Go assembly, chosen
+// at run time with golang.org/x/sys/cpu so that the default build gets it:
+// with AVX-512 F, BW and VL (kernels_amd64.s), F32 with FMA on ZMM
+// registers, F16 widened by VCVTPH2PS, BF16 by a 16-bit shift, Q8_0 and
+// Q4_0 with the AVX-512 VNNI integer dot product VPDPBUSD when the CPU has
+// it, MatMul in 4-row × 4-input register tiles, exp for Softmax and SwiGLU
+// by polynomial and VSCALEFPS; with only AVX2 and FMA (kernels_avx2_amd64.s),
+// 8-wide MatVec, Dot and Axpy, Q8_0/Q4_0 by VPMADDUBSW. Elsewhere everything
+// runs in plain Go. Every fast path is tested against a plain reference
+// implementation kept in this package (matVecRef, matVecQ8Ref, dotRef,
+// softmaxRef, …), and every kernel set the machine can run — the plain-Go
+// one included — is tested on it.
 //
 // A Pool's kernels run one at a time (calls are serialised); use one Pool
 // per concurrent forward pass, or share one and accept the queueing.
