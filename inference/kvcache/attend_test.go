@@ -240,6 +240,10 @@ func TestPlanGroups(t *testing.T) {
 		sp(20, 1, 12),       // lore's first block only
 	}
 	var plan Plan
+	plan.Build(nil, 16)
+	if len(plan.Groups) != 0 || len(plan.Own) != 0 {
+		t.Errorf("Build(nil) = %d groups, %d own; want none", len(plan.Groups), len(plan.Own))
+	}
 	plan.Build(spans, 16)
 	got := ""
 	for _, g := range plan.Groups {

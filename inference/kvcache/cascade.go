@@ -53,7 +53,9 @@ func (p *Plan) Build(spans []Span, bt int) {
 		}
 		return na - nb
 	})
-	p.split(0, len(p.order), 0, bt)
+	if len(spans) > 0 {
+		p.split(0, len(p.order), 0, bt)
+	}
 }
 
 // split plans the sequences order[lo:hi], which share their first d blocks
