@@ -306,3 +306,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSetSpawn(t *testing.T) {
+	k := known(t)
+	s, err := LoadFS(assets.Personas(), assets.Worlds(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Spawn("suni", &protocol.Spawn{Persona: "suni"}, k)
+	if err != nil || p.Name != "순이" || p.Tree != "child" {
+		t.Errorf("Spawn(suni) = %+v, %v", p, err)
+	}
+	_, err = s.Spawn("x", &protocol.Spawn{Persona: "nobody"}, k)
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "persona" || !strings.Contains(fe.Msg, "brannoc") {
+		t.Errorf("Spawn(nobody) = %v; want a persona error listing the known ones", err)
+	}
+}

@@ -250,3 +250,17 @@ func readLimited(fsys fs.FS, name string, limit int) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// Spawn builds the persona a spawn message asks for, looking its named
+// persona up in the set (see FromSpawn).
+func (s *Set) Spawn(id string, m *protocol.Spawn, k Known) (*Persona, error) {
+	var base *Persona
+	if m.Persona != "" {
+		base = s.Personas[m.Persona]
+		if base == nil {
+			return nil, &FieldError{File: "spawn", Field: "persona",
+				Msg: fmt.Sprintf("%q is not a known persona (known: %s)", m.Persona, strings.Join(s.PersonaIDs(), ", "))}
+		}
+	}
+	return FromSpawn(id, m, base, k)
+}
