@@ -56,10 +56,12 @@ func (b *batchConn) arm() {
 	b.mu.Unlock()
 }
 
+// Write buffers p while corked, or writes it. The lock is never held
+// during a network write: a stuck client must not block flushNow.
 func (b *batchConn) Write(p []byte) (int, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if !b.buffering {
+		b.mu.Unlock()
 		return b.Conn.Write(p)
 	}
 	if b.buf == nil {
@@ -67,30 +69,32 @@ func (b *batchConn) Write(p []byte) (int, error) {
 	}
 	if !b.armed && len(*b.buf)+len(p) <= maxBatchBytes {
 		*b.buf = append(*b.buf, p...)
+		b.mu.Unlock()
 		return len(p), nil
 	}
-	// Flush the buffer with p in one write; a full buffer flushes but stays
-	// corked.
+	// Flush the buffer with p in one write. Armed, the batch ends; full,
+	// it goes on buffering in a fresh buffer.
 	*b.buf = append(*b.buf, p...)
-	_, err := b.Conn.Write(*b.buf)
-	*b.buf = (*b.buf)[:0]
+	buf := b.buf
+	b.buf = nil
 	if b.armed {
-		b.release()
+		b.buffering, b.armed = false, false
 	}
+	b.mu.Unlock()
+	_, err := b.Conn.Write(*buf)
+	b.put(buf)
 	if err != nil {
 		return 0, err
 	}
 	return len(p), nil
 }
 
-// release stops buffering and returns the buffer; b.mu must be held.
-func (b *batchConn) release() {
-	b.buffering, b.armed = false, false
-	if b.buf != nil && cap(*b.buf) <= maxBatchBytes*2 {
-		*b.buf = (*b.buf)[:0]
-		b.bufs.Put(b.buf)
+// put returns a buffer to the pool unless it grew too large to keep.
+func (b *batchConn) put(buf *[]byte) {
+	if cap(*buf) <= maxBatchBytes*2 {
+		*buf = (*buf)[:0]
+		b.bufs.Put(buf)
 	}
-	b.buf = nil
 }
 
 // flushNow writes whatever is buffered and stops buffering. kill calls it
@@ -99,9 +103,15 @@ func (b *batchConn) release() {
 // websocket library finishes a frame before it lets the close frame in.
 func (b *batchConn) flushNow() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf != nil && len(*b.buf) > 0 {
-		b.Conn.Write(*b.buf) // best effort: the connection is being closed
+	buf := b.buf
+	b.buf = nil
+	b.buffering, b.armed = false, false
+	b.mu.Unlock()
+	if buf == nil {
+		return
 	}
-	b.release()
+	if len(*buf) > 0 {
+		b.Conn.Write(*buf) // best effort: the connection is being closed
+	}
+	b.put(buf)
 }
