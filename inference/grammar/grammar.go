@@ -116,12 +116,14 @@ func (g *Grammar) Cost() int64 {
 	return int64(len(g.nodes))*48 + int64(len(g.masks))*int64(len(g.empty)*8+64) + int64(len(g.forced))*64
 }
 
-// closure appends thread (n, 0, 0) and every thread its epsilon edges and
-// completed numbers reach.
+// closure appends thread (n, 0, 0), or, for a node with epsilon edges, the
+// threads they reach; a node that is only a choice is never kept, so equal
+// positions have equal thread sets. (A number's own end is an epsilon move
+// taken in step, once its digits are acceptable; a number is never empty.)
+// The graph has no epsilon cycles: every loop reads a byte.
 func (g *Grammar) closure(out []thread, n int32) []thread {
 	nd := &g.nodes[n]
-	switch nd.kind {
-	case kLit:
+	if nd.kind == kLit {
 		if len(nd.edges) > 0 {
 			out = append(out, thread{node: n})
 		}
@@ -129,8 +131,6 @@ func (g *Grammar) closure(out []thread, n int32) []thread {
 			out = g.closure(out, e)
 		}
 		return out
-	case kNum:
-		return append(out, thread{node: n}) // a number is never empty
 	}
 	return append(out, thread{node: n})
 }
