@@ -161,10 +161,10 @@ func (p *Persona) check(file string, k Known) error {
 	bad := func(field, format string, args ...any) error {
 		return &FieldError{File: file, Field: field, Msg: fmt.Sprintf(format, args...)}
 	}
-	if err := text("name", p.Name, MaxNameBytes, true); err != nil {
+	if err := line("name", p.Name, MaxNameBytes, true); err != nil {
 		return bad("name", "%v", err)
 	}
-	if err := text("role", p.Role, MaxNameBytes, false); err != nil {
+	if err := line("role", p.Role, MaxNameBytes, false); err != nil {
 		return bad("role", "%v", err)
 	}
 	switch p.Language {
@@ -180,7 +180,7 @@ func (p *Persona) check(file string, k Known) error {
 	if err := list("traits", p.Traits, MaxTraits, MaxNameBytes); err != nil {
 		return bad(err.field, "%s", err.msg)
 	}
-	if err := text("speech", p.Speech, MaxSpeechBytes, false); err != nil {
+	if err := line("speech", p.Speech, MaxSpeechBytes, false); err != nil {
 		return bad("speech", "%v", err)
 	}
 	if err := text("backstory", p.Backstory, MaxBackstoryBytes, false); err != nil {
@@ -226,7 +226,7 @@ func (p *Persona) check(file string, k Known) error {
 				return bad(f+"."+v.name, "%v is outside [-1, 1]", v.x)
 			}
 		}
-		if err := text("note", r.Note, MaxLineBytes, false); err != nil {
+		if err := line("note", r.Note, MaxLineBytes, false); err != nil {
 			return bad(f+".note", "%v", err)
 		}
 	}
@@ -266,10 +266,20 @@ func (p *Persona) check(file string, k Known) error {
 // relationKinds is logically constant: the kinds a relationship may name.
 var relationKinds = []string{npc.KindPlayer, npc.KindNPC, npc.KindCreature}
 
-// text checks one free-text field: valid UTF-8, within max bytes, no
-// control characters other than line breaks and tabs, and present if
-// required (after trimming spaces).
+// text checks one free-text field that may span lines (backstory, lore):
+// valid UTF-8, within max bytes, no control characters other than line
+// breaks and tabs, and present if required (after trimming spaces).
 func text(field, s string, max int, required bool) error {
+	return checkText(s, max, required, true)
+}
+
+// line is text for a one-line field (names, traits, goals, speech): the
+// prompt shows these inline, so a line break in one is a mistake.
+func line(field, s string, max int, required bool) error {
+	return checkText(s, max, required, false)
+}
+
+func checkText(s string, max int, required, multiline bool) error {
 	switch {
 	case required && strings.TrimSpace(s) == "":
 		return errors.New("missing or blank")
@@ -279,6 +289,9 @@ func text(field, s string, max int, required bool) error {
 		return errors.New("not valid UTF-8")
 	}
 	for _, r := range s {
+		if !multiline && (r == '\n' || r == '\r') {
+			return errors.New("contains a line break (this field is one line)")
+		}
 		if unicode.IsControl(r) && r != '\n' && r != '\t' {
 			return fmt.Errorf("contains control character %U", r)
 		}
@@ -294,7 +307,7 @@ func list(field string, xs []string, maxItems, maxBytes int) *listError {
 		return &listError{field, fmt.Sprintf("%d items exceeds the limit of %d", len(xs), maxItems)}
 	}
 	for i, x := range xs {
-		if err := text(field, x, maxBytes, true); err != nil {
+		if err := line(field, x, maxBytes, true); err != nil {
 			return &listError{fmt.Sprintf("%s[%d]", field, i), err.Error()}
 		}
 	}

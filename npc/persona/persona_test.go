@@ -145,6 +145,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key", "brannoc.json", edit(t, `"role"`, `"rank": 1, "role"`), "", "unknown field"},
 		{"control character", "brannoc.json", edit(t, `"short"`, `"sh\u0007ort"`), "speech", "control character"},
 		{"huge trait list", "brannoc.json", edit(t, `["gruff"]`, `[`+strings.Repeat(`"a",`, MaxTraits)+`"a"]`), "traits", "exceeds the limit"},
+		{"line break in a trait", "brannoc.json", edit(t, `["gruff"]`, `["gru\nff"]`), "traits[0]", "line break"},
 		{"blank goal", "brannoc.json", edit(t, `["work"]`, `["work", ""]`), "goals[1]", "blank"},
 		{"long name", "brannoc.json", edit(t, `"Brannoc"`, `"`+strings.Repeat("B", MaxNameBytes+1)+`"`), "name", "exceeds the limit"},
 		{"trailing data", "brannoc.json", good + `{}`, "", "trailing data"},

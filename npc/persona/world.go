@@ -69,7 +69,7 @@ func ParseWorld(file string, data []byte) (*World, error) {
 		return nil, bad("id", "file stem %q is not a lower snake case id of at most 32 bytes", id)
 	}
 	w.ID = id
-	if err := text("name", w.Name, MaxNameBytes, true); err != nil {
+	if err := line("name", w.Name, MaxNameBytes, true); err != nil {
 		return nil, bad("name", "%v", err)
 	}
 	switch w.Language {
@@ -95,10 +95,10 @@ func ParseWorld(file string, data []byte) (*World, error) {
 			return nil, bad(f+".id", "%q repeats places[%d]", p.ID, j)
 		}
 		ids[p.ID] = i
-		if err := text("name", p.Name, MaxNameBytes, true); err != nil {
+		if err := line("name", p.Name, MaxNameBytes, true); err != nil {
 			return nil, bad(f+".name", "%v", err)
 		}
-		if err := text("note", p.Note, MaxNameBytes, false); err != nil {
+		if err := line("note", p.Note, MaxNameBytes, false); err != nil {
 			return nil, bad(f+".note", "%v", err)
 		}
 	}
