@@ -50,6 +50,7 @@ type counters struct {
 	cancels      uint64 // cancels received
 	statuses     uint64 // action_status sent
 	perceives    uint64 // perceive sent
+	skipped      uint64 // perceives skipped because the world step ran late
 	events       uint64 // world events (speech, attack, give, steal) put in perceives
 	promptTokens uint64 // from decision stats
 	reusedTokens uint64
@@ -69,6 +70,7 @@ func (c *counters) add(o *counters) {
 	c.cancels += o.cancels
 	c.statuses += o.statuses
 	c.perceives += o.perceives
+	c.skipped += o.skipped
 	c.events += o.events
 	c.promptTokens += o.promptTokens
 	c.reusedTokens += o.reusedTokens

@@ -144,7 +144,7 @@ func buildReport(cfg *Config, rec *Recorder, conns []*simConn, samples []Sample,
 	s := rec.steadyC
 	r.Counts = map[string]uint64{
 		"lines_sent": s.linesSent, "replies": s.repliesDone, "decisions": s.decisions, "say_deltas": s.deltas,
-		"acts": s.acts, "cancels": s.cancels, "statuses_sent": s.statuses, "perceives_sent": s.perceives,
+		"acts": s.acts, "cancels": s.cancels, "statuses_sent": s.statuses, "perceives_sent": s.perceives, "perceives_skipped": s.skipped,
 		"perceive_events": s.events, "messages_in": s.framesIn,
 		"lines_sent_total": rec.all.linesSent, "messages_in_total": rec.all.framesIn,
 	}
@@ -156,6 +156,10 @@ func buildReport(cfg *Config, rec *Recorder, conns []*simConn, samples []Sample,
 	}
 	r.Rates = Rates{Lines: per(s.linesSent), Decisions: per(s.decisions), Replies: per(s.repliesDone),
 		Acts: per(s.acts), Statuses: per(s.statuses), Perceives: per(s.perceives), MessagesIn: per(s.framesIn)}
+	if s.skipped > 0 && s.skipped*100 > s.perceives+s.skipped {
+		r.Notes = append(r.Notes, fmt.Sprintf("the load generator fell behind: %d of %d scheduled perceives (%.0f%%) were skipped because its world steps ran late; on a busy machine the clients compete with the server for CPU",
+			s.skipped, s.perceives+s.skipped, 100*float64(s.skipped)/float64(s.perceives+s.skipped)))
+	}
 	r.Tokens = Tokens{Prompt: s.promptTokens, Reused: s.reusedTokens, Generated: s.genTokens,
 		WithStats: s.withStats, Fallback: s.fallbacks}
 	if s.withStats > 0 {

@@ -297,6 +297,7 @@ func (c *simConn) step(now time.Time, dt float64, out []outMsg) []outMsg {
 	for _, n := range c.npcs {
 		out = c.stepAction(n, now, move, out)
 	}
+	var skipped uint64
 	for _, n := range c.npcs {
 		if now.Before(n.nextPerceive) {
 			continue
@@ -305,6 +306,7 @@ func (c *simConn) step(now time.Time, dt float64, out []outMsg) []outMsg {
 		n.events = nil
 		n.nextPerceive = n.nextPerceive.Add(c.cfg.PerceiveEvery)
 		if n.nextPerceive.Before(now) { // fell behind: skip rather than burst
+			skipped += uint64(now.Sub(n.nextPerceive)/c.cfg.PerceiveEvery) + 1
 			n.nextPerceive = now.Add(c.cfg.PerceiveEvery)
 		}
 	}
@@ -333,6 +335,7 @@ func (c *simConn) step(now time.Time, dt float64, out []outMsg) []outMsg {
 	c.rec.count(func(k *counters) {
 		k.linesSent += lines
 		k.perceives += perceives
+		k.skipped += skipped
 		k.statuses += statuses
 		k.events += events
 	})

@@ -107,8 +107,8 @@ func runLoad(ctx context.Context, args []string) error {
 		defer bar.Exit()
 		cfg.Progress = func(s loadtest.Sample, done float64) {
 			first, dec := s.Latency["first_say"], s.Latency["decision"]
-			bar.Describe(fmt.Sprintf("%d conns %d NPCs | %.0f lines/s %.0f dec/s %.0f acts/s | first say p50 %.0fms p99 %.0fms | decision p99 %.0fms | %.0f err/s | RSS %.0f MiB",
-				s.Conns, s.NPCs, s.Lines, s.Decisions, s.Acts, first.P50MS, first.P99MS, dec.P99MS, s.Errors, float64(s.RSSBytes)/(1<<20)))
+			bar.Describe(fmt.Sprintf("%d conns %d NPCs | %.0f lines/s %.0f dec/s | first say p50 %.0fms p99 %.0fms | decision p99 %.0fms | %.0f err/s | %.0f MiB",
+				s.Conns, s.NPCs, s.Lines, s.Decisions, first.P50MS, first.P99MS, dec.P99MS, s.Errors, float64(s.RSSBytes)/(1<<20)))
 			bar.Set(int(done * cfg.Duration.Seconds()))
 		}
 	}
