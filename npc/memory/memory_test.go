@@ -250,6 +250,20 @@ func TestRestart(t *testing.T) {
 	if e := got.Add(Entry{Time: t0, Importance: 2, Text: "x"}); e.Seq != s.next {
 		t.Errorf("next Seq after reload = %d; want %d", e.Seq, s.next)
 	}
+	for _, ids := range [][2]string{{"oak\x00vale", "brannoc"}, {"oakvale", ""}, {"oakvale", strings.Repeat("n", MaxIDBytes+1)}} {
+		if _, err := st.Load(ids[0], ids[1], Config{}); err == nil {
+			t.Errorf("Load(%q, %q) = nil error; want a bad id", ids[0], ids[1])
+		}
+		if err := st.Save(ctx, ids[0], ids[1], Changes{Next: 2, Delete: []uint64{1}}); err == nil {
+			t.Errorf("Save(%q, %q) = nil error; want a bad id", ids[0], ids[1])
+		}
+	}
+	if err := st.Delete(ctx, "oakvale", "brannoc"); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := st.Load("oakvale", "brannoc", Config{}); err != nil || s.Len() != 0 {
+		t.Errorf("Load after Delete = %d entries, %v; want none", s.Len(), err)
+	}
 	other, err := st.Load("oakvale", "selka", Config{})
 	if err != nil || other.Len() != 0 {
 		t.Errorf("Load(unknown NPC) = %v, %v; want an empty stream", other.Len(), err)

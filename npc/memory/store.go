@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -87,9 +88,24 @@ func (st *Store) Close() error {
 	return nil
 }
 
-// npcKey names one NPC's bucket. The NUL cannot occur in protocol ids (they
-// are text), so distinct (world, npc) pairs never share a key.
+// npcKey names one NPC's bucket; checkIDs keeps NUL out of both ids, so
+// distinct (world, npc) pairs never share a key.
 func npcKey(world, npc string) []byte { return []byte(world + "\x00" + npc) }
+
+// MaxIDBytes bounds world and NPC ids (the protocol's are at most 64).
+const MaxIDBytes = 256
+
+func checkIDs(world, npc string) error {
+	switch {
+	case npc == "":
+		return errors.New("empty NPC id")
+	case len(world) > MaxIDBytes || len(npc) > MaxIDBytes:
+		return fmt.Errorf("id longer than %d bytes", MaxIDBytes)
+	case strings.ContainsRune(world, 0) || strings.ContainsRune(npc, 0):
+		return errors.New("id contains NUL")
+	}
+	return nil
+}
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
@@ -99,8 +115,8 @@ func (st *Store) Save(ctx context.Context, world, npc string, c Changes) error {
 	if c.Empty() {
 		return nil
 	}
-	if npc == "" {
-		return errors.New("memory: save: empty NPC id")
+	if err := checkIDs(world, npc); err != nil {
+		return fmt.Errorf("memory: save %q/%q: %w", world, npc, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: save %s/%s: %w", world, npc, err)
@@ -171,6 +187,9 @@ func (st *Store) Save(ctx context.Context, world, npc string, c Changes) error {
 // larger cap is compacted to cfg's; the compaction is among the changes the
 // next Save writes.
 func (st *Store) Load(world, npc string, cfg Config) (*Stream, error) {
+	if err := checkIDs(world, npc); err != nil {
+		return nil, fmt.Errorf("memory: load %q/%q: %w", world, npc, err)
+	}
 	s := New(cfg)
 	err := st.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(rootBucket).Bucket(npcKey(world, npc))
@@ -249,6 +268,9 @@ func (st *Store) Load(world, npc string, cfg Config) (*Stream, error) {
 
 // Delete removes everything stored for (world, npc), durably.
 func (st *Store) Delete(ctx context.Context, world, npc string) error {
+	if err := checkIDs(world, npc); err != nil {
+		return fmt.Errorf("memory: delete %q/%q: %w", world, npc, err)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: delete %s/%s: %w", world, npc, err)
 	}
