@@ -9,7 +9,8 @@
 // writer goroutine. The reader decodes, checks limits and routes; it never
 // writes to the socket. Everything outbound goes through the writer's
 // bounded queue (Config.QueueSize), so a client that reads slowly never slows
-// the reader, the NPC host or any other client.
+// the reader, the NPC host or any other client. Under Serve, the writer
+// sends all it finds queued in one write syscall (batch.go).
 //
 // # Outbound queue policy
 //
