@@ -86,8 +86,10 @@ func (c *compiler) add(n node) (int32, error) {
 
 // lit compiles the literal bytes s followed by next.
 func (c *compiler) lit(s string, next int32) (int32, error) {
+	es := make([]edge, len(s)) // one allocation for the chain
 	for i := len(s) - 1; i >= 0; i-- {
-		id, err := c.add(node{kind: kLit, edges: []edge{{s[i], next}}})
+		es[i] = edge{s[i], next}
+		id, err := c.add(node{kind: kLit, edges: es[i : i+1 : i+1]})
 		if err != nil {
 			return 0, err
 		}

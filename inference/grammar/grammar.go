@@ -72,6 +72,7 @@ func Compile(schema []byte, vocab *Vocab) (*Grammar, error) {
 		return nil, err
 	}
 	c := &compiler{root: root, refs: map[string]bool{}}
+	c.nodes = make([]node, 0, min(len(schema)/2, MaxNodes)) // a node per two schema bytes, about
 	end, _ := c.add(node{kind: kEnd})
 	start, err := c.compile(root, "", "", end, 0)
 	if err != nil {
