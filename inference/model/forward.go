@@ -228,23 +228,24 @@ func (st *State) attend(m *Model, lo, hi int) {
 	group := c.Heads / c.KVHeads
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	for h := lo; h < hi; h++ {
-		g := h / group                             // the KV head this query head shares
-		kc := st.Cache.K[l][g*hd*cp : (g+1)*hd*cp] // (HeadDim, Cap)
-		vc := st.Cache.V[l][g*hd*cp : (g+1)*hd*cp]
+		g := h / group // the KV head this query head shares
+		keys, vals := st.Cache.Keys(l, g), st.Cache.Values(l, g)
+		kv := &st.keyView[h]
 		scores := st.scores[h*cp : (h+1)*cp]
 		for i := range n {
 			T := pos0 + i + 1 // causal: positions 0..pos0+i
 			q := st.q[i*qd+h*hd : i*qd+(h+1)*hd]
 			s := scores[:T]
-			clear(s)
-			for d, qv := range q {
-				kernels.Axpy(qv, kc[d*cp:d*cp+T], s)
-			}
+			// By far the most time at long contexts is spent here: the
+			// scores are one product over the T cached keys, the output
+			// HeadDim dot products over T values.
+			kv.Shape[1], kv.Data = T, f32bytes(keys[:T*hd])
+			st.headPool[h].MatVec(s, kv, q)
 			kernels.Scale(s, scale) // after the sum, as ggml's soft_max_ext scales
 			kernels.Softmax(s)
 			out := st.att[i*qd+h*hd : i*qd+(h+1)*hd]
 			for d := range out {
-				out[d] = kernels.Dot(vc[d*cp:d*cp+T], s)
+				out[d] = kernels.Dot(vals[d*cp:d*cp+T], s)
 			}
 		}
 	}

@@ -3,47 +3,70 @@ package model
 import (
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/anima-rt/anima/inference/kernels"
+	"github.com/anima-rt/anima/inference/tensor"
 )
+
+// f32bytes views float32s as their bytes (little-endian on every platform
+// Go's kernels run on), for handing cache rows to the kernels as an F32
+// tensor without copying.
+func f32bytes(x []float32) []byte {
+	if len(x) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), 4*len(x))
+}
 
 // ErrContextFull reports a forward pass that would run past the State's
 // cache capacity.
 var ErrContextFull = errors.New("model: context full")
 
-// Cache holds one sequence's attention keys and values. Each layer's keys
-// are stored transposed, one row of Cap positions per (KV head, dimension):
-// attention then runs over the cache as HeadDim long vector operations
-// (an axpy for the scores, a dot product for the output) instead of one
-// short operation per cached position, which is what makes attention over
-// a thousand cached tokens cheap. Attention reads it through plain slices,
-// so other storage (a paged prefix cache) only has to hand out rows.
+// Cache holds one sequence's attention keys and values, laid out for the
+// two products attention makes per head:
+//   - keys by KV head, then position: (KVHeads, Cap, HeadDim), so the
+//     scores q·k over all cached positions are one matrix-vector product
+//     over T rows of HeadDim;
+//   - values transposed, by KV head and dimension: (KVHeads, HeadDim, Cap),
+//     so each output dimension Σ_t p[t]·v[t][d] is one dot product over T
+//     positions.
+//
+// Both replace one short operation per cached position, which is what makes
+// attention over a thousand cached tokens cheap. Attention reads the cache
+// through plain slices (Keys, Values), so other storage (a paged prefix
+// cache) only has to hand out the same.
 type Cache struct {
-	K, V [][]float32 // per layer: (KVHeads, HeadDim, Cap); owned by Cache
+	K, V [][]float32 // per layer, laid out as above; owned by Cache
 	Len  int         // positions filled
 	Cap  int         // positions the buffers hold
 
 	headDim int
 }
 
-// Row returns the keys (or values, if v) of KV head g's dimension d in
-// layer l, positions 0..Cap-1.
-func (c *Cache) Row(l, g, d int, v bool) []float32 {
-	buf := c.K[l]
-	if v {
-		buf = c.V[l]
-	}
-	off := (g*c.headDim + d) * c.Cap
-	return buf[off : off+c.Cap]
+// Keys returns KV head g's keys in layer l: Cap rows of HeadDim.
+func (c *Cache) Keys(l, g int) []float32 {
+	n := c.Cap * c.headDim
+	return c.K[l][g*n : (g+1)*n]
+}
+
+// Values returns KV head g's values in layer l: HeadDim rows of Cap
+// positions.
+func (c *Cache) Values(l, g int) []float32 {
+	n := c.Cap * c.headDim
+	return c.V[l][g*n : (g+1)*n]
 }
 
 // store writes n tokens' keys and values (n, KVDim) for layer l at
 // positions pos..pos+n-1.
 func (c *Cache) store(l, pos int, k, v []float32, kvDim int) {
+	hd := c.headDim
 	kc, vc := c.K[l], c.V[l]
 	for i := 0; i*kvDim < len(k); i++ {
-		for j := range kvDim { // j = g*HeadDim + d, the row index
-			kc[j*c.Cap+pos+i] = k[i*kvDim+j]
+		for g := 0; g < kvDim/hd; g++ {
+			copy(kc[(g*c.Cap+pos+i)*hd:(g*c.Cap+pos+i+1)*hd], k[i*kvDim+g*hd:i*kvDim+(g+1)*hd])
+		}
+		for j := range kvDim { // j = g*HeadDim + d, the row of V
 			vc[j*c.Cap+pos+i] = v[i*kvDim+j]
 		}
 	}
@@ -113,6 +136,12 @@ type State struct {
 	// kernels run inline on whichever goroutine runs that slot's job, and
 	// no two jobs share one (a Pool runs one product at a time).
 	serial []*kernels.Pool
+
+	// Per query head: a single-thread pool and a tensor view of its KV
+	// head's keys, so the head's score product runs inline on whichever
+	// thread runs the head, without allocating.
+	headPool []*kernels.Pool
+	keyView  []tensor.Tensor
 }
 
 // NewState returns a State able to hold ctx positions, processing prompts
@@ -149,6 +178,13 @@ func (m *Model) NewState(ctx, batch int) (*State, error) {
 		logits: make([]float32, c.Vocab),
 	}
 	st.attendFn = func(lo, hi int) { st.attend(m, lo, hi) }
+	st.headPool = make([]*kernels.Pool, c.Heads)
+	st.keyView = make([]tensor.Tensor, c.Heads)
+	for h := range st.headPool {
+		st.headPool[h] = kernels.NewPool(1) // starts no goroutine: nothing to close
+		g := h / (c.Heads / c.KVHeads)
+		st.keyView[h] = tensor.Tensor{Name: "cache keys", Type: tensor.F32, Shape: []int{c.HeadDim, ctx}, Data: f32bytes(st.Cache.Keys(0, g))}
+	}
 	st.expertFn = func(lo, hi int) { st.expert(m, lo, hi) }
 	st.expertFn = func(lo, hi int) { st.expert(m, lo, hi) }
 	if c.MoE() {
