@@ -262,7 +262,6 @@ func (c *conn) hello(id string, h *protocol.Hello) bool {
 	if sess == nil {
 		return c.fail(id, "", protocol.Errorf(protocol.CodeOverloaded, "the server holds its maximum of %d sessions", s.cfg.MaxSessions))
 	}
-	sess.version = v
 	w := welcome(sess)
 	w.ResumeError = resumeErr
 	sess.attach(c, w, id, false, 0)

@@ -15,14 +15,13 @@ type session struct {
 	token string // resume token; immutable
 	srv   *Server
 
-	mu      sync.Mutex // guards every field below
-	conn    *conn      // attached connection; nil while in grace
-	npcs    map[string]struct{}
-	replay  *replayBuffer[protocol.Envelope]
-	expiry  Timer  // the grace timer while detached
-	gen     uint64 // bumped on every attach, so a stale grace timer does nothing
-	ended   bool   // grace expired or server shut down; NPCs despawned
-	version int    // negotiated protocol version
+	mu     sync.Mutex // guards every field below
+	conn   *conn      // attached connection; nil while in grace
+	npcs   map[string]struct{}
+	replay *replayBuffer[protocol.Envelope]
+	expiry Timer  // the grace timer while detached
+	gen    uint64 // bumped on every attach, so a stale grace timer does nothing
+	ended  bool   // grace expired or server shut down; NPCs despawned
 }
 
 // Send implements Outbox: it stamps m with the session's next seq (if m is
