@@ -27,8 +27,15 @@
 //     "exclusiveMinimum", "exclusiveMaximum". No "-0" integer.
 //   - array: "items" (one schema), "minItems", "maxItems" (≤ 256).
 //
-// A Matcher follows one generation. Its per-step methods allocate nothing
-// once the states a generation visits are cached.
+// A Matcher follows one generation. Per decode step the scheduler calls
+// Forced (a non-empty run is accepted token by token and fed to the model
+// as one chunk, with no sampling), else Allowed, and either samples among
+// the listed ids (a sparse state: an enum, a number) or ApplyMask's the
+// logit row (free text), then Accept. AppendDelta yields the streamed
+// field's text; when max_tokens runs out, Close appends a valid ending.
+// These calls allocate nothing once the states a generation visits are
+// cached; masks are cached per state in the Grammar, shared by all its
+// Matchers.
 package grammar
 
 import (
