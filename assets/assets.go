@@ -54,3 +54,20 @@ func Worlds() fs.FS {
 	}
 	return sub
 }
+
+// treeFiles holds assets/trees/: the behaviour trees (BehaviorTree.CPP v4
+// XML) of the demo roles and the Action_<name> subtree of each catalog
+// action. Logically constant.
+//
+//go:embed trees
+var treeFiles embed.FS
+
+// Trees returns the files of assets/trees/, rooted there, for
+// behavior.Library.AddFS.
+func Trees() fs.FS {
+	sub, err := fs.Sub(treeFiles, "trees")
+	if err != nil {
+		panic("assets: " + err.Error()) // "trees" is a constant, valid path
+	}
+	return sub
+}

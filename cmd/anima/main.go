@@ -28,6 +28,8 @@ var commands = map[string]command{
 	"bench":    {"measure prefill and decode speed of a GGUF model", runBench},
 	"trees":    {"validate behaviour tree files (trees check FILE...)", runTrees},
 	"corpus":   {"generate the synthetic NPC training corpus", runCorpus},
+	"train":    {"build the embedded model: tokenizer, token file, GGUF export", runTrain},
+	"load":     {"load-test a server with simulated NPCs over many connections", runLoad},
 }
 
 func usage() {
