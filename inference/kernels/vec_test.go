@@ -245,3 +245,28 @@ func TestMaxAndScaleMatchPlainLoops(t *testing.T) {
 		}
 	}
 }
+
+// The forward pass calls SwiGLU(g, g, u) and Add(x, x, y): results in place
+// must equal results into fresh memory.
+func TestHelpersInPlace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, im := range impls() {
+		for _, n := range vecLens {
+			gate, up := randVec(rng, n), randVec(rng, n)
+			want := make([]float32, n)
+			im.swiglu(want, gate, up)
+			im.swiglu(gate, gate, up)
+			for i := range want {
+				if gate[i] != want[i] {
+					t.Fatalf("%s: SwiGLU in place (len %d)[%d] = %v; want %v", im.name, n, i, gate[i], want[i])
+				}
+			}
+		}
+	}
+	a, b := []float32{1, 2, 3}, []float32{10, 20, 30}
+	Add(a, a, b)
+	Mul(b, a, b)
+	if fmt.Sprint(a, b) != "[11 22 33] [110 440 990]" {
+		t.Errorf("Add/Mul in place = %v %v; want [11 22 33] [110 440 990]", a, b)
+	}
+}
