@@ -54,16 +54,26 @@ func axpyGo(a float32, x, y []float32) {
 	}
 }
 
+// f16to32 is tensor.F16ToF32 with a branch-free path for normal numbers
+// (re-biasing the exponent is one add), the case of almost every weight;
+// zeros, subnormals, infinities and NaNs take the reference conversion.
+func f16to32(h uint16) float32 {
+	if e := h & 0x7c00; e != 0 && e != 0x7c00 {
+		return math.Float32frombits(uint32(h&0x8000)<<16 | (uint32(h&0x7fff)<<13 + (127-15)<<23))
+	}
+	return tensor.F16ToF32(h)
+}
+
 func dotF16Go(h []uint16, x []float32) float32 {
 	x = x[:len(h)]
 	var s0, s1 float32
 	i := 0
 	for ; i+2 <= len(h); i += 2 {
-		s0 += tensor.F16ToF32(h[i]) * x[i]
-		s1 += tensor.F16ToF32(h[i+1]) * x[i+1]
+		s0 += f16to32(h[i]) * x[i]
+		s1 += f16to32(h[i+1]) * x[i+1]
 	}
 	for ; i < len(h); i++ {
-		s0 += tensor.F16ToF32(h[i]) * x[i]
+		s0 += f16to32(h[i]) * x[i]
 	}
 	return s0 + s1
 }
@@ -131,7 +141,7 @@ func tileHalfGo(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32,
 }
 
 func tileF16Go(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int) {
-	tileHalfGo(y, ldy, w, rowBytes, rows, x, ldx, n, tensor.F16ToF32)
+	tileHalfGo(y, ldy, w, rowBytes, rows, x, ldx, n, f16to32)
 }
 
 func tileBF16Go(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int) {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/anima-rt/anima/inference/tensor"
 )
 
 var vecLens = []int{0, 1, 3, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 255, 256, 1000, 4099}
@@ -268,5 +270,14 @@ func TestHelpersInPlace(t *testing.T) {
 	Mul(b, a, b)
 	if fmt.Sprint(a, b) != "[11 22 33] [110 440 990]" {
 		t.Errorf("Add/Mul in place = %v %v; want [11 22 33] [110 440 990]", a, b)
+	}
+}
+
+func TestF16To32MatchesReferenceForAllHalves(t *testing.T) {
+	for h := range 1 << 16 {
+		got, want := f16to32(uint16(h)), tensor.F16ToF32(uint16(h))
+		if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+			t.Fatalf("f16to32(%#04x) = %v; want %v", h, got, want)
+		}
 	}
 }
