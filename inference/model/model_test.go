@@ -340,3 +340,41 @@ func FuzzLoad(f *testing.F) {
 		m.Forward(st, []int32{0, int32(m.Config.Vocab - 1), 1})
 	})
 }
+
+// TestTruncateReplaysPrefix checks what prefix reuse relies on: after
+// Truncate to a shared prefix, forwarding a new suffix gives the logits a
+// fresh run of prefix+suffix gives.
+func TestTruncateReplaysPrefix(t *testing.T) {
+	m := openModel(t, writeFixture(t, fixtures["qwen3moe"], tensor.F32, 7), 2)
+	prefix, first, second := prompt[:6], []int32{9, 9, 4}, []int32{30, 2, 11, 5}
+
+	st, _ := m.NewState(32, 4)
+	if _, err := m.Forward(st, append(slices.Clone(prefix), first...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Truncate(len(prefix)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Forward(st, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = slices.Clone(got)
+
+	fresh, _ := m.NewState(32, 4)
+	want, err := m.Forward(fresh, append(slices.Clone(prefix), second...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > 1e-5 {
+			t.Fatalf("after Truncate(%d), logit %d = %g; a fresh run gives %g", len(prefix), i, got[i], want[i])
+		}
+	}
+	if st.Pos() != len(prefix)+len(second) {
+		t.Errorf("Pos() = %d; want %d", st.Pos(), len(prefix)+len(second))
+	}
+	if err := st.Truncate(st.Pos() + 1); err == nil {
+		t.Errorf("Truncate past Pos() = nil error; want an error")
+	}
+}
