@@ -167,6 +167,7 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		out.WriteString(dec.Flush())
 	}
 	out.WriteString("\n")
+	out.Flush() // the text ends before the timing line on stderr
 	decode := time.Since(start)
 
 	fmt.Fprintf(stderr, "prompt %d tokens in %v (%.1f tok/s); generated %d tokens in %v (%.1f tok/s); %d threads, %s kernels\n",
