@@ -186,6 +186,14 @@ ul.notes{color:#5a6478;font-size:13px}
 	chartCard(&b, half, "Goroutines", "Live goroutines"+src+".", xs, ramp, ifAllNaN(gor, "n/a: not measured"),
 		[]series{{name: "goroutines", color: "#2e4053", ys: gor}})
 	b.WriteString("</div>\n")
+	cpu := field(func(s Sample) float64 {
+		if s.CPUCores == 0 {
+			return math.NaN()
+		}
+		return s.CPUCores
+	})
+	chartCard(&b, full, "CPU", "CPU seconds used per second"+src+" (1 = one core busy).", xs, ramp,
+		ifAllNaN(cpu, "n/a: not measured"), []series{{name: "cores", color: "#a04000", ys: cpu}})
 
 	// Errors, drops, counts.
 	b.WriteString("<h2>Errors and drops</h2>\n<div class=\"two\">")

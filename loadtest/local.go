@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,11 +75,16 @@ func (l *Local) Close() error {
 func (l *Local) Gather(context.Context) ([]*dto.MetricFamily, error) { return l.Registry.Gather() }
 
 // SelfResources reads this process's RSS (VmRSS of /proc/self/status, or
-// the Go runtime's Sys where there is no /proc) and its goroutine count;
+// the Go runtime's Sys where there is no /proc), its goroutine count and its
+// CPU time (getrusage);
 // it suits Config.Resources for an in-process server, whose figures then
 // include the load clients'.
 func SelfResources(context.Context) (Resources, error) {
 	r := Resources{Goroutines: runtime.NumGoroutine()}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		r.CPUSeconds = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		var ms runtime.MemStats

@@ -94,11 +94,12 @@ type Recorder struct {
 	steadyC  counters // the steady phase only
 	cur      counters // the current interval
 	errs     map[string]uint64
+	examples map[string]string // the first message of each error kind
 	drops    map[string]uint64
 }
 
 func newRecorder() *Recorder {
-	return &Recorder{errs: make(map[string]uint64), drops: make(map[string]uint64)}
+	return &Recorder{errs: make(map[string]uint64), examples: make(map[string]string), drops: make(map[string]uint64)}
 }
 
 // setSteady marks the start of the steady phase.
@@ -136,10 +137,14 @@ func (r *Recorder) count(f func(c *counters)) {
 }
 
 // error counts one error of kind (a protocol error code, or the tool's own
-// kinds: dial, spawn, send, no_reply, client_stopped, …).
-func (r *Recorder) error(kind string) {
+// kinds: dial, spawn, send, no_reply, client_stopped, …); the first
+// message of each kind is kept as its example.
+func (r *Recorder) error(kind, msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if _, ok := r.examples[kind]; !ok && msg != "" {
+		r.examples[kind] = msg
+	}
 	r.errs[kind]++
 	r.cur.errors++
 	r.all.errors++

@@ -14,7 +14,7 @@ func (c *simConn) read() {
 		c.handle(env, time.Now())
 	}
 	if err := c.cl.Err(); err != nil {
-		c.rec.error("client_stopped:" + errorKind(err))
+		c.rec.error("client_stopped:"+errorKind(err), err.Error())
 	}
 }
 
@@ -71,8 +71,8 @@ func (c *simConn) handle(env protocol.Envelope, now time.Time) {
 	case *protocol.Cancel:
 		c.rec.count(func(k *counters) { k.cancels++ })
 		c.mu.Lock()
-		if n := c.byID[env.NPC]; n != nil && n.act != nil && n.act.id == b.ActionID {
-			n.act = nil // no status is owed for a cancelled action
+		if n := c.byID[env.NPC]; n != nil {
+			c.handleCancelLocked(n, b.ActionID)
 		}
 		c.mu.Unlock()
 	case *protocol.Pong:
@@ -87,7 +87,7 @@ func (c *simConn) handle(env protocol.Envelope, now time.Time) {
 			c.rec.latency(LatActRTT, d)
 		}
 	case *protocol.Error:
-		c.rec.error(string(b.Code))
+		c.rec.error(string(b.Code), b.Message)
 		c.mu.Lock()
 		delete(c.pending, env.ID) // a refused line gets no reply
 		c.mu.Unlock()
@@ -95,7 +95,7 @@ func (c *simConn) handle(env protocol.Envelope, now time.Time) {
 		// A reconnection. Unless the session was resumed, the NPCs are
 		// gone and must be spawned again.
 		if !b.Resumed {
-			c.rec.error("session_lost")
+			c.rec.error("session_lost", b.ResumeError)
 			c.mu.Lock()
 			c.respawn = true
 			c.mu.Unlock()
@@ -103,6 +103,14 @@ func (c *simConn) handle(env protocol.Envelope, now time.Time) {
 		if b.Missed > 0 {
 			c.rec.drop("replay_missed", b.Missed)
 		}
+	}
+}
+
+// handleCancelLocked stops n's action id if it runs it; no status is owed
+// for a cancelled action. mu must be held.
+func (c *simConn) handleCancelLocked(n *simNPC, id string) {
+	if n.act != nil && n.act.id == id {
+		n.act = nil
 	}
 }
 

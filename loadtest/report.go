@@ -39,6 +39,8 @@ type Report struct {
 	// and the tool's own (dial, spawn:CODE, send:KIND, no_reply,
 	// session_lost, client_stopped:KIND).
 	Errors map[string]uint64 `json:"errors"`
+	// ErrorExamples holds the first message of each error kind.
+	ErrorExamples map[string]string `json:"error_examples"`
 	// Drops are messages lost by kind: client_events (say deltas and
 	// decisions the client dropped because its Events buffer was full),
 	// server_queue:TYPE (dropped from the server's outbound queues),
@@ -110,6 +112,9 @@ type ResourceSummary struct {
 	GoroutinesStart int    `json:"goroutines_start"`
 	GoroutinesPeak  int    `json:"goroutines_peak"`
 	GoroutinesEnd   int    `json:"goroutines_end"`
+	// CPUCores is the mean CPU seconds used per second over the steady
+	// phase (0 when not measured).
+	CPUCores float64 `json:"cpu_cores_mean"`
 }
 
 // The server metrics the report reads.
@@ -119,6 +124,7 @@ const (
 	metricTickLag    = "anima_behavior_tick_lag_seconds"
 	metricRSS        = "process_resident_memory_bytes"
 	metricGoroutines = "go_goroutines"
+	metricCPU        = "process_cpu_seconds_total"
 )
 
 func buildReport(cfg *Config, rec *Recorder, conns []*simConn, samples []Sample, steadyS float64,
@@ -134,7 +140,7 @@ func buildReport(cfg *Config, rec *Recorder, conns []*simConn, samples []Sample,
 		},
 		SteadyS: steadyS,
 		Latency: make(map[string]LatencyStats, numLatencies),
-		Errors:  rec.errs, Drops: rec.drops,
+		Errors:  rec.errs, ErrorExamples: rec.examples, Drops: rec.drops,
 		ServerErrors: map[string]uint64{},
 		Series:       samples,
 	}
@@ -223,6 +229,17 @@ func buildReport(cfg *Config, rec *Recorder, conns []*simConn, samples []Sample,
 		r.Resources.GoroutinesPeak = max(r.Resources.GoroutinesPeak, smp.Goroutines)
 		r.Resources.RSSEndBytes, r.Resources.GoroutinesEnd = smp.RSSBytes, smp.Goroutines
 	}
+	var cpu float64
+	var n int
+	for _, smp := range samples {
+		if smp.T > cfg.Ramp.Seconds()+1 && smp.CPUCores > 0 {
+			cpu += smp.CPUCores
+			n++
+		}
+	}
+	if n > 0 {
+		r.Resources.CPUCores = cpu / float64(n)
+	}
 	return r
 }
 
@@ -303,7 +320,11 @@ func gauge(fams []*dto.MetricFamily, name string) (float64, bool) {
 func ResourcesFromMetrics(fams []*dto.MetricFamily) (Resources, bool) {
 	rss, ok1 := gauge(fams, metricRSS)
 	g, ok2 := gauge(fams, metricGoroutines)
-	return Resources{RSSBytes: uint64(rss), Goroutines: int(g)}, ok1 || ok2
+	var cpu float64
+	if f := family(fams, metricCPU); f != nil && len(f.GetMetric()) > 0 {
+		cpu = f.GetMetric()[0].GetCounter().GetValue()
+	}
+	return Resources{RSSBytes: uint64(rss), Goroutines: int(g), CPUSeconds: cpu}, ok1 || ok2
 }
 
 // histogramDelta estimates percentiles of a Prometheus histogram's growth
@@ -442,8 +463,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "client: %d frames in, %d reconnects, %d duplicates, %d bad frames, %d lines unanswered at the end\n",
 		r.Client.Received, r.Client.Reconnects, r.Client.Duplicates, r.Client.BadFrames, r.Client.Unfinished)
 	if rs := r.Resources; rs.RSSPeakBytes > 0 || rs.GoroutinesPeak > 0 {
-		fmt.Fprintf(&b, "resources (%s): RSS %s → peak %s → %s; goroutines %d → peak %d → %d\n", rs.Source,
-			mib(rs.RSSStartBytes), mib(rs.RSSPeakBytes), mib(rs.RSSEndBytes), rs.GoroutinesStart, rs.GoroutinesPeak, rs.GoroutinesEnd)
+		fmt.Fprintf(&b, "resources (%s): RSS %s → peak %s → %s; goroutines %d → peak %d → %d; CPU %.2f cores (steady mean)\n", rs.Source,
+			mib(rs.RSSStartBytes), mib(rs.RSSPeakBytes), mib(rs.RSSEndBytes), rs.GoroutinesStart, rs.GoroutinesPeak, rs.GoroutinesEnd, rs.CPUCores)
+	}
+	for _, k := range sortedKeys(r.ErrorExamples) {
+		fmt.Fprintf(&b, "first %s: %s\n", k, r.ErrorExamples[k])
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)

@@ -37,7 +37,7 @@ func fixedReport() *Report {
 		Drops:   map[string]uint64{"server_queue:say": 12},
 		Client:  ClientTotals{Received: 43200, Reconnects: 1},
 		Resources: ResourceSummary{Source: "the server's /metrics", RSSStartBytes: 900 << 20, RSSPeakBytes: 1500 << 20,
-			RSSEndBytes: 1400 << 20, GoroutinesStart: 220, GoroutinesPeak: 640, GoroutinesEnd: 230},
+			RSSEndBytes: 1400 << 20, GoroutinesStart: 220, GoroutinesPeak: 640, GoroutinesEnd: 230, CPUCores: 1.85},
 	}
 }
 
@@ -92,6 +92,8 @@ anima_behavior_tick_lag_seconds_count 200
 process_resident_memory_bytes 1.048576e+08
 # TYPE go_goroutines gauge
 go_goroutines 42
+# TYPE process_cpu_seconds_total counter
+process_cpu_seconds_total 12.5
 `
 
 func TestServerMetricsDeltas(t *testing.T) {
@@ -126,8 +128,8 @@ func TestServerMetricsDeltas(t *testing.T) {
 		t.Errorf("histogramDelta with no new observations = %+v; want nil", got)
 	}
 	res, ok := ResourcesFromMetrics(after)
-	if !ok || res.RSSBytes != 100<<20 || res.Goroutines != 42 {
-		t.Errorf("ResourcesFromMetrics = %+v, %v; want 100 MiB and 42 goroutines", res, ok)
+	if !ok || res.RSSBytes != 100<<20 || res.Goroutines != 42 || res.CPUSeconds != 12.5 {
+		t.Errorf("ResourcesFromMetrics = %+v, %v; want 100 MiB, 42 goroutines, 12.5 CPU seconds", res, ok)
 	}
 }
 

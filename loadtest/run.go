@@ -130,6 +130,9 @@ func (c Config) check() (Config, error) {
 type Resources struct {
 	RSSBytes   uint64
 	Goroutines int
+	// CPUSeconds is the process's user + system CPU time so far; on a
+	// shared machine CPU per second is steadier than any latency.
+	CPUSeconds float64
 }
 
 // Sample is one second of the run.
@@ -147,6 +150,7 @@ type Sample struct {
 	Errors     float64                 `json:"errors_per_s"`
 	Tokens     *float64                `json:"tokens_per_s"`    // null when no decision carried token counts
 	CacheReuse *float64                `json:"cache_reuse_pct"` // null likewise
+	CPUCores   float64                 `json:"cpu_cores"`       // CPU seconds used per second; 0 when not measured
 	RSSBytes   uint64                  `json:"rss_bytes"`       // 0 when not measured
 	Goroutines int                     `json:"goroutines"`      // 0 when not measured
 }
@@ -276,6 +280,7 @@ func sample(ctx context.Context, cfg *Config, rec *Recorder, start time.Time, ac
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	last := start
+	lastCPU := -1.0
 	var out []Sample
 	for {
 		var now time.Time
@@ -310,6 +315,10 @@ func sample(ctx context.Context, cfg *Config, rec *Recorder, start time.Time, ac
 			rctx, cancel := context.WithTimeout(ctx, 800*time.Millisecond)
 			if res, err := cfg.Resources(rctx); err == nil {
 				s.RSSBytes, s.Goroutines = res.RSSBytes, res.Goroutines
+				if lastCPU >= 0 && res.CPUSeconds >= lastCPU {
+					s.CPUCores = (res.CPUSeconds - lastCPU) / secs
+				}
+				lastCPU = res.CPUSeconds
 			}
 			cancel()
 		}

@@ -100,7 +100,7 @@ func checkMeasures(t *testing.T, r *Report, l *Local) {
 	if r.TickLag != nil {
 		t.Errorf("TickLag = %+v; the stand-in exports none", r.TickLag)
 	}
-	if r.Resources.RSSPeakBytes == 0 || r.Resources.GoroutinesPeak == 0 {
+	if r.Resources.RSSPeakBytes == 0 || r.Resources.GoroutinesPeak == 0 || r.Resources.CPUCores <= 0 {
 		t.Errorf("Resources = %+v; want RSS and goroutines", r.Resources)
 	}
 	if r.Scenario.Model != "stand-in (standin)" {

@@ -164,7 +164,7 @@ func (c *simConn) dial(ctx context.Context) error {
 		EventBuffer: 1024,
 	})
 	if err != nil {
-		c.rec.error("dial")
+		c.rec.error("dial", err.Error())
 		return fmt.Errorf("loadtest: conn %d: %w", c.idx, err)
 	}
 	c.cl = cl
@@ -174,7 +174,7 @@ func (c *simConn) dial(ctx context.Context) error {
 // spawnAll sets the world lore and spawns every NPC, one at a time.
 func (c *simConn) spawnAll(ctx context.Context) {
 	if err := c.cl.World(ctx, &protocol.World{WorldID: "loadtest", Lore: worldLore}); err != nil {
-		c.rec.error("send")
+		c.rec.error("send", err.Error())
 	}
 	n := 0
 	for _, npc := range c.npcs {
@@ -193,7 +193,7 @@ func (c *simConn) spawnAll(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			c.rec.error("spawn:" + errorKind(err))
+			c.rec.error("spawn:"+errorKind(err), err.Error())
 			continue
 		}
 		c.rec.latency(LatSpawn, time.Since(start))
@@ -212,6 +212,8 @@ const worldLore = "Millbrook is a river village of millers, fishers and smiths, 
 func errorKind(err error) string {
 	var perr *protocol.Error
 	switch {
+	case errors.As(err, &perr) && perr.Field != "":
+		return string(perr.Code) + ":" + perr.Field
 	case errors.As(err, &perr):
 		return string(perr.Code)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -259,7 +261,7 @@ func (c *simConn) run(ctx context.Context) {
 				if ctx.Err() != nil {
 					return
 				}
-				c.rec.error("send:" + errorKind(err))
+				c.rec.error("send:"+errorKind(err), err.Error())
 				continue
 			}
 			if o.ack != "" {
@@ -519,7 +521,7 @@ func (c *simConn) expire(now time.Time) {
 	for id, p := range c.pending {
 		if now.Sub(p.sent) > c.cfg.ReplyTimeout {
 			delete(c.pending, id)
-			c.rec.error("no_reply")
+			c.rec.error("no_reply", fmt.Sprintf("no final say to %s within %v", p.npc, c.cfg.ReplyTimeout))
 		}
 	}
 	for id, a := range c.acks {
