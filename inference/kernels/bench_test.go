@@ -152,3 +152,49 @@ func BenchmarkQuantizeQ8(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mvalues/s")
 }
+
+// BenchmarkAttention compares attention's two products over a (HeadDim,
+// positions) cache — scores += Σ_d q[d]·K[d,:] and out[d] = V[d,:]·p — done
+// with one Axpy or Dot per head dimension against AxpyRows and DotRows, at
+// 128 and 1,024 cached positions. It reports cache GB/s read (HeadDim·T
+// floats per product).
+func BenchmarkAttention(b *testing.B) {
+	const hd, capacity = 64, 1536
+	rng := rand.New(rand.NewPCG(5, 6))
+	kc, q := randVec(rng, hd*capacity), randVec(rng, hd)
+	out := make([]float32, hd)
+	for _, T := range []int{128, 1024} {
+		s := make([]float32, T)
+		report := func(b *testing.B) {
+			b.ReportMetric(float64(hd*T*4)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		}
+		b.Run(fmt.Sprintf("T=%d/scores/Axpy-per-dim", T), func(b *testing.B) {
+			for b.Loop() {
+				for d, qv := range q {
+					Axpy(qv, kc[d*capacity:d*capacity+T], s)
+				}
+			}
+			report(b)
+		})
+		b.Run(fmt.Sprintf("T=%d/scores/AxpyRows", T), func(b *testing.B) {
+			for b.Loop() {
+				AxpyRows(s, kc, capacity, q)
+			}
+			report(b)
+		})
+		b.Run(fmt.Sprintf("T=%d/out/Dot-per-dim", T), func(b *testing.B) {
+			for b.Loop() {
+				for d := range out {
+					out[d] = Dot(kc[d*capacity:d*capacity+T], s)
+				}
+			}
+			report(b)
+		})
+		b.Run(fmt.Sprintf("T=%d/out/DotRows", T), func(b *testing.B) {
+			for b.Loop() {
+				DotRows(out, kc, capacity, s)
+			}
+			report(b)
+		})
+	}
+}

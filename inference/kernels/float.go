@@ -21,6 +21,14 @@ func f32s(b []byte) []float32 {
 	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4)
 }
 
+// f32Bytes views f as its bytes without copying, for the rows kernels.
+func f32Bytes(f []float32) []byte {
+	if len(f) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f))
+}
+
 // u16s views b (len even) as uint16s without copying.
 func u16s(b []byte) []uint16 {
 	if len(b) == 0 {
@@ -92,21 +100,24 @@ func dotBF16Go(h []uint16, x []float32) float32 {
 	return s0 + s1
 }
 
+// The rows kernels read len(x) values of each row; rowBytes may be more
+// (DotRows passes a stride).
+
 func rowsF32Go(y []float32, w []byte, rowBytes int, x []float32) {
 	for i := range y {
-		y[i] = dotGo(f32s(w[i*rowBytes:(i+1)*rowBytes]), x)
+		y[i] = dotGo(f32s(w[i*rowBytes:i*rowBytes+4*len(x)]), x)
 	}
 }
 
 func rowsF16Go(y []float32, w []byte, rowBytes int, x []float32) {
 	for i := range y {
-		y[i] = dotF16Go(u16s(w[i*rowBytes:(i+1)*rowBytes]), x)
+		y[i] = dotF16Go(u16s(w[i*rowBytes:i*rowBytes+2*len(x)]), x)
 	}
 }
 
 func rowsBF16Go(y []float32, w []byte, rowBytes int, x []float32) {
 	for i := range y {
-		y[i] = dotBF16Go(u16s(w[i*rowBytes:(i+1)*rowBytes]), x)
+		y[i] = dotBF16Go(u16s(w[i*rowBytes:i*rowBytes+2*len(x)]), x)
 	}
 }
 

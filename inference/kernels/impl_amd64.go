@@ -27,6 +27,11 @@ func avx2Impl() *impl {
 	im.rowsQ8, im.tileQ8 = rowsQ8AVX2Go, tileQ8ByRows(rowsQ8AVX2Go, q8BlockBytes)
 	im.rowsQ4 = rowsQ4AVX2Go
 	im.dot, im.axpy = dotAVX2, axpyAVX2
+	im.axpyRows = func(y, a []float32, stride int, x []float32) {
+		for r, xr := range x {
+			axpyAVX2(xr, a[r*stride:r*stride+len(y)], y)
+		}
+	}
 	return &im
 }
 
@@ -40,6 +45,7 @@ func avx512Impl() *impl {
 	im.dot, im.axpy = dotAVX512, axpyAVX512
 	im.expSub, im.swiglu = expSubASM, swigluASM
 	im.max, im.scale = maxASM, scaleASM
+	im.axpyRows = axpyRowsASM
 	if cpu.X86.HasAVX512VNNI {
 		im.rowsQ8, im.tileQ8 = rowsQ8ASM, tileQ8ASM
 		im.quantizeQ8 = quantizeQ8ASM

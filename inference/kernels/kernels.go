@@ -65,12 +65,13 @@ type impl struct {
 	tileBF16 func(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int)
 	tileQ8   func(y []float32, ldy int, w []byte, rowBytes, rows int, xq *Q8Vec, n int)
 
-	dot    func(a, b []float32) float32
-	axpy   func(a float32, x, y []float32)
-	max    func(x []float32) float32 // len(x) ≥ 1
-	scale  func(x []float32, a float32)
-	expSub func(x []float32, m float32) float32 // x[i] = e^(x[i]-m); returns Σ
-	swiglu func(dst, gate, up []float32)        // equal lengths
+	dot      func(a, b []float32) float32
+	axpyRows func(y, a []float32, stride int, x []float32) // see AxpyRows
+	axpy     func(a float32, x, y []float32)
+	max      func(x []float32) float32 // len(x) ≥ 1
+	scale    func(x []float32, a float32)
+	expSub   func(x []float32, m float32) float32 // x[i] = e^(x[i]-m); returns Σ
+	swiglu   func(dst, gate, up []float32)        // equal lengths
 
 	quantizeQ8 func(dst *Q8Vec, x []float32) // dst sized to x already
 }
@@ -89,6 +90,7 @@ var goImpl = &impl{
 	tileQ8:   tileQ8Go,
 	dot:      dotGo,
 	axpy:     axpyGo,
+	axpyRows: axpyRowsGo,
 	max:      maxGo,
 	scale:    scaleGo,
 	expSub:   expSubGo,

@@ -1078,3 +1078,117 @@ q4rsum:
 q4rdone:
 	VZEROUPPER
 	RET
+
+// func axpyRowsAVX512(y, a *float32, stride, rows int, x *float32, n int)
+// y[c] += Σ_r x[r]·a[r·stride+c] for c < n (a multiple of 16): the sum of
+// rows scaled by x, as attention's scores over a (HeadDim, positions) key
+// cache are. Each 256-column strip of y stays in Z0–Z15 across all rows, so
+// y is loaded and stored once rather than once per row, and each row is
+// read in 1 KiB runs.
+TEXT ·axpyRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ y+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ stride+16(FP), R8
+	SHLQ $2, R8
+	MOVQ rows+24(FP), R9
+	MOVQ x+32(FP), DX
+	MOVQ n+40(FP), CX
+
+ar256:
+	CMPQ    CX, $256
+	JB      ar16
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	VMOVUPS 256(DI), Z4
+	VMOVUPS 320(DI), Z5
+	VMOVUPS 384(DI), Z6
+	VMOVUPS 448(DI), Z7
+	VMOVUPS 512(DI), Z8
+	VMOVUPS 576(DI), Z9
+	VMOVUPS 640(DI), Z10
+	VMOVUPS 704(DI), Z11
+	VMOVUPS 768(DI), Z12
+	VMOVUPS 832(DI), Z13
+	VMOVUPS 896(DI), Z14
+	VMOVUPS 960(DI), Z15
+	MOVQ    SI, R10
+	MOVQ    DX, R11
+	MOVQ    R9, R12
+
+ar256row:
+	TESTQ        R12, R12
+	JZ           ar256store
+	VBROADCASTSS (R11), Z16
+	VFMADD231PS  (R10), Z16, Z0
+	VFMADD231PS  64(R10), Z16, Z1
+	VFMADD231PS  128(R10), Z16, Z2
+	VFMADD231PS  192(R10), Z16, Z3
+	VFMADD231PS  256(R10), Z16, Z4
+	VFMADD231PS  320(R10), Z16, Z5
+	VFMADD231PS  384(R10), Z16, Z6
+	VFMADD231PS  448(R10), Z16, Z7
+	VFMADD231PS  512(R10), Z16, Z8
+	VFMADD231PS  576(R10), Z16, Z9
+	VFMADD231PS  640(R10), Z16, Z10
+	VFMADD231PS  704(R10), Z16, Z11
+	VFMADD231PS  768(R10), Z16, Z12
+	VFMADD231PS  832(R10), Z16, Z13
+	VFMADD231PS  896(R10), Z16, Z14
+	VFMADD231PS  960(R10), Z16, Z15
+	ADDQ         R8, R10
+	ADDQ         $4, R11
+	DECQ         R12
+	JMP          ar256row
+
+ar256store:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VMOVUPS Z4, 256(DI)
+	VMOVUPS Z5, 320(DI)
+	VMOVUPS Z6, 384(DI)
+	VMOVUPS Z7, 448(DI)
+	VMOVUPS Z8, 512(DI)
+	VMOVUPS Z9, 576(DI)
+	VMOVUPS Z10, 640(DI)
+	VMOVUPS Z11, 704(DI)
+	VMOVUPS Z12, 768(DI)
+	VMOVUPS Z13, 832(DI)
+	VMOVUPS Z14, 896(DI)
+	VMOVUPS Z15, 960(DI)
+	ADDQ    $1024, DI
+	ADDQ    $1024, SI
+	SUBQ    $256, CX
+	JMP     ar256
+
+ar16:
+	CMPQ    CX, $16
+	JB      ardone
+	VMOVUPS (DI), Z0
+	MOVQ    SI, R10
+	MOVQ    DX, R11
+	MOVQ    R9, R12
+
+ar16row:
+	TESTQ        R12, R12
+	JZ           ar16store
+	VBROADCASTSS (R11), Z16
+	VFMADD231PS  (R10), Z16, Z0
+	ADDQ         R8, R10
+	ADDQ         $4, R11
+	DECQ         R12
+	JMP          ar16row
+
+ar16store:
+	VMOVUPS Z0, (DI)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     ar16
+
+ardone:
+	VZEROUPPER
+	RET

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 )
 
@@ -23,6 +24,52 @@ func Axpy(a float32, x, y []float32) {
 		panic("kernels: Axpy: len(y) < len(x)")
 	}
 	defaultImpl.axpy(a, x, y[:len(x)])
+}
+
+// DotRows sets y[r] = Dot(a[r·stride : r·stride+len(x)], x) for each of
+// len(y) rows laid out stride values apart in a: a matrix-vector product
+// over plain float32s with any row stride, as attention's weighted sum over
+// a (HeadDim, positions) value cache is. It runs on the calling goroutine.
+func DotRows(y, a []float32, stride int, x []float32) {
+	rows, cols := len(y), len(x)
+	if rows == 0 {
+		return
+	}
+	if stride < cols || len(a) < (rows-1)*stride+cols {
+		panic(fmt.Sprintf("kernels: DotRows: %d rows of %d values, stride %d, need more than len(a) = %d", rows, cols, stride, len(a)))
+	}
+	// The rows kernels want every row's whole stride present; the last row
+	// may end right after its cols values.
+	full := rows - 1
+	if len(a) >= rows*stride {
+		full = rows
+	}
+	if full > 0 && cols > 0 {
+		defaultImpl.rowsF32(y[:full], f32Bytes(a[:full*stride]), stride*4, x)
+	}
+	for r := full; r < rows; r++ {
+		y[r] = defaultImpl.dot(a[r*stride:r*stride+cols], x)
+	}
+}
+
+// AxpyRows sets y[c] += Σ_r x[r]·a[r·stride+c] for c < len(y), r <
+// len(x): Axpy of each row of a, scaled by x[r], into y — attention's
+// scores q·K over a (HeadDim, positions) key cache. It keeps strips of y in
+// registers across all rows instead of reloading y per row.
+func AxpyRows(y, a []float32, stride int, x []float32) {
+	if len(x) == 0 || len(y) == 0 {
+		return
+	}
+	if stride < len(y) || len(a) < (len(x)-1)*stride+len(y) {
+		panic(fmt.Sprintf("kernels: AxpyRows: %d rows of %d values, stride %d, need more than len(a) = %d", len(x), len(y), stride, len(a)))
+	}
+	defaultImpl.axpyRows(y, a, stride, x)
+}
+
+func axpyRowsGo(y, a []float32, stride int, x []float32) {
+	for r, xr := range x {
+		axpyGo(xr, a[r*stride:r*stride+len(y)], y)
+	}
 }
 
 // Scale sets x[i] *= a.

@@ -281,3 +281,43 @@ func TestF16To32MatchesReferenceForAllHalves(t *testing.T) {
 		}
 	}
 }
+
+func TestDotRowsAndAxpyRowsMatchReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	for _, im := range impls() {
+		for _, rows := range []int{1, 3, 4, 5, 32, 64} {
+			for _, cols := range []int{1, 15, 16, 17, 63, 64, 65, 100, 1000} {
+				for _, stride := range []int{cols, cols + 7, 1030} {
+					if stride < cols {
+						continue
+					}
+					a := randVec(rng, (rows-1)*stride+cols) // the last row ends at its cols
+					x := randVec(rng, cols)
+					for r := range rows {
+						got := make([]float32, rows)
+						DotRows(got, a, stride, x)
+						want := dotRef(a[r*stride:r*stride+cols], x)
+						if d := math.Abs(float64(got[r]) - want); d > 1e-5*float64(cols)+1e-6 {
+							t.Fatalf("DotRows(%d×%d, stride %d)[%d] = %v; want %v", rows, cols, stride, r, got[r], want)
+						}
+					}
+					xr := randVec(rng, rows)
+					y := randVec(rng, cols)
+					want := make([]float64, cols)
+					for c := range cols {
+						want[c] = float64(y[c])
+						for r := range rows {
+							want[c] += float64(xr[r]) * float64(a[r*stride+c])
+						}
+					}
+					im.axpyRows(y, a, stride, xr)
+					for c := range cols {
+						if d := math.Abs(float64(y[c]) - want[c]); d > 1e-5*float64(rows)+1e-6 {
+							t.Fatalf("%s: AxpyRows(%d×%d, stride %d)[%d] = %v; want %v", im.name, rows, cols, stride, c, y[c], want[c])
+						}
+					}
+				}
+			}
+		}
+	}
+}
