@@ -80,11 +80,16 @@ def apply_rope(x, cos, sin):
 
 
 def attend(q, k, v, mask):
-    """softmax(q k^T / sqrt(d) where mask, else -inf) v. PyTorch 2's fused
-    kernel where there is one; the same product written out for Debian's
-    PyTorch 1.13."""
+    """softmax(q k^T / sqrt(d) where mask (None: causal), else -inf) v.
+    PyTorch 2's fused kernel where there is one; the same product written
+    out for Debian's PyTorch 1.13."""
     if hasattr(F, "scaled_dot_product_attention"):
+        if mask is None:
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    T = q.shape[-2]
+    if mask is None:
+        mask = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()
     s = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(q.shape[-1]))
     s = s.masked_fill(~mask, float("-inf"))
     return torch.softmax(s.float(), dim=-1).to(v.dtype) @ v
@@ -111,8 +116,6 @@ class Attention(nn.Module):
         g = c.heads // c.kv_heads  # query head h reads kv head h // g, as llama.cpp
         k = k.repeat_interleave(g, dim=1)
         v = v.repeat_interleave(g, dim=1)
-        if mask is None:
-            mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()[None, None]
         o = attend(q, k, v, mask)
         return self.wo(o.transpose(1, 2).reshape(B, T, c.heads * c.head_dim))
 
@@ -133,7 +136,10 @@ class MoE(nn.Module):
         c = self.c
         shape = x.shape
         h = x.reshape(-1, c.dim)
-        probs = F.softmax(self.router(h).float(), dim=-1)  # (N, E)
+        # The router in float32 even under autocast: top-k picks are
+        # discrete, and the exported router stays F32.
+        with torch.autocast(h.device.type, enabled=False):
+            probs = F.softmax(F.linear(h.float(), self.router.weight.float()), dim=-1)  # (N, E)
         w, sel = torch.topk(probs, c.experts_used, dim=-1)  # (N, K)
         w = w / w.sum(-1, keepdim=True).clamp_min(6.103515625e-5)
         out = torch.zeros_like(h)

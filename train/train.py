@@ -29,7 +29,6 @@ import random
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -40,22 +39,27 @@ MAX_BLOB = 15 << 20
 
 
 def load_tokens(prefix):
+    """Reads a token file with torch alone (the GPU machine may lack numpy).
+    Returns the header, offsets (a list), ids (int64) and mask (float32)."""
     with open(prefix + ".json") as f:
         h = json.load(f)
     if h.get("format") != "anima-tokens/1":
         raise SystemExit(f"{prefix}.json: format {h.get('format')!r}; want anima-tokens/1")
+    if sys.byteorder != "little":
+        raise SystemExit("token files are little-endian; this machine is not")
     S, T = h["sequences"], h["tokens"]
-    raw = np.fromfile(prefix + ".bin", dtype=np.uint8)
+    with open(prefix + ".bin", "rb") as f:
+        buf = bytearray(f.read())
     want = 4 * (S + 1) + 3 * T
-    if raw.size != want:
-        raise SystemExit(f"{prefix}.bin: {raw.size} bytes; the header implies {want}")
-    off = raw[:4 * (S + 1)].view("<u4").astype(np.int64)
-    ids = raw[4 * (S + 1):4 * (S + 1) + 2 * T].view("<u2").astype(np.int64)
-    mask = raw[4 * (S + 1) + 2 * T:].astype(np.float32)
-    if off[0] != 0 or off[-1] != T or np.any(np.diff(off) <= 0):
+    if len(buf) != want:
+        raise SystemExit(f"{prefix}.bin: {len(buf)} bytes; the header implies {want}")
+    off = torch.frombuffer(buf, dtype=torch.int32, count=S + 1).tolist()
+    ids = torch.frombuffer(buf, dtype=torch.int16, count=T, offset=4 * (S + 1)).to(torch.int64) & 0xFFFF
+    mask = torch.frombuffer(buf, dtype=torch.uint8, count=T, offset=4 * (S + 1) + 2 * T).float()
+    if off[0] != 0 or off[-1] != T or any(b <= a for a, b in zip(off, off[1:])):
         raise SystemExit(f"{prefix}.bin: offsets are not increasing from 0 to {T}")
-    if ids.max() >= h["vocab"]:
-        raise SystemExit(f"{prefix}.bin: token id {ids.max()} outside the vocabulary of {h['vocab']}")
+    if int(ids.max()) >= h["vocab"]:
+        raise SystemExit(f"{prefix}.bin: token id {int(ids.max())} outside the vocabulary of {h['vocab']}")
     return h, off, ids, mask
 
 
@@ -65,7 +69,7 @@ def make_batches(seqs, off, batch_tokens, rng):
     rng. Grouping by length keeps padding, and attention's quadratic cost,
     small: an example is never packed with another, so it is seen exactly as
     the runtime presents it, from position 0 with a causal mask."""
-    lens = {s: int(off[s + 1] - off[s]) for s in seqs}
+    lens = {s: off[s + 1] - off[s] for s in seqs}
     order = sorted(seqs, key=lambda s: (lens[s], rng.random()))
     batches, cur, longest = [], [], 0
     for s in order:
@@ -84,12 +88,12 @@ def make_batches(seqs, off, batch_tokens, rng):
 def batch_arrays(batch, off, ids, mask, pad):
     """ids (B, L) padded with pad at the end; comp (B, L) the loss mask; real
     (B, L) 1 where there is a token."""
-    L = max(int(off[s + 1] - off[s]) for s in batch)
-    o_ids = np.full((len(batch), L), pad, dtype=np.int64)
-    o_cmp = np.zeros((len(batch), L), dtype=np.float32)
-    o_real = np.zeros((len(batch), L), dtype=np.float32)
+    L = max(off[s + 1] - off[s] for s in batch)
+    o_ids = torch.full((len(batch), L), pad, dtype=torch.int64)
+    o_cmp = torch.zeros((len(batch), L))
+    o_real = torch.zeros((len(batch), L))
     for r, s in enumerate(batch):
-        a, b = int(off[s]), int(off[s + 1])
+        a, b = off[s], off[s + 1]
         o_ids[r, :b - a] = ids[a:b]
         o_cmp[r, :b - a] = mask[a:b]
         o_real[r, :b - a] = 1
@@ -97,7 +101,7 @@ def batch_arrays(batch, off, ids, mask, pad):
 
 
 def batch_tensors(arrays, prompt_weight, device):
-    b_ids, b_cmp, b_real = (torch.from_numpy(x).to(device) for x in arrays)
+    b_ids, b_cmp, b_real = (x.to(device) for x in arrays)
     # Token t predicts token t+1; padding comes after every real token, so
     # the causal mask alone keeps it out of every real token's attention.
     tgt = b_ids[:, 1:]
@@ -105,6 +109,19 @@ def batch_tensors(arrays, prompt_weight, device):
     comp = b_cmp[:, 1:]
     weight = torch.where(comp > 0, torch.ones_like(comp), prompt_weight * real)
     return b_ids, tgt, weight, comp
+
+
+def tensor_bytes(t, dtype):
+    """Little-endian bytes of t as f32 or f16, with numpy when present."""
+    t = t.detach().cpu().contiguous().to(torch.float32 if dtype == "f32" else torch.float16)
+    try:
+        import numpy  # noqa: F401
+        return t.numpy().tobytes()
+    except ImportError:
+        import array
+        if dtype == "f32":
+            return array.array("f", t.flatten().tolist()).tobytes()
+        return array.array("h", t.view(torch.int16).flatten().tolist()).tobytes()
 
 
 def lr_at(step, steps, warmup, peak, floor):
@@ -129,8 +146,7 @@ def write_weights(model, out, dtype):
     for name, shape, t in tensors:
         # GGUF order: the innermost dimension (shape[0]) varies fastest,
         # which is the row-major order of the torch tensor as stored.
-        arr = t.numpy().astype("<f4" if dtype == "f32" else "<f2")
-        data = arr.tobytes()
+        data = tensor_bytes(t, dtype)
         if len(data) > MAX_BLOB:
             raise SystemExit(f"tensor {name} is {len(data)} bytes, over the {MAX_BLOB}-byte file limit")
         if len(blob) + len(data) > MAX_BLOB:
@@ -184,7 +200,6 @@ def main():
     if device == "cpu":
         torch.set_num_threads(a.threads)
     random.seed(a.seed)
-    np.random.seed(a.seed)
     torch.manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
     log = open(os.path.join(a.out, "train.log"), "w")
@@ -275,7 +290,7 @@ def main():
         (loss + a.aux_weight * aux).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        seen += sum(int(off[s + 1] - off[s]) for s in batch)
+        seen += sum(off[s + 1] - off[s] for s in batch)
         last = step == steps - 1
         if step % 10 == 0 or last:
             el = time.time() - t0
@@ -296,8 +311,8 @@ def main():
         with torch.no_grad():
             for p in model.parameters():
                 p.copy_(p.half().float())
-    n = min(a.logits_tokens, int(off[1] - off[0]))
-    prompt = torch.from_numpy(ids[off[0]:off[0] + n].copy())[None]
+    n = min(a.logits_tokens, off[1] - off[0])
+    prompt = ids[off[0]:off[0] + n].clone()[None]
     with torch.no_grad():
         logits, _ = model(prompt)
     with open(os.path.join(a.out, "logits.json"), "w") as f:

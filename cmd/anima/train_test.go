@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -23,8 +24,10 @@ import (
 
 // fixtureDir holds a tiny model trained by train/train.py on a tiny corpus
 // (train/fixture.sh remakes it): its tokenizer, its weights as train.py
-// writes them, and the logits torch computed for a fixed prompt.
-var fixtureDir = filepath.Join("testdata", "train")
+// writes them, and the logits torch computed for a fixed prompt. Setting
+// ANIMA_TRAIN_FIXTURE to another such folder (train.py's output plus
+// tokenizer.gguf) runs the same checks on a real training run.
+var fixtureDir = cmp.Or(os.Getenv("ANIMA_TRAIN_FIXTURE"), filepath.Join("testdata", "train"))
 
 // writeCorpus writes n examples of the real generator as JSONL.
 func writeCorpus(t *testing.T, n int) (string, []*corpus.Example) {
@@ -196,9 +199,9 @@ func TestExportedGGUFReproducesTorchLogits(t *testing.T) {
 		mean   float64 // largest allowed mean |Go − torch|
 		argmax int     // positions whose top token may differ
 	}{
-		{"f32", 1e-4, 1e-5, 0},
+		{"f32", 1e-3, 1e-4, 0},
 		{"f16", 0.05, 0.01, 1},
-		{"q8_0", 1, 0.1, 2},
+		{"q8_0", 5, 0.1, max(2, len(fl.Logits)/8)}, // tiny rows: Q8_0 noise is large at the extremes
 	} {
 		f, all := exportAndRun(t, tc.typ, kvs, fl.Tokens)
 		worst, sum, flips := 0.0, 0.0, 0
