@@ -19,9 +19,6 @@ func maxAVX512(x *float32, n int) float32
 func scaleAVX512(x *float32, a float32, n int)
 
 //go:noescape
-func axpyRowsAVX512(y, a *float32, stride, rows int, x *float32, n int)
-
-//go:noescape
 func expSubAVX512(x *float32, n int, m float32) float32
 
 //go:noescape
@@ -119,19 +116,6 @@ func scaleASM(x []float32, a float32) {
 		scaleAVX512(&x[0], a, n)
 	}
 	scaleGo(x[n:], a)
-}
-
-func axpyRowsASM(y, a []float32, stride int, x []float32) {
-	n := len(y) &^ 15
-	if n > 0 && len(x) > 0 {
-		_ = a[(len(x)-1)*stride+n-1]
-		axpyRowsAVX512(&y[0], &a[0], stride, len(x), &x[0], n)
-	}
-	if n < len(y) {
-		for r, xr := range x {
-			axpyGo(xr, a[r*stride+n:r*stride+len(y)], y[n:])
-		}
-	}
 }
 
 func expSubASM(x []float32, m float32) float32 {

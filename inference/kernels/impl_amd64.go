@@ -45,7 +45,11 @@ func avx512Impl() *impl {
 	im.dot, im.axpy = dotAVX512, axpyAVX512
 	im.expSub, im.swiglu = expSubASM, swigluASM
 	im.max, im.scale = maxASM, scaleASM
-	im.axpyRows = axpyRowsASM
+	im.axpyRows = func(y, a []float32, stride int, x []float32) {
+		for r, xr := range x {
+			axpyAVX512(xr, a[r*stride:r*stride+len(y)], y)
+		}
+	}
 	if cpu.X86.HasAVX512VNNI {
 		im.rowsQ8, im.tileQ8 = rowsQ8ASM, tileQ8ASM
 		im.quantizeQ8 = quantizeQ8ASM

@@ -54,8 +54,9 @@ func DotRows(y, a []float32, stride int, x []float32) {
 
 // AxpyRows sets y[c] += Σ_r x[r]·a[r·stride+c] for c < len(y), r <
 // len(x): Axpy of each row of a, scaled by x[r], into y — attention's
-// scores q·K over a (HeadDim, positions) key cache. It keeps strips of y in
-// registers across all rows instead of reloading y per row.
+// scores q·K over a (HeadDim, positions) key cache. It is one Axpy per row:
+// a kernel keeping strips of y in registers across rows measured no faster
+// (the rows stream from L2 either way), so it was not kept.
 func AxpyRows(y, a []float32, stride int, x []float32) {
 	if len(x) == 0 || len(y) == 0 {
 		return
