@@ -204,8 +204,20 @@ ul.notes{color:#5a6478;font-size:13px}
 		b.WriteString("<h2>Error messages the server sent</h2>\n")
 		countTable(&b, "code", r.ServerErrors)
 	}
-	b.WriteString("<h2>Counts (steady phase)</h2>\n")
-	countTable(&b, "what", r.Counts)
+	// Counts in two columns: the simulation's sends, then what came back.
+	b.WriteString("<h2>Counts (steady phase)</h2>\n<div class=\"two\">")
+	sent, got := map[string]uint64{}, map[string]uint64{}
+	for k, v := range r.Counts {
+		switch k {
+		case "lines_sent", "lines_sent_total", "perceives_sent", "perceives_skipped", "perceive_events", "statuses_sent":
+			sent[k] = v
+		default:
+			got[k] = v
+		}
+	}
+	countTable(&b, "sent", sent)
+	countTable(&b, "received", got)
+	b.WriteString("</div>\n")
 	if len(r.Notes) > 0 {
 		b.WriteString("<ul class=\"notes\">")
 		for _, n := range r.Notes {
