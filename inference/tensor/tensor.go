@@ -177,7 +177,7 @@ func (t *Tensor) Validate() error {
 	}
 	n := int64(1)
 	for _, d := range t.Shape {
-		if d <= 0 || d > 1<<40 {
+		if d <= 0 || int64(d) > 1<<40 {
 			return fmt.Errorf("tensor %q: bad dimension %d in %v", t.Name, d, t.Shape)
 		}
 		n *= int64(d)
