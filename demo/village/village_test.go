@@ -1,0 +1,321 @@
+package village
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anima-rt/anima/assets"
+	"github.com/anima-rt/anima/npc/catalog"
+	"github.com/anima-rt/anima/npc/persona"
+	"github.com/anima-rt/anima/protocol"
+)
+
+// oakvale loads the shipped world and its personas, as the demo does.
+func oakvale(t testing.TB) (*Map, []*persona.Persona) {
+	t.Helper()
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := persona.LoadFS(assets.Personas(), assets.Worlds(), persona.Known{Catalog: cat,
+		Trees: []string{"child", "farmer", "guard", "innkeeper", "merchant", "wanderer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, skipped := Build(set.Worlds["oakvale"])
+	if len(skipped) > 0 {
+		t.Fatalf("Build(oakvale) left out %q", skipped)
+	}
+	var people []*persona.Persona
+	for _, id := range set.PersonaIDs() {
+		if p := set.Personas[id]; p.World == "oakvale" {
+			people = append(people, p)
+		}
+	}
+	return m, people
+}
+
+func newTestWorld(t testing.TB) *World {
+	m, people := oakvale(t)
+	w := NewWorld(m, people, 1)
+	now := time.Unix(1000, 0)
+	w.Clock = func() time.Time { return now }
+	return w
+}
+
+// step runs the world for d in game ticks.
+func step(w *World, d time.Duration) {
+	for range int(d / (time.Second / 60)) {
+		w.Step(time.Second / 60)
+	}
+}
+
+func TestEveryPlaceIsReachableFromTheSquare(t *testing.T) {
+	m, _ := oakvale(t)
+	sq, ok := m.Place("market")
+	if !ok {
+		t.Fatal(`Place("market") not found`)
+	}
+	kinds := map[string]bool{}
+	for _, p := range m.Places {
+		kinds[p.Kind] = true
+		if !m.At(p.Spot).Walkable() {
+			t.Errorf("%s: spot %v is a %d tile, not walkable", p.Name, p.Spot, m.At(p.Spot))
+		}
+		if path := m.FindPath(sq.Spot, p.Spot); path == nil {
+			t.Errorf("FindPath(%v, %v) to %s = nil; want a path", sq.Spot, p.Spot, p.Name)
+		}
+	}
+	for _, k := range []string{"inn", "forge", "market", "well", "gate", "farm", "mill", "woods"} {
+		if !kinds[k] {
+			t.Errorf("no %s on the map", k)
+		}
+	}
+}
+
+func TestFindPathStepsOnWalkableNeighbours(t *testing.T) {
+	m, _ := oakvale(t)
+	gate, _ := m.Place("gate")
+	woods, _ := m.Place("woods")
+	path := m.FindPath(gate.Spot, woods.Spot)
+	if path == nil {
+		t.Fatalf("FindPath(gate, woods) = nil")
+	}
+	prev := gate.Spot
+	for _, p := range path {
+		if d := abs(p.X-prev.X) + abs(p.Y-prev.Y); d != 1 {
+			t.Fatalf("step %v → %v is %d tiles; want 1", prev, p, d)
+		}
+		if !m.At(p).Walkable() {
+			t.Fatalf("path crosses %v, a %d tile", p, m.At(p))
+		}
+		prev = p
+	}
+	if prev != woods.Spot {
+		t.Errorf("path ends at %v; want %v", prev, woods.Spot)
+	}
+	if got := m.FindPath(gate.Spot, Point{5, 23}); got != nil {
+		t.Errorf("FindPath into the river = %v; want nil", got)
+	}
+	if got := m.FindPath(gate.Spot, gate.Spot); got == nil || len(got) != 0 {
+		t.Errorf("FindPath to itself = %v; want an empty path", got)
+	}
+}
+
+func TestPlaceLookup(t *testing.T) {
+	m, _ := oakvale(t)
+	for _, tc := range []struct {
+		ref, want string
+	}{
+		{"l1", "The Rusty Anchor"},
+		{"The Rusty Anchor", "The Rusty Anchor"},
+		{"the rusty anchor", "The Rusty Anchor"},
+		{"Ember Forge", "the Ember Forge"},
+		{"forge", "the Ember Forge"},
+		{"well", "the Town Well"},
+		{"nowhere", ""},
+		{"", ""},
+	} {
+		p, ok := m.Place(tc.ref)
+		if ok != (tc.want != "") || p.Name != tc.want {
+			t.Errorf("Place(%q) = %q, %v; want %q", tc.ref, p.Name, ok, tc.want)
+		}
+	}
+}
+
+// statuses returns the action_status messages queued, as "id:status".
+func statuses(out []Outgoing) []string {
+	var s []string
+	for _, o := range out {
+		if st, ok := o.Msg.(*protocol.ActionStatus); ok {
+			s = append(s, o.NPC+":"+st.ActionID+":"+st.Status)
+		}
+	}
+	return s
+}
+
+func act(w *World, npc, id, name string, args protocol.Args) {
+	w.Handle(protocol.Envelope{Type: "act", NPC: npc, Body: &protocol.Act{ActionID: id, Name: name, Args: args}})
+}
+
+func TestActsReportRunningThenTheirEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		npc   string
+		act   string
+		args  protocol.Args
+		after time.Duration
+		want  []string
+	}{
+		{"go_to by place id arrives", "pip", "go_to", protocol.Args{"target": "l1"}, 15 * time.Second,
+			[]string{"pip:a1:running", "pip:a1:success"}},
+		{"go_to by kind arrives", "maren", "go_to", protocol.Args{"target": "well"}, 20 * time.Second,
+			[]string{"maren:a1:running", "maren:a1:success"}},
+		{"go_to nowhere fails", "pip", "go_to", protocol.Args{"target": "Atlantis"}, time.Second,
+			[]string{"pip:a1:running", "pip:a1:failure"}},
+		{"follow keeps running", "pip", "follow", protocol.Args{"target": PlayerID}, 5 * time.Second,
+			[]string{"pip:a1:running"}},
+		{"follow ends after its time", "pip", "follow", protocol.Args{"target": PlayerID}, followFor + time.Second,
+			[]string{"pip:a1:running", "pip:a1:success"}},
+		{"follow a stranger fails", "pip", "follow", protocol.Args{"target": "ghost"}, time.Second,
+			[]string{"pip:a1:running", "pip:a1:failure"}},
+		{"give walks over and hands it", "selka", "give", protocol.Args{"target": PlayerID, "item": "bread"}, 15 * time.Second,
+			[]string{"selka:a1:running", "selka:a1:success"}},
+		{"give what one lacks fails", "selka", "give", protocol.Args{"target": PlayerID, "item": "dragon egg"}, time.Second,
+			[]string{"selka:a1:running", "selka:a1:failure"}},
+		{"idle ends at once", "tobin", "idle", nil, 0, []string{"tobin:a1:running", "tobin:a1:success"}},
+		{"greet shows and ends", "tobin", "greet", protocol.Args{"target": PlayerID}, 4 * time.Second,
+			[]string{"tobin:a1:running", "tobin:a1:success"}},
+		{"call_guard summons the guard", "selka", "call_guard", nil, 0,
+			[]string{"selka:a1:running", "selka:a1:success"}},
+		{"flee runs off", "pip", "flee", protocol.Args{"target": PlayerID}, 5 * time.Second,
+			[]string{"pip:a1:running", "pip:a1:success"}},
+		{"an unknown action fails", "pip", "teleport", nil, 0, []string{"pip:a1:running", "pip:a1:failure"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newTestWorld(t)
+			act(w, tc.npc, "a1", tc.act, tc.args)
+			step(w, tc.after)
+			if got := statuses(w.Drain()); !slices.Equal(got, tc.want) {
+				t.Errorf("act %s %v, then %v: statuses %q; want %q", tc.act, tc.args, tc.after, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestGiveMovesTheItem(t *testing.T) {
+	w := newTestWorld(t)
+	act(w, "selka", "a1", "give", protocol.Args{"target": PlayerID, "item": "bread"})
+	step(w, 15*time.Second)
+	if !slices.Contains(w.Player.Inventory, "bread") || len(w.Player.Inventory) != 5 {
+		t.Errorf("player inventory %q; want the 4 starting items and the bread", w.Player.Inventory)
+	}
+	if slices.Contains(w.Entity("selka").Inventory, "bread") {
+		t.Errorf("selka still has the bread: %q", w.Entity("selka").Inventory)
+	}
+}
+
+func TestCallGuardSendsTheGuard(t *testing.T) {
+	w := newTestWorld(t)
+	act(w, "selka", "a1", "call_guard", nil)
+	g := w.Entity("aldric")
+	if len(g.Path) == 0 {
+		t.Fatalf("after call_guard the guard has no path")
+	}
+	step(w, 30*time.Second)
+	if d := g.Pos.Dist(w.Entity("selka").Pos); d > 1.5 {
+		t.Errorf("guard is %.1f tiles from the caller after 30s; want beside her", d)
+	}
+}
+
+func TestNewActSupersedesAndCancelSilences(t *testing.T) {
+	w := newTestWorld(t)
+	act(w, "pip", "a1", "follow", protocol.Args{"target": PlayerID})
+	act(w, "pip", "a2", "go_to", protocol.Args{"target": "gate"})
+	w.Handle(protocol.Envelope{Type: "cancel", NPC: "pip", Body: &protocol.Cancel{ActionID: "a2"}})
+	step(w, 20*time.Second)
+	want := []string{"pip:a1:running", "pip:a1:failure", "pip:a2:running"}
+	if got := statuses(w.Drain()); !slices.Equal(got, want) {
+		t.Errorf("statuses %q; want %q", got, want)
+	}
+}
+
+func TestSayDeltasBuildTheBubble(t *testing.T) {
+	w := newTestWorld(t)
+	if err := w.Talk("selka", "Hello"); err != nil {
+		t.Fatal(err)
+	}
+	out := w.Drain()
+	if len(out) == 0 {
+		t.Fatal("Talk queued nothing")
+	}
+	if ps, ok := out[len(out)-1].Msg.(*protocol.PlayerSay); !ok || ps.Text != "Hello" || out[len(out)-1].NPC != "selka" {
+		t.Fatalf("Talk queued %+v last; want player_say Hello to selka", out[len(out)-1])
+	}
+	n := w.Entity("selka")
+	for _, d := range []string{"Well ", "met."} {
+		w.Handle(protocol.Envelope{Type: "say", NPC: "selka", Body: &protocol.Say{UtteranceID: "u1", Delta: d}})
+	}
+	if n.Bubble != "Well met." || n.Says != 0 || n.WaitingFirst {
+		t.Errorf("after deltas: bubble %q, says %d, waiting %v; want %q, 0, false", n.Bubble, n.Says, n.WaitingFirst, "Well met.")
+	}
+	w.Handle(protocol.Envelope{Type: "say", NPC: "selka", Body: &protocol.Say{UtteranceID: "u1", Final: true, Text: "Well met!"}})
+	if n.Bubble != "Well met!" || n.Says != 1 {
+		t.Errorf("after final: bubble %q, says %d; want the final text and 1", n.Bubble, n.Says)
+	}
+	w.Handle(protocol.Envelope{Type: "decision", NPC: "selka", Body: &protocol.Decision{Emotion: "happy",
+		Stats: &protocol.DecisionStats{ReusedTokens: 120, TTFTMS: 80}}})
+	if n.Emotion != "happy" || n.Reused != 120 || !n.ReusedKnown || !strings.Contains(n.LastDecision, `"happy"`) {
+		t.Errorf("after decision: emotion %q reused %d/%v decision %s", n.Emotion, n.Reused, n.ReusedKnown, n.LastDecision)
+	}
+	step(w, bubbleHold+time.Second)
+	if n.Bubble != "" || n.Emotion != "" {
+		t.Errorf("bubble %q and emotion %q still shown after %v", n.Bubble, n.Emotion, bubbleHold+time.Second)
+	}
+	if err := w.Talk("nobody", "hi"); err == nil {
+		t.Error(`Talk("nobody") = nil; want an error`)
+	}
+}
+
+func TestPerceptionSeesOnlyWhatIsNear(t *testing.T) {
+	w := newTestWorld(t)
+	step(w, 2*time.Second)
+	seen := map[string][]string{}
+	for _, o := range w.Drain() {
+		if p, ok := o.Msg.(*protocol.Perceive); ok {
+			seen[o.NPC] = nil
+			for _, e := range p.Entities {
+				seen[o.NPC] = append(seen[o.NPC], e.ID)
+			}
+		}
+	}
+	if len(seen) != len(w.NPCs) {
+		t.Fatalf("%d NPCs perceived; want all %d", len(seen), len(w.NPCs))
+	}
+	for id, ids := range seen {
+		n := w.Entity(id)
+		for _, e := range append([]*Entity{w.Player}, w.NPCs...) {
+			near := e != n && e.Pos.Dist(n.Pos) <= SightRadius
+			if near != slices.Contains(ids, e.ID) {
+				t.Errorf("%s sees %s: %v; want %v (%.1f tiles)", id, e.ID, !near, near, e.Pos.Dist(n.Pos))
+			}
+		}
+	}
+}
+
+func TestDeedsAreWitnessed(t *testing.T) {
+	w := newTestWorld(t)
+	w.Player.Pos = w.Entity("selka").Pos
+	w.Player.Pos.X += 1
+	w.Drain()
+	if _, err := w.Deed("steal"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Deed("attack"); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Entity("selka").Health; got != 90 {
+		t.Errorf("selka's health after one blow = %v; want 90", got)
+	}
+	if !slices.Contains(w.Player.Inventory, "bread") {
+		t.Errorf("player inventory %q; want the stolen bread", w.Player.Inventory)
+	}
+	w.Step(time.Second / 60)
+	var kinds []string
+	for _, o := range w.Drain() {
+		if p, ok := o.Msg.(*protocol.Perceive); ok && o.NPC == "selka" {
+			for _, e := range p.Events {
+				kinds = append(kinds, e.Kind+":"+e.Item)
+			}
+		}
+	}
+	if want := []string{"steal:bread", "attack:"}; !slices.Equal(kinds, want) {
+		t.Errorf("selka perceived %q; want %q", kinds, want)
+	}
+	w.Player.Pos = vecOf(Point{2, 2})
+	if _, err := w.Deed("attack"); err == nil {
+		t.Error("Deed(attack) with nobody near = nil; want an error")
+	}
+}
