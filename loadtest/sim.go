@@ -96,7 +96,25 @@ type outMsg struct {
 	npc string
 	id  string
 	m   protocol.Message
-	ack string // a ping id whose wait starts when Send returns
+	// timed marks a player line or an ack ping: its wait starts when it
+	// is handed to Send (stamp), not at the world step, which on a starved
+	// machine may have begun long before.
+	timed bool
+}
+
+// stamp starts the wait of the line or ping id now, just before it is
+// sent, so no reply can come before the stamp.
+func (c *simConn) stamp(id string) {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.pending[id]; p != nil {
+		p.sent = now
+	}
+	if a, ok := c.acks[id]; ok {
+		a.sent = now
+		c.acks[id] = a
+	}
 }
 
 func newSimConn(idx int, cfg *Config, rec *Recorder) *simConn {
@@ -256,21 +274,15 @@ func (c *simConn) run(ctx context.Context) {
 		out = c.step(now, now.Sub(last).Seconds(), out[:0])
 		last = now
 		for _, o := range out {
+			if o.timed {
+				c.stamp(o.id)
+			}
 			env := protocol.NewEnvelope(o.id, o.npc, o.m)
 			if err := c.cl.Send(ctx, env); err != nil {
 				if ctx.Err() != nil {
 					return
 				}
 				c.rec.error("send:"+errorKind(err), err.Error())
-				continue
-			}
-			if o.ack != "" {
-				c.mu.Lock()
-				if a, ok := c.acks[o.ack]; ok {
-					a.sent = time.Now()
-					c.acks[o.ack] = a
-				}
-				c.mu.Unlock()
 			}
 		}
 	}
@@ -380,14 +392,13 @@ func (c *simConn) stepAction(n *simNPC, now time.Time, move float64, out []outMs
 		st.Status, st.Reason = protocol.StatusFailure, "path blocked"
 	}
 	n.act = nil
-	// The ack: a ping right behind the status. The wait starts when the
-	// ping's Send returns (run corrects sent), so the world step's own
-	// duration is not counted.
+	// The ack: a ping right behind the status; its wait starts as the
+	// ping goes to Send, right after the status.
 	ping := c.newID("k")
 	c.acks[ping] = ackWait{npc: n.id, sent: now}
 	n.ackPing = ping
 	out = append(out, outMsg{npc: n.id, id: c.newID("s"), m: st})
-	return append(out, outMsg{id: ping, m: &protocol.Ping{TimeMS: now.UnixMilli()}, ack: ping})
+	return append(out, outMsg{id: ping, m: &protocol.Ping{TimeMS: now.UnixMilli()}, timed: true})
 }
 
 func clamp(v, lo, hi float64) float64 { return min(max(v, lo), hi) }
@@ -468,7 +479,7 @@ func (c *simConn) playerLine(now time.Time) (outMsg, bool) {
 	id := c.newID("p")
 	c.pending[id] = &pendingLine{npc: n.id, sent: now}
 	c.witness(n.pos, protocol.Event{Kind: "speech", Source: p.id, Target: n.id, Text: text}, n)
-	return outMsg{npc: n.id, id: id, m: &protocol.PlayerSay{Speaker: p.id, Name: p.name, Text: text}}, true
+	return outMsg{npc: n.id, id: id, m: &protocol.PlayerSay{Speaker: p.id, Name: p.name, Text: text}, timed: true}, true
 }
 
 // worldEvent has a player attack an NPC, give it something or steal from
