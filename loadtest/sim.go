@@ -102,6 +102,14 @@ type outMsg struct {
 	timed bool
 }
 
+// unsent forgets the wait of a line or ping that could not be sent.
+func (c *simConn) unsent(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.pending, id)
+	c.forgetAck(id)
+}
+
 // stamp starts the wait of the line or ping id now, just before it is
 // sent, so no reply can come before the stamp.
 func (c *simConn) stamp(id string) {
@@ -273,17 +281,36 @@ func (c *simConn) run(ctx context.Context) {
 		}
 		out = c.step(now, now.Sub(last).Seconds(), out[:0])
 		last = now
+		var sent counters // what actually went to Send, counted once per step
 		for _, o := range out {
 			if o.timed {
 				c.stamp(o.id)
 			}
 			env := protocol.NewEnvelope(o.id, o.npc, o.m)
 			if err := c.cl.Send(ctx, env); err != nil {
+				c.unsent(o.id)
 				if ctx.Err() != nil {
-					return
+					break // the run is over; what was sent is counted below
 				}
 				c.rec.error("send:"+errorKind(err), err.Error())
+				continue
 			}
+			switch o.m.(type) {
+			case *protocol.Perceive:
+				sent.perceives++
+			case *protocol.PlayerSay:
+				sent.linesSent++
+			case *protocol.ActionStatus:
+				sent.statuses++
+			}
+		}
+		c.rec.count(func(k *counters) {
+			k.perceives += sent.perceives
+			k.linesSent += sent.linesSent
+			k.statuses += sent.statuses
+		})
+		if ctx.Err() != nil {
+			return
 		}
 	}
 }
@@ -324,20 +351,10 @@ func (c *simConn) step(now time.Time, dt float64, out []outMsg) []outMsg {
 			n.nextPerceive = now.Add(c.cfg.PerceiveEvery)
 		}
 	}
-	var lines, perceives, statuses uint64
-	for _, o := range out {
-		switch o.m.(type) {
-		case *protocol.Perceive:
-			perceives++
-		case *protocol.ActionStatus:
-			statuses++
-		}
-	}
 	for !c.nextSay.After(now) {
 		c.nextSay = c.nextSay.Add(c.expDelay(c.sayMean()))
 		if o, ok := c.playerLine(now); ok {
 			out = append(out, o)
-			lines++
 		}
 	}
 	var events uint64
@@ -347,10 +364,7 @@ func (c *simConn) step(now time.Time, dt float64, out []outMsg) []outMsg {
 	}
 	c.expire(now)
 	c.rec.count(func(k *counters) {
-		k.linesSent += lines
-		k.perceives += perceives
 		k.skipped += skipped
-		k.statuses += statuses
 		k.events += events
 	})
 	return out
