@@ -195,7 +195,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		send(ctx, c, out, log)
 	}()
 
-	g, err := newGame(w, c, out, opt)
+	g, err := newGame(ctx, w, c, out, opt)
 	if err != nil {
 		close(out)
 		wg.Wait()

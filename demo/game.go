@@ -2,6 +2,7 @@ package demo
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -42,6 +43,7 @@ var fontTTF []byte
 // (the screenshot capture, handed over through shotReq, is the exception
 // Draw fills in).
 type game struct {
+	ctx    context.Context // the game ends when it is cancelled
 	w      *village.World
 	c      *client.Client
 	out    chan<- village.Outgoing
@@ -77,12 +79,12 @@ type shot struct {
 	img  *image.RGBA
 }
 
-func newGame(w *village.World, c *client.Client, out chan<- village.Outgoing, opt Options) (*game, error) {
+func newGame(ctx context.Context, w *village.World, c *client.Client, out chan<- village.Outgoing, opt Options) (*game, error) {
 	src, err := text.NewGoTextFaceSource(bytes.NewReader(fontTTF))
 	if err != nil {
 		return nil, fmt.Errorf("demo: font: %w", err)
 	}
-	g := &game{w: w, c: c, out: out, opt: opt,
+	g := &game{ctx: ctx, w: w, c: c, out: out, opt: opt,
 		face:  &text.GoTextFace{Source: src, Size: 14},
 		small: &text.GoTextFace{Source: src, Size: 11},
 		big:   &text.GoTextFace{Source: src, Size: 18},
@@ -109,7 +111,7 @@ func (g *game) Update() error {
 			g.quit = true
 		}
 	}
-	if g.quit && g.shotReq == nil {
+	if g.quit && g.shotReq == nil || g.ctx.Err() != nil {
 		return ebiten.Termination
 	}
 	g.receive()

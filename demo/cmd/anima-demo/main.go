@@ -1,11 +1,20 @@
+// Command anima-demo plays Anima's demo game (docs/DEMO.md): the village of
+// Oakvale, whose NPCs think on an Anima server.
+//
+// It is its own binary, not an anima subcommand, because ebiten opens the
+// display when its package initialises and panics where there is none: linked
+// into anima, it would stop anima serve from starting on a headless server.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,11 +24,21 @@ import (
 	"github.com/anima-rt/anima/server"
 )
 
-// runDemo plays the demo game (docs/DEMO.md). By default it serves the NPCs
-// from an in-process server built as anima serve builds it; -addr plays
-// against a running server instead.
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := runDemo(ctx, os.Args[1:])
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "anima-demo:", err)
+		os.Exit(1)
+	}
+}
+
+// runDemo plays the demo game. By default it serves the NPCs from an
+// in-process server built as anima serve builds it; -addr plays against a
+// running server instead.
 func runDemo(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs := flag.NewFlagSet("anima-demo", flag.ContinueOnError)
 	addr := fs.String("addr", "", "websocket URL of a running server (ws://host:port/v1/ws); empty starts one in this process")
 	apiKey := fs.String("api-key", os.Getenv("ANIMA_API_KEY"), "API key for -addr (default $ANIMA_API_KEY)")
 	world := fs.String("world", "oakvale", "world to play (assets/worlds)")
