@@ -206,9 +206,7 @@ func (g *game) Draw(screen *ebiten.Image) {
 	for _, e := range people {
 		g.drawPerson(screen, e)
 	}
-	for _, e := range people {
-		g.drawAbove(screen, e)
-	}
+	g.drawAbove(screen, people)
 	g.drawHUD(screen)
 	if g.typing {
 		g.drawTalkBox(screen)
@@ -275,49 +273,71 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// drawAbove draws the emotion badge and the speech bubble over e's head.
-func (g *game) drawAbove(dst *ebiten.Image, e *village.Entity) {
-	x, y := screenPos(e.Pos)
-	top := y - 16
-	if e.Emotion != "" {
-		c, ok := emotionColours[e.Emotion]
-		if !ok {
-			c = color.RGBA{200, 200, 200, 255}
+// bubble is a speech bubble laid out for one frame.
+type bubble struct {
+	lines          []string
+	x, y, w, h     float64 // the box
+	headX, headTop float64 // where its tail points
+}
+
+// drawAbove draws the emotion badges, then the speech bubbles, each bubble
+// moved up above any it would cover, with a tail down to its speaker.
+func (g *game) drawAbove(dst *ebiten.Image, people []*village.Entity) {
+	const lh = 17.0
+	var bubbles []bubble
+	for _, e := range people {
+		x, y := screenPos(e.Pos)
+		top := y - 16
+		if e.Emotion != "" {
+			c, ok := emotionColours[e.Emotion]
+			if !ok {
+				c = color.RGBA{200, 200, 200, 255}
+			}
+			w, h := text.Measure(e.Emotion, g.small, 0)
+			rect(dst, x-w/2-4, top-h-2, w+8, h+2, cInk)
+			rect(dst, x-w/2-3, top-h-1, w+6, h, c)
+			label(dst, e.Emotion, g.small, x-w/2, top-h-1, cInk)
+			top -= h + 4
 		}
-		w, h := text.Measure(e.Emotion, g.small, 0)
-		rect(dst, x-w/2-4, top-h-2, w+8, h+2, cInk)
-		rect(dst, x-w/2-3, top-h-1, w+6, h, c)
-		label(dst, e.Emotion, g.small, x-w/2, top-h-1, cInk)
-		top -= h + 4
+		if e.Bubble == "" {
+			continue
+		}
+		s := e.Bubble
+		if e.WaitingFirst {
+			s += "…"
+		}
+		lines := wrap(s, g.face, 240)
+		if len(lines) > 5 {
+			lines = append(lines[:4], lines[len(lines)-1])
+		}
+		b := bubble{lines: lines, headX: x, headTop: top}
+		for _, l := range lines {
+			w, _ := text.Measure(l, g.face, 0)
+			b.w = max(b.w, w)
+		}
+		b.w += 14
+		b.h = lh*float64(len(lines)) + 8
+		b.x = math.Min(math.Max(x-b.w/2, 2), ScreenW-b.w-2)
+		b.y = math.Max(top-b.h-6, 2)
+		for moved := true; moved; {
+			moved = false
+			for _, o := range bubbles {
+				if b.x < o.x+o.w+2 && o.x < b.x+b.w+2 && b.y < o.y+o.h+2 && o.y < b.y+b.h+2 && o.y-b.h-4 >= 2 {
+					b.y, moved = o.y-b.h-4, true
+				}
+			}
+		}
+		bubbles = append(bubbles, b)
 	}
-	if e.Bubble == "" {
-		return
+	for _, b := range bubbles {
+		line(dst, b.headX, b.headTop, math.Min(math.Max(b.headX, b.x+6), b.x+b.w-6), b.y+b.h, 2, cInk)
 	}
-	s := e.Bubble
-	if e.ID != village.PlayerID && len(e.Path) == 0 && e.Action == nil && e.WaitingFirst {
-		s += "…"
-	}
-	lines := wrap(s, g.face, 240)
-	if len(lines) > 5 {
-		lines = append(lines[:4], lines[len(lines)-1])
-	}
-	lh := 17.0
-	bw := 0.0
-	for _, l := range lines {
-		w, _ := text.Measure(l, g.face, 0)
-		bw = max(bw, w)
-	}
-	bw += 14
-	bh := lh*float64(len(lines)) + 8
-	bx := math.Min(math.Max(x-bw/2, 2), ScreenW-bw-2)
-	by := math.Max(top-bh-6, 2)
-	rect(dst, bx-1, by-1, bw+2, bh+2, cInk)
-	rect(dst, bx, by, bw, bh, cPaper)
-	if by+bh < top {
-		vector.DrawFilledRect(dst, float32(x-3), float32(by+bh), 6, float32(top-by-bh), cPaper, false)
-	}
-	for i, l := range lines {
-		label(dst, l, g.face, bx+7, by+3+lh*float64(i), cInk)
+	for _, b := range bubbles {
+		rect(dst, b.x-1, b.y-1, b.w+2, b.h+2, cInk)
+		rect(dst, b.x, b.y, b.w, b.h, cPaper)
+		for i, l := range b.lines {
+			label(dst, l, g.face, b.x+7, b.y+3+lh*float64(i), cInk)
+		}
 	}
 }
 

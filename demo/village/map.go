@@ -138,13 +138,18 @@ var layout = map[string]struct {
 	"farm":   {Rect{1, 15, 6, 7}, Point{5, 16}, Field},
 }
 
+// kindWords is logically constant: the first word of a Korean world's
+// place notes, and the kind of building the game draws for it.
+var kindWords = map[string]string{"주막": "inn", "대장간": "forge", "장터": "market", "나루터": "mill",
+	"관아": "gate", "우물": "well", "숲": "woods", "밭": "farm", "healer's house": "healer"}
+
 // kindOf reads a place's kind from its world note ("inn, east of the
-// square" → "inn").
+// square" → "inn"; "주막, 장터 동쪽" → "inn").
 func kindOf(note string) string {
 	k, _, _ := strings.Cut(note, ",")
 	k = strings.TrimSpace(strings.ToLower(k))
-	if strings.HasPrefix(k, "healer") {
-		return "healer"
+	if w, ok := kindWords[k]; ok {
+		return w
 	}
 	return k
 }
@@ -184,11 +189,12 @@ func Build(w *persona.World) (*Map, []string) {
 		}
 		return false
 	}
+	korean := w.Language == persona.Korean
 	if !have("chapel") {
-		add("chapel", "the chapel", "chapel")
+		add("chapel", pick(korean, "서낭당", "the chapel"), "chapel")
 	}
 	if !have("farm") {
-		add("fields", "the barley fields", "farm")
+		add("fields", pick(korean, "보리밭", "the barley fields"), "farm")
 	}
 	// Ground cover first, then buildings over it, then roads between doors.
 	for _, p := range places {
@@ -228,6 +234,13 @@ func Build(w *persona.World) (*Map, []string) {
 	}
 	m.Places = places
 	return m, skipped
+}
+
+func pick(ko bool, korean, english string) string {
+	if ko {
+		return korean
+	}
+	return english
 }
 
 // Place finds a place by id ("l1"), by name ("the Ember Forge", any case,

@@ -119,10 +119,12 @@ type World struct {
 // positions and pockets.
 var (
 	homes = map[string]string{"aldric": "gate", "brannoc": "forge", "hobb": "mill", "maren": "farm",
-		"pip": "market", "selka": "inn", "tobin": "well", "wrenna": "healer"}
+		"pip": "market", "selka": "inn", "tobin": "well", "wrenna": "healer",
+		"deokbae": "inn", "makswe": "forge", "pojol_kim": "gate", "suni": "market"}
 	kits = map[string][]string{"aldric": {"whistle", "iron key"}, "brannoc": {"horseshoe", "iron nails"},
 		"hobb": {"sack of flour"}, "maren": {"eggs", "barley"}, "pip": {"marble", "wooden sword"},
-		"selka": {"ale", "bread"}, "tobin": {"tin cup", "map of the woods"}, "wrenna": {"healing herbs", "salve"}}
+		"selka": {"ale", "bread"}, "tobin": {"tin cup", "map of the woods"}, "wrenna": {"healing herbs", "salve"},
+		"deokbae": {"막걸리", "국밥"}, "makswe": {"호미", "낫"}, "pojol_kim": {"육모방망이"}, "suni": {"공기돌"}}
 )
 
 // NewWorld places the player at the square and each persona at its home.
@@ -273,12 +275,17 @@ func (w *World) Deed(kind string) (string, error) {
 }
 
 // hear queues ev for every NPC within SightRadius of where (and for also,
-// wherever it is), and makes them perceive at once.
+// wherever it is), and makes them perceive at once. Witnesses of the
+// player's deeds show a "!" until their mind answers, so the player sees
+// who noticed.
 func (w *World) hear(ev protocol.Event, where Vec, also string) {
 	for _, n := range w.NPCs {
 		if n.ID == also || n.Pos.Dist(where) <= SightRadius {
 			w.events[n.ID] = append(w.events[n.ID], ev)
 			n.nextSeeAt = w.Now
+			if ev.Source == PlayerID && ev.Kind != "speech" && n.Action == nil {
+				n.Emote, n.EmoteUntil = "! saw you "+ev.Kind, w.Now+emoteHold
+			}
 		}
 	}
 }
