@@ -35,10 +35,12 @@ import (
 // can ask the NPC host what the game reported.
 
 // conversation is the script TestMain plays: step up to Pip in the square
-// and ask him to follow, then greet Selka, the innkeeper.
+// and ask him to follow through the talk box, then greet Selka, the
+// innkeeper.
 const conversation = `
 move 23 17
-talk pip "Come with me, Pip."
+type pip "Come with me, Pip."
+key Enter
 await reply pip 20s
 await act pip 20s
 talk selka "Hello there!"

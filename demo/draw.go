@@ -165,8 +165,8 @@ func drawGround(m *village.Map, face text.Face) *ebiten.Image {
 				rect(img, x+w-14, y+4, 8, 10, cStoneJ)
 				circle(img, x+w-10, y+4, 3, color.RGBA{255, 120, 40, 255})
 			case "chapel": // a cross
-				rect(img, x+w/2-1.5, y+4, 3, 12, cPlank)
-				rect(img, x+w/2-5, y+8, 10, 3, cPlank)
+				rect(img, x+w-14, y+4, 3, 12, cPlank)
+				rect(img, x+w-17.5, y+8, 10, 3, cPlank)
 			case "mill": // the water wheel
 				circle(img, x+w-2, y+h+8, 9, cPlank)
 				circle(img, x+w-2, y+h+8, 5, cBridge)
@@ -381,10 +381,15 @@ func (g *game) drawHUD(dst *ebiten.Image) {
 	rect(dst, ScreenW-iw-10, 22, iw+8, 15, cShade)
 	label(dst, inv, g.small, ScreenW-iw-6, 23, cWhite)
 
-	// The log of recent happenings, bottom left, above the help line.
+	// The log of recent happenings, bottom left, above the help line (and
+	// above the talk box when it is open).
+	base := ScreenH - 20
+	if g.typing {
+		base = ScreenH - 102
+	}
 	for i, l := range g.w.Log[max(0, len(g.w.Log)-4):] {
 		n := len(g.w.Log[max(0, len(g.w.Log)-4):])
-		y := float64(ScreenH - 20 - 15*(n-i))
+		y := float64(base - 15*(n-i))
 		lw, _ := text.Measure(l, g.small, 0)
 		rect(dst, 4, y, math.Min(lw+6, ScreenW-8), 14, cShade)
 		label(dst, l, g.small, 7, y, cWhite)

@@ -181,10 +181,9 @@ func (g *game) readKeys() []village.Intent {
 		}
 		switch {
 		case inpututil.IsKeyJustPressed(ebiten.KeyEnter) || inpututil.IsKeyJustPressed(ebiten.KeyNumpadEnter):
-			in = append(in, village.Intent{Kind: "talk", NPC: g.talkTo, Text: string(g.line)})
-			g.typing, g.line = false, g.line[:0]
+			in = append(in, village.Intent{Kind: "enter"})
 		case inpututil.IsKeyJustPressed(ebiten.KeyEscape):
-			g.typing, g.line = false, g.line[:0]
+			in = append(in, village.Intent{Kind: "esc"})
 		}
 		return in
 	}
@@ -246,6 +245,17 @@ func (g *game) apply(in village.Intent) {
 		if err := g.w.Talk(in.NPC, in.Text); err != nil {
 			g.say(err.Error())
 		}
+	case "type": // a script typing into the talk box, as a player would
+		if n := g.w.Entity(in.NPC); n != nil {
+			g.typing, g.talkTo, g.line = true, n.ID, []rune(in.Text)
+		}
+	case "enter":
+		if g.typing {
+			g.apply(village.Intent{Kind: "talk", NPC: g.talkTo, Text: string(g.line)})
+			g.typing, g.line = false, g.line[:0]
+		}
+	case "esc":
+		g.typing, g.line = false, g.line[:0]
 	case "deed":
 		what, err := g.w.Deed(in.Text)
 		if err != nil {

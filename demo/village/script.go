@@ -23,7 +23,10 @@ const (
 //	move X Y                  walk the player to tile (X, Y); the script goes on on arrival
 //	wait DURATION             let game time pass (500ms, 2s)
 //	talk NPC "line"           say line (a Go quoted string) to NPC
-//	key K                     press a key: F attack, G give, R steal, Tab overlay
+//	type NPC "line"           open the talk box to NPC with line typed in it
+//	                          (it is sent by key Enter, dropped by key Esc)
+//	key K                     press a key: F attack, G give, R steal, Tab overlay,
+//	                          Enter, Esc
 //	await reply NPC [DUR]     wait until NPC finished answering the last talk (default 10s)
 //	await act NPC [DUR]       wait until NPC got an act since the last talk (whose
 //	                          running status the game sends at once)
@@ -44,7 +47,7 @@ type Command struct {
 }
 
 // keys is logically constant: the keys a script may press, by any case.
-var keys = map[string]string{"f": "F", "g": "G", "r": "R", "tab": "Tab"}
+var keys = map[string]string{"f": "F", "g": "G", "r": "R", "tab": "Tab", "enter": "Enter", "esc": "Esc"}
 
 // ParseScript reads a script; the error names the line at fault.
 func ParseScript(r io.Reader) ([]Command, error) {
@@ -115,17 +118,17 @@ func parseCommand(line string) (Command, error) {
 			return c, err
 		}
 		c.Dur, err = dur(f[0])
-	case "talk":
+	case "talk", "type":
 		npc, quoted, ok := strings.Cut(rest, " ")
 		if !ok || npc == "" {
-			return c, fmt.Errorf(`talk wants an NPC id and a quoted line: talk pip "hello"`)
+			return c, fmt.Errorf(`%s wants an NPC id and a quoted line: %s pip "hello"`, op, op)
 		}
 		c.NPC = npc
 		if c.Text, err = strconv.Unquote(strings.TrimSpace(quoted)); err != nil {
-			return c, fmt.Errorf("talk: the line %s is not a Go quoted string", strings.TrimSpace(quoted))
+			return c, fmt.Errorf("%s: the line %s is not a Go quoted string", op, strings.TrimSpace(quoted))
 		}
 		if strings.TrimSpace(c.Text) == "" {
-			return c, fmt.Errorf("talk: empty line")
+			return c, fmt.Errorf("%s: empty line", op)
 		}
 	case "key":
 		if err := nargs(1, 1); err != nil {
@@ -133,7 +136,7 @@ func parseCommand(line string) (Command, error) {
 		}
 		k, ok := keys[strings.ToLower(f[0])]
 		if !ok {
-			return c, fmt.Errorf("key %q: want F, G, R or Tab", f[0])
+			return c, fmt.Errorf("key %q: want F, G, R, Tab, Enter or Esc", f[0])
 		}
 		c.Key = k
 	case "await":
@@ -163,11 +166,11 @@ func parseCommand(line string) (Command, error) {
 // Intent is what the player (keyboard or script) wants done. The game turns
 // key presses and script lines alike into intents before any logic sees them.
 type Intent struct {
-	Kind   string  // move, walk, talk, deed, overlay, screenshot, quit
+	Kind   string  // move, walk, talk, type, enter, esc, deed, overlay, screenshot, quit
 	DX, DY float64 // move: direction
 	To     Point   // walk
-	NPC    string  // talk
-	Text   string  // talk: the line; deed: attack, give or steal
+	NPC    string  // talk, type
+	Text   string  // talk, type: the line; deed: attack, give or steal
 	File   string  // screenshot
 }
 
@@ -180,6 +183,10 @@ func KeyIntent(k string) Intent {
 		return Intent{Kind: "deed", Text: "give"}
 	case "R":
 		return Intent{Kind: "deed", Text: "steal"}
+	case "Enter":
+		return Intent{Kind: "enter"}
+	case "Esc":
+		return Intent{Kind: "esc"}
 	}
 	return Intent{Kind: "overlay"}
 }
@@ -235,10 +242,10 @@ func (r *Runner) Tick(w *World) ([]Intent, error) {
 			}
 		case "wait":
 			done = w.Now-r.since >= c.Dur
-		case "talk":
+		case "talk", "type":
 			n := w.Entity(c.NPC)
 			r.saysAt[c.NPC], r.actsAt[c.NPC] = n.Says, n.Acts
-			out = append(out, Intent{Kind: "talk", NPC: c.NPC, Text: c.Text})
+			out = append(out, Intent{Kind: c.Op, NPC: c.NPC, Text: c.Text})
 		case "key":
 			out = append(out, KeyIntent(c.Key))
 		case "await":

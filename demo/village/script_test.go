@@ -16,6 +16,8 @@ talk selka "Hello, 안녕하세요!"
 await reply selka
 await act selka 3s
 key tab
+type pip "hi"
+key enter
 screenshot out.png
 quit
 `
@@ -30,8 +32,10 @@ quit
 		{Line: 5, Op: "await", Text: "reply", NPC: "selka", Dur: defaultAwait},
 		{Line: 6, Op: "await", Text: "act", NPC: "selka", Dur: 3 * time.Second},
 		{Line: 7, Op: "key", Key: "Tab"},
-		{Line: 8, Op: "screenshot", File: "out.png"},
-		{Line: 9, Op: "quit"},
+		{Line: 8, Op: "type", NPC: "pip", Text: "hi"},
+		{Line: 9, Op: "key", Key: "Enter"},
+		{Line: 10, Op: "screenshot", File: "out.png"},
+		{Line: 11, Op: "quit"},
 	}
 	if len(cmds) != len(want) {
 		t.Fatalf("ParseScript gave %d commands; want %d", len(cmds), len(want))
@@ -57,7 +61,8 @@ func TestParseScriptErrors(t *testing.T) {
 		{"\n\ntalk pip hello", "line 3: talk: the line hello is not a Go quoted string"},
 		{`talk pip ""`, "talk: empty line"},
 		{"talk", "talk wants an NPC id"},
-		{"key Q", `key "Q": want F, G, R or Tab`},
+		{"key Q", `key "Q": want F, G, R, Tab, Enter or Esc`},
+		{"type pip", "type wants an NPC id"},
 		{"await nap pip", `await "nap": want reply or act`},
 		{"await reply", "await wants 2 to 3 arguments, got 1"},
 		{"quit now", "quit wants 0 arguments, got 1"},
