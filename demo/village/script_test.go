@@ -1,6 +1,8 @@
 package village
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,4 +162,21 @@ func TestRunnerAwaitTimesOut(t *testing.T) {
 		w.Step(time.Second / 60)
 	}
 	t.Error("await reply without a reply did not time out within 2s")
+}
+
+// TestShippedScriptsParse keeps the scripts the docs use valid.
+func TestShippedScriptsParse(t *testing.T) {
+	files, err := filepath.Glob("../testdata/*.script")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts in ../testdata (%v)", err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseScript(strings.NewReader(string(data))); err != nil {
+			t.Errorf("ParseScript(%s) = %v", f, err)
+		}
+	}
 }
