@@ -166,24 +166,10 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		}
 		lore += p.Name + " (" + p.Note + ")"
 	}
-	if err := c.World(ctx, &protocol.World{WorldID: world.ID, Lore: lore}); err != nil {
-		return nil, fmt.Errorf("demo: send world: %w", err)
-	}
 	w := village.NewWorld(m, people, opt.Seed)
-	for _, n := range w.NPCs {
-		home, _ := m.PlaceAt(n.Home)
-		inv := make([]any, len(n.Inventory)) // Args hold JSON values only
-		for i, it := range n.Inventory {
-			inv[i] = it
-		}
-		sp, err := c.Spawn(ctx, n.ID, &protocol.Spawn{Persona: n.Persona, Tree: n.Tree,
-			Blackboard: protocol.Args{"home": home.Name, "inventory": inv}})
-		if err != nil {
-			return nil, fmt.Errorf("demo: spawn %s: %w", n.ID, err)
-		}
-		if sp.Tree != "" {
-			n.Tree = sp.Tree
-		}
+	wmsg := &protocol.World{WorldID: world.ID, Lore: lore}
+	if err := spawnAll(ctx, c, wmsg, spawnSpecs(w)); err != nil {
+		return nil, err
 	}
 
 	out := make(chan village.Outgoing, 1024)
@@ -196,6 +182,9 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	}()
 
 	g, err := newGame(ctx, w, c, out, opt)
+	if g != nil {
+		g.worldMsg = wmsg
+	}
 	if err != nil {
 		close(out)
 		wg.Wait()
@@ -220,6 +209,43 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		return rep, err
 	}
 	return rep, nil
+}
+
+// spawnSpec is one NPC's spawn, snapshot on the game goroutine.
+type spawnSpec struct {
+	id   string
+	body *protocol.Spawn
+}
+
+// spawnSpecs describes every NPC of w as it is now: persona, tree, home and
+// what it carries.
+func spawnSpecs(w *village.World) []spawnSpec {
+	var specs []spawnSpec
+	for _, n := range w.NPCs {
+		home, _ := w.Map.PlaceAt(n.Home)
+		inv := make([]any, len(n.Inventory)) // Args hold JSON values only
+		for i, it := range n.Inventory {
+			inv[i] = it
+		}
+		specs = append(specs, spawnSpec{n.ID, &protocol.Spawn{Persona: n.Persona, Tree: n.Tree,
+			Blackboard: protocol.Args{"home": home.Name, "inventory": inv}}})
+	}
+	return specs
+}
+
+// spawnAll sends the world's lore and spawns every NPC, waiting for each
+// spawned; it runs before the game loop, and on a goroutine of its own when
+// a reconnection finds the session gone.
+func spawnAll(ctx context.Context, c *client.Client, world *protocol.World, specs []spawnSpec) error {
+	if err := c.World(ctx, world); err != nil {
+		return fmt.Errorf("demo: send world: %w", err)
+	}
+	for _, s := range specs {
+		if _, err := c.Spawn(ctx, s.id, s.body); err != nil {
+			return fmt.Errorf("demo: spawn %s: %w", s.id, err)
+		}
+	}
+	return nil
 }
 
 // send writes the game's messages to the server in order. A failed send is

@@ -18,6 +18,7 @@ import (
 	"github.com/hajimehoshi/ebiten/v2/text/v2"
 
 	"github.com/anima-rt/anima/demo/village"
+	"github.com/anima-rt/anima/protocol"
 	"github.com/anima-rt/anima/protocol/client"
 )
 
@@ -63,6 +64,9 @@ type game struct {
 	noticeAt int
 	dropped  int // outgoing messages dropped because the sender lagged
 	status   string
+
+	worldMsg  *protocol.World // the lore, sent again with a respawn
+	respawned chan error      // a respawn's outcome; nil when none runs
 
 	shotReq   *shot // a screenshot for Draw to capture
 	shots     sync.WaitGroup
@@ -115,6 +119,16 @@ func (g *game) Update() error {
 		return ebiten.Termination
 	}
 	g.receive()
+	if g.respawned != nil {
+		select {
+		case err := <-g.respawned:
+			g.respawned, g.status = nil, "reconnected; NPCs spawned again"
+			if err != nil {
+				g.status = err.Error()
+			}
+		default:
+		}
+	}
 
 	intents := g.readKeys()
 	if g.runner != nil && g.failed == nil {
@@ -155,7 +169,9 @@ func (g *game) receive() {
 				g.status = "disconnected"
 				return
 			}
-			if env.NPC == "" {
+			if wel, ok := env.Body.(*protocol.Welcome); ok && !wel.Resumed {
+				g.respawn()
+			} else if env.NPC == "" {
 				g.status = "server: " + env.Type
 			}
 			g.w.Handle(env)
@@ -163,6 +179,25 @@ func (g *game) receive() {
 			return
 		}
 	}
+}
+
+// respawn spawns every NPC again after a reconnection that found the
+// session gone (the server restarted, or the grace period ran out): the
+// server has forgotten them and their acts, so the game forgets the acts
+// too.
+func (g *game) respawn() {
+	g.status = "reconnected to a new session; spawning NPCs again"
+	for _, n := range g.w.NPCs {
+		n.Action, n.Path = nil, nil
+	}
+	if g.respawned != nil {
+		return // one is running; the server will refuse duplicates anyway
+	}
+	specs := spawnSpecs(g.w)
+	done := make(chan error, 1)
+	g.respawned = done
+	// Exits when every spawn is answered, or the client or ctx ends.
+	go func() { done <- spawnAll(g.ctx, g.c, g.worldMsg, specs) }()
 }
 
 // readKeys turns this tick's key presses into intents. While the talk box
