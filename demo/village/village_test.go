@@ -193,6 +193,17 @@ func TestActsReportRunningThenTheirEnd(t *testing.T) {
 		{"flee runs off", "pip", "flee", protocol.Args{"target": PlayerID}, 5 * time.Second,
 			[]string{"pip:a1:running", "pip:a1:success"}},
 		{"an unknown action fails", "pip", "teleport", nil, 0, []string{"pip:a1:running", "pip:a1:failure"}},
+		{"say shows its line", "pip", "say", protocol.Args{"text": "Hi!"}, 4 * time.Second,
+			[]string{"pip:a1:running", "pip:a1:success"}},
+		{"say without a line fails", "pip", "say", nil, 0, []string{"pip:a1:running", "pip:a1:failure"}},
+		{"emote shows the emotion", "pip", "emote", protocol.Args{"emotion": "happy"}, 4 * time.Second,
+			[]string{"pip:a1:running", "pip:a1:success"}},
+		{"wander walks about", "tobin", "wander", nil, 10 * time.Second,
+			[]string{"tobin:a1:running", "tobin:a1:success"}},
+		{"leave walks home", "pip", "leave", nil, 10 * time.Second,
+			[]string{"pip:a1:running", "pip:a1:success"}},
+		{"attack walks over and strikes", "aldric", "attack", protocol.Args{"target": "pip"}, 20 * time.Second,
+			[]string{"aldric:a1:running", "aldric:a1:success"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newTestWorld(t)

@@ -483,7 +483,23 @@ func (w *World) start(n *Entity, a *protocol.Act) {
 		if !w.walk(n, to) {
 			fail("no way home")
 		}
-	case "idle", "rest", "work", "use_object", "repair", "pick_up", "emote":
+	case "say": // a line the tree speaks without the model
+		txt := argString(a.Args, "text", "line", "say")
+		if txt == "" {
+			fail("say needs a text")
+			return
+		}
+		n.Bubble, n.BubbleUntil, n.utterance = txt, w.Now+bubbleHold, ""
+		r.Until = w.Now + emoteHold
+	case "emote":
+		e := argString(a.Args, "emotion", "emote")
+		if e == "" {
+			fail("emote needs an emotion")
+			return
+		}
+		n.Emotion, n.EmotionUntil = e, w.Now+bubbleHold
+		r.Until = w.Now + emoteHold
+	case "idle", "rest", "work", "use_object", "repair", "pick_up":
 		n.Emote, n.EmoteUntil = strings.ReplaceAll(a.Name, "_", " ")+"s", w.Now+emoteHold
 		if a.Name == "idle" {
 			n.Emote = ""
