@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hajimehoshi/ebiten/v2"
 
@@ -181,21 +182,47 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		send(ctx, c, out, log)
 	}()
 
-	g, err := newGame(ctx, w, c, out, opt)
-	if g != nil {
-		g.worldMsg = wmsg
-	}
+	// The spawner spawns the NPCs again when a reconnection finds the
+	// session gone; it exits when respawns is closed (after the game loop).
+	respawns := make(chan []spawnSpec, 1)
+	respawned := make(chan error, 1)
+	var spawner sync.WaitGroup
+	spawner.Add(1)
+	go func() {
+		defer spawner.Done()
+		for specs := range respawns {
+			respawned <- spawnAll(ctx, c, wmsg, specs)
+		}
+	}()
+
+	g, err := newGame(ctx.Done(), w, c, out, opt)
 	if err != nil {
 		close(out)
+		close(respawns)
 		wg.Wait()
+		spawner.Wait()
 		return nil, err
 	}
+	g.respawns, g.respawned = respawns, respawned
 	ebiten.SetWindowSize(ScreenW, ScreenH)
 	ebiten.SetWindowTitle("Anima — " + world.Name)
 	ebiten.SetRunnableOnUnfocused(true)
 	runErr := ebiten.RunGame(g)
 	close(out)
-	wg.Wait()
+	close(respawns)
+	// Give the sender a moment to send what the game queued (the last
+	// action statuses), then cancel: a send or spawn stuck on a dead
+	// connection gives up.
+	sent := make(chan struct{})
+	// Exits when the sender has.
+	go func() { wg.Wait(); close(sent) }()
+	select {
+	case <-sent:
+	case <-time.After(2 * time.Second):
+	}
+	cancel()
+	<-sent
+	spawner.Wait()
 	g.shots.Wait()
 	rep := g.report()
 	rep.SessionID = c.Welcome().SessionID

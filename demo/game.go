@@ -2,7 +2,6 @@ package demo
 
 import (
 	"bytes"
-	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -44,7 +43,7 @@ var fontTTF []byte
 // (the screenshot capture, handed over through shotReq, is the exception
 // Draw fills in).
 type game struct {
-	ctx    context.Context // the game ends when it is cancelled
+	stop   <-chan struct{} // closed when Run's ctx ends: the game ends too
 	w      *village.World
 	c      *client.Client
 	out    chan<- village.Outgoing
@@ -65,8 +64,11 @@ type game struct {
 	dropped  int // outgoing messages dropped because the sender lagged
 	status   string
 
-	worldMsg  *protocol.World // the lore, sent again with a respawn
-	respawned chan error      // a respawn's outcome; nil when none runs
+	// respawns asks Run's spawner goroutine to spawn the NPCs again;
+	// respawned brings its answer. respawning is set in between.
+	respawns   chan<- []spawnSpec
+	respawned  <-chan error
+	respawning bool
 
 	shotReq   *shot // a screenshot for Draw to capture
 	shots     sync.WaitGroup
@@ -83,12 +85,12 @@ type shot struct {
 	img  *image.RGBA
 }
 
-func newGame(ctx context.Context, w *village.World, c *client.Client, out chan<- village.Outgoing, opt Options) (*game, error) {
+func newGame(stop <-chan struct{}, w *village.World, c *client.Client, out chan<- village.Outgoing, opt Options) (*game, error) {
 	src, err := text.NewGoTextFaceSource(bytes.NewReader(fontTTF))
 	if err != nil {
 		return nil, fmt.Errorf("demo: font: %w", err)
 	}
-	g := &game{ctx: ctx, w: w, c: c, out: out, opt: opt,
+	g := &game{stop: stop, w: w, c: c, out: out, opt: opt,
 		face:  &text.GoTextFace{Source: src, Size: 14},
 		small: &text.GoTextFace{Source: src, Size: 11},
 		big:   &text.GoTextFace{Source: src, Size: 18},
@@ -115,14 +117,19 @@ func (g *game) Update() error {
 			g.quit = true
 		}
 	}
-	if g.quit && g.shotReq == nil || g.ctx.Err() != nil {
+	select {
+	case <-g.stop:
+		return ebiten.Termination
+	default:
+	}
+	if g.quit && g.shotReq == nil {
 		return ebiten.Termination
 	}
 	g.receive()
-	if g.respawned != nil {
+	if g.respawning {
 		select {
 		case err := <-g.respawned:
-			g.respawned, g.status = nil, "reconnected; NPCs spawned again"
+			g.respawning, g.status = false, "reconnected; NPCs spawned again"
 			if err != nil {
 				g.status = err.Error()
 			}
@@ -190,14 +197,14 @@ func (g *game) respawn() {
 	for _, n := range g.w.NPCs {
 		n.Action, n.Path = nil, nil
 	}
-	if g.respawned != nil {
+	if g.respawning {
 		return // one is running; the server will refuse duplicates anyway
 	}
-	specs := spawnSpecs(g.w)
-	done := make(chan error, 1)
-	g.respawned = done
-	// Exits when every spawn is answered, or the client or ctx ends.
-	go func() { done <- spawnAll(g.ctx, g.c, g.worldMsg, specs) }()
+	select {
+	case g.respawns <- spawnSpecs(g.w):
+		g.respawning = true
+	default: // cannot happen: the channel has room when none is running
+	}
 }
 
 // readKeys turns this tick's key presses into intents. While the talk box
