@@ -5,35 +5,31 @@
 // player's lines, carries out the acts that come back and reports their
 // status, and shows the replies as they stream in.
 //
-// Threads: ebiten's game loop runs Update and Draw on the main goroutine.
-// The network never runs there: the client's own goroutines read the
-// socket, Update drains its Events channel without blocking, and what the
-// game sends goes through a bounded channel to one sender goroutine. Update
-// turns keys and script lines into intents, applies them to the world
-// (package village) and steps it; Draw only reads.
+// Layers: package village is the world (map, people, acts, perception,
+// scripts), package link its connection to the server, and this package
+// the window: ebiten's loop runs Update and Draw on the main goroutine, and
+// the network never runs there (link's Poll and Flush never wait). Update
+// turns keys and script lines into intents, applies them to the world and
+// steps it; Draw only reads.
 package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"sort"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/hajimehoshi/ebiten/v2"
 
 	"github.com/anima-rt/anima/assets"
+	"github.com/anima-rt/anima/demo/link"
 	"github.com/anima-rt/anima/demo/village"
 	"github.com/anima-rt/anima/npc/catalog"
 	"github.com/anima-rt/anima/npc/persona"
 	"github.com/anima-rt/anima/protocol"
-	"github.com/anima-rt/anima/protocol/client"
 	"github.com/anima-rt/anima/server"
 )
 
@@ -116,50 +112,10 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if opt.World == "" {
 		opt.World = "oakvale"
 	}
-	log := opt.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	m, world, people, err := LoadVillage(opt.World)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	url := opt.Addr
-	if url == "" {
-		if opt.Server.Host == nil {
-			return nil, errors.New("demo: no -addr and no NPC host for the in-process server")
-		}
-		if opt.Server.Logger == nil {
-			opt.Server.Logger = log
-		}
-		srv, err := server.New(opt.Server)
-		if err != nil {
-			return nil, fmt.Errorf("demo: start server: %w", err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("demo: start server: %w", err)
-		}
-		served := make(chan error, 1)
-		// Serve returns when ctx is cancelled (Run's return) and the drain ends.
-		go func() { served <- srv.Serve(ctx, ln) }()
-		defer func() {
-			cancel()
-			if err := <-served; err != nil {
-				log.Warn("demo: server stopped", "err", err)
-			}
-		}()
-		url = "ws://" + ln.Addr().String() + "/v1/ws"
-	}
-
-	c, err := client.Dial(ctx, url, client.Options{Name: "anima-demo", APIKey: opt.APIKey, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("demo: connect to %s: %w", url, err)
-	}
-	defer c.Close()
 	lore := world.Lore + "\nPlaces: "
 	for i, p := range world.Places {
 		if i > 0 {
@@ -168,136 +124,44 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		lore += p.Name + " (" + p.Note + ")"
 	}
 	w := village.NewWorld(m, people, opt.Seed)
-	wmsg := &protocol.World{WorldID: world.ID, Lore: lore}
-	if err := spawnAll(ctx, c, wmsg, spawnSpecs(w)); err != nil {
-		return nil, err
-	}
-
-	out := make(chan village.Outgoing, 1024)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	// The sender exits when out is closed (after the game loop) or ctx ends.
-	go func() {
-		defer wg.Done()
-		send(ctx, c, out, log)
-	}()
-
-	// The spawner spawns the NPCs again when a reconnection finds the
-	// session gone; it exits when respawns is closed (after the game loop).
-	respawns := make(chan []spawnSpec, 1)
-	respawned := make(chan error, 1)
-	var spawner sync.WaitGroup
-	spawner.Add(1)
-	go func() {
-		defer spawner.Done()
-		for specs := range respawns {
-			respawned <- spawnAll(ctx, c, wmsg, specs)
-		}
-	}()
-
-	g, err := newGame(ctx.Done(), w, c, out, opt)
+	l, err := link.Start(ctx, link.Options{Addr: opt.Addr, APIKey: opt.APIKey, Server: opt.Server, Logger: opt.Logger},
+		w, &protocol.World{WorldID: world.ID, Lore: lore})
 	if err != nil {
-		close(out)
-		close(respawns)
-		wg.Wait()
-		spawner.Wait()
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	g, err := newGame(ctx.Done(), w, l, opt)
+	if err != nil {
+		l.Close()
 		return nil, err
 	}
-	g.respawns, g.respawned = respawns, respawned
 	ebiten.SetWindowSize(ScreenW, ScreenH)
 	ebiten.SetWindowTitle("Anima — " + world.Name)
 	ebiten.SetRunnableOnUnfocused(true)
 	runErr := ebiten.RunGame(g)
-	close(out)
-	close(respawns)
-	// Give the sender a moment to send what the game queued (the last
-	// action statuses), then cancel: a send or spawn stuck on a dead
-	// connection gives up.
-	sent := make(chan struct{})
-	// Exits when the sender has.
-	go func() { wg.Wait(); close(sent) }()
-	select {
-	case <-sent:
-	case <-time.After(2 * time.Second):
-	}
-	cancel()
-	<-sent
-	spawner.Wait()
-	g.shots.Wait()
 	rep := g.report()
-	rep.SessionID = c.Welcome().SessionID
-	if runErr != nil {
+	rep.SessionID = l.SessionID()
+	closeErr := l.Close()
+	g.shots.Wait()
+	switch {
+	case runErr != nil:
 		return rep, fmt.Errorf("demo: %w", runErr)
-	}
-	if g.failed != nil {
+	case g.failed != nil:
 		return rep, g.failed
 	}
 	if err := g.shotErr(); err != nil {
 		return rep, err
 	}
+	if closeErr != nil {
+		opt.logger().Warn("demo: close", "err", closeErr)
+	}
 	return rep, nil
 }
 
-// spawnSpec is one NPC's spawn, snapshot on the game goroutine.
-type spawnSpec struct {
-	id   string
-	body *protocol.Spawn
-}
-
-// spawnSpecs describes every NPC of w as it is now: persona, tree, home and
-// what it carries.
-func spawnSpecs(w *village.World) []spawnSpec {
-	var specs []spawnSpec
-	for _, n := range w.NPCs {
-		home, _ := w.Map.PlaceAt(n.Home)
-		inv := make([]any, len(n.Inventory)) // Args hold JSON values only
-		for i, it := range n.Inventory {
-			inv[i] = it
-		}
-		specs = append(specs, spawnSpec{n.ID, &protocol.Spawn{Persona: n.Persona, Tree: n.Tree,
-			Blackboard: protocol.Args{"home": home.Name, "inventory": inv}}})
+func (o Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return specs
-}
-
-// spawnAll sends the world's lore and spawns every NPC, waiting for each
-// spawned; it runs before the game loop, and on a goroutine of its own when
-// a reconnection finds the session gone.
-func spawnAll(ctx context.Context, c *client.Client, world *protocol.World, specs []spawnSpec) error {
-	if err := c.World(ctx, world); err != nil {
-		return fmt.Errorf("demo: send world: %w", err)
-	}
-	for _, s := range specs {
-		if _, err := c.Spawn(ctx, s.id, s.body); err != nil {
-			return fmt.Errorf("demo: spawn %s: %w", s.id, err)
-		}
-	}
-	return nil
-}
-
-// send writes the game's messages to the server in order. A failed send is
-// logged and dropped: the game goes on, and a perceive a second later
-// replaces a lost one.
-func send(ctx context.Context, c *client.Client, out <-chan village.Outgoing, log *slog.Logger) {
-	for o := range out {
-		var err error
-		switch m := o.Msg.(type) {
-		case *protocol.Perceive:
-			err = c.Perceive(ctx, o.NPC, m)
-		case *protocol.PlayerSay:
-			err = c.PlayerSay(ctx, o.NPC, m)
-		case *protocol.ActionStatus:
-			err = c.ActionStatus(ctx, o.NPC, m)
-		default:
-			err = fmt.Errorf("demo: cannot send %T", m)
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			log.Warn("demo: send", "npc", o.NPC, "type", o.Msg.MessageType(), "err", err)
-		}
-	}
+	return o.Logger
 }
 
 // ReadScript parses the script file at path.

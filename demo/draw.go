@@ -368,9 +368,9 @@ func (g *game) drawHUD(dst *ebiten.Image) {
 	w, _ := text.Measure(help, g.small, 0)
 	rect(dst, 0, ScreenH-18, ScreenW, 18, cShade)
 	label(dst, help, g.small, 6, ScreenH-16, cWhite)
-	status := fmt.Sprintf("%.0f fps · %s", ebiten.ActualFPS(), g.c.Welcome().Model.Name)
-	if g.status != "" {
-		status += " · " + g.status
+	status := fmt.Sprintf("%.0f fps · %s", ebiten.ActualFPS(), g.link.Model())
+	if s := g.link.Status(); s != "" {
+		status += " · " + s
 	}
 	sw, _ := text.Measure(status, g.small, 0)
 	if sw+w+20 < ScreenW {

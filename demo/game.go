@@ -16,21 +16,17 @@ import (
 	"github.com/hajimehoshi/ebiten/v2/inpututil"
 	"github.com/hajimehoshi/ebiten/v2/text/v2"
 
+	"github.com/anima-rt/anima/demo/link"
 	"github.com/anima-rt/anima/demo/village"
-	"github.com/anima-rt/anima/protocol"
-	"github.com/anima-rt/anima/protocol/client"
 )
 
 // Screen size in pixels: the whole map at Tile pixels a tile.
 const (
-	Tile    = 20
-	ScreenW = village.Width * Tile
-	ScreenH = village.Height * Tile
-	tick    = time.Second / 60 // ebiten's default 60 updates a second
-	// maxEventsPerTick bounds the server messages one Update applies, so a
-	// burst is spread over frames instead of stalling one.
-	maxEventsPerTick = 256
-	maxLineRunes     = 200
+	Tile         = 20
+	ScreenW      = village.Width * Tile
+	ScreenH      = village.Height * Tile
+	tick         = time.Second / 60 // ebiten's default 60 updates a second
+	maxLineRunes = 200
 )
 
 // fontTTF is NanumSquare Regular (SIL Open Font License 1.1, see
@@ -45,8 +41,7 @@ var fontTTF []byte
 type game struct {
 	stop   <-chan struct{} // closed when Run's ctx ends: the game ends too
 	w      *village.World
-	c      *client.Client
-	out    chan<- village.Outgoing
+	link   *link.Link
 	runner *village.Runner
 	opt    Options
 
@@ -61,14 +56,6 @@ type game struct {
 	chars    []rune // scratch for AppendInputChars
 	notice   string // a one-line message at the bottom, fading
 	noticeAt int
-	dropped  int // outgoing messages dropped because the sender lagged
-	status   string
-
-	// respawns asks Run's spawner goroutine to spawn the NPCs again;
-	// respawned brings its answer. respawning is set in between.
-	respawns   chan<- []spawnSpec
-	respawned  <-chan error
-	respawning bool
 
 	shotReq   *shot // a screenshot for Draw to capture
 	shots     sync.WaitGroup
@@ -85,12 +72,12 @@ type shot struct {
 	img  *image.RGBA
 }
 
-func newGame(stop <-chan struct{}, w *village.World, c *client.Client, out chan<- village.Outgoing, opt Options) (*game, error) {
+func newGame(stop <-chan struct{}, w *village.World, l *link.Link, opt Options) (*game, error) {
 	src, err := text.NewGoTextFaceSource(bytes.NewReader(fontTTF))
 	if err != nil {
 		return nil, fmt.Errorf("demo: font: %w", err)
 	}
-	g := &game{stop: stop, w: w, c: c, out: out, opt: opt,
+	g := &game{stop: stop, w: w, link: l, opt: opt,
 		face:  &text.GoTextFace{Source: src, Size: 14},
 		small: &text.GoTextFace{Source: src, Size: 11},
 		big:   &text.GoTextFace{Source: src, Size: 18},
@@ -125,17 +112,7 @@ func (g *game) Update() error {
 	if g.quit && g.shotReq == nil {
 		return ebiten.Termination
 	}
-	g.receive()
-	if g.respawning {
-		select {
-		case err := <-g.respawned:
-			g.respawning, g.status = false, "reconnected; NPCs spawned again"
-			if err != nil {
-				g.status = err.Error()
-			}
-		default:
-		}
-	}
+	g.link.Poll(g.w)
 
 	intents := g.readKeys()
 	if g.runner != nil && g.failed == nil {
@@ -156,55 +133,8 @@ func (g *game) Update() error {
 		g.apply(in)
 	}
 	g.w.Step(tick)
-	for _, o := range g.w.Drain() {
-		select {
-		case g.out <- o:
-		default:
-			g.dropped++ // the sender is behind; perceives are refreshed anyway
-		}
-	}
+	g.link.Flush(g.w)
 	return nil
-}
-
-// receive applies the server messages waiting on the client, without
-// waiting for more.
-func (g *game) receive() {
-	for range maxEventsPerTick {
-		select {
-		case env, ok := <-g.c.Events():
-			if !ok {
-				g.status = "disconnected"
-				return
-			}
-			if wel, ok := env.Body.(*protocol.Welcome); ok && !wel.Resumed {
-				g.respawn()
-			} else if env.NPC == "" {
-				g.status = "server: " + env.Type
-			}
-			g.w.Handle(env)
-		default:
-			return
-		}
-	}
-}
-
-// respawn spawns every NPC again after a reconnection that found the
-// session gone (the server restarted, or the grace period ran out): the
-// server has forgotten them and their acts, so the game forgets the acts
-// too.
-func (g *game) respawn() {
-	g.status = "reconnected to a new session; spawning NPCs again"
-	for _, n := range g.w.NPCs {
-		n.Action, n.Path = nil, nil
-	}
-	if g.respawning {
-		return // one is running; the server will refuse duplicates anyway
-	}
-	select {
-	case g.respawns <- spawnSpecs(g.w):
-		g.respawning = true
-	default: // cannot happen: the channel has room when none is running
-	}
 }
 
 // readKeys turns this tick's key presses into intents. While the talk box

@@ -1,0 +1,131 @@
+package link
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/anima-rt/anima/assets"
+	"github.com/anima-rt/anima/demo/village"
+	"github.com/anima-rt/anima/npc/catalog"
+	"github.com/anima-rt/anima/npc/persona"
+	"github.com/anima-rt/anima/protocol"
+	"github.com/anima-rt/anima/server"
+)
+
+func serverOptions(host server.NPCHost) server.Options {
+	return server.Options{Host: host, Registry: prometheus.NewRegistry(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Model: protocol.Model{Name: "stand-in", Backend: "standin"}}
+}
+
+func oakvale(t *testing.T) *village.World {
+	t.Helper()
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := persona.LoadFS(assets.Personas(), assets.Worlds(), persona.Known{Catalog: cat,
+		Trees: []string{"child", "farmer", "guard", "innkeeper", "merchant", "wanderer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var people []*persona.Persona
+	for _, id := range set.PersonaIDs() {
+		if p := set.Personas[id]; p.World == "oakvale" {
+			people = append(people, p)
+		}
+	}
+	m, _ := village.Build(set.Worlds["oakvale"])
+	return village.NewWorld(m, people, 1)
+}
+
+// play runs the game loop's network half, a tick a millisecond, until done
+// says so or 20 s pass.
+func play(t *testing.T, l *Link, w *village.World, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatal("no answer within 20s")
+		}
+		l.Poll(w)
+		w.Step(time.Second / 60)
+		l.Flush(w)
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestConversation plays the demo's client side against the stand-in: the
+// player asks Pip to follow, and the test checks that the reply and the act
+// arrived and that the NPC host got the game's action status, with the
+// server in this process (the demo's default) and on its own (-addr).
+func TestConversation(t *testing.T) {
+	for _, mode := range []string{"in-process", "addr"} {
+		t.Run(mode, func(t *testing.T) {
+			host := server.NewStandIn(server.StandInOptions{DeltaDelay: 5 * time.Millisecond})
+			defer host.Close()
+			opt := Options{Server: serverOptions(host)}
+			if mode == "addr" {
+				srv, err := server.New(serverOptions(host))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				served := make(chan error, 1)
+				// Serve returns when the test's deferred cancel runs.
+				go func() { served <- srv.Serve(ctx, ln) }()
+				defer func() { cancel(); <-served }()
+				opt = Options{Addr: "ws://" + ln.Addr().String() + "/v1/ws"}
+			}
+			w := oakvale(t)
+			l, err := Start(context.Background(), opt, w, &protocol.World{WorldID: "oakvale", Lore: "a river town"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			for _, n := range w.NPCs {
+				if !host.Spawned(server.NPCRef{Session: l.SessionID(), NPC: n.ID}) {
+					t.Errorf("%s is not spawned on the server", n.ID)
+				}
+			}
+			if err := w.Talk("pip", "Come with me, Pip."); err != nil {
+				t.Fatal(err)
+			}
+			pip := w.Entity("pip")
+			play(t, l, w, func() bool { return pip.Says > 0 && pip.Acts > 0 })
+			if pip.LastSaid == "" || pip.Bubble != pip.LastSaid {
+				t.Errorf("pip said %q, bubble shows %q; want the reply in the bubble", pip.LastSaid, pip.Bubble)
+			}
+			if pip.Action == nil || pip.Action.Name != "follow" {
+				t.Fatalf("pip's action = %+v; want follow", pip.Action)
+			}
+			ref := server.NPCRef{Session: l.SessionID(), NPC: "pip"}
+			play(t, l, w, func() bool {
+				st, _ := host.ActionStatusOf(ref, pip.LastActID)
+				return st == protocol.StatusRunning
+			})
+			if l.Dropped() != 0 {
+				t.Errorf("%d messages dropped; want none", l.Dropped())
+			}
+		})
+	}
+}
+
+func TestStartRefusesNoHost(t *testing.T) {
+	w := oakvale(t)
+	if _, err := Start(context.Background(), Options{}, w, &protocol.World{Lore: "x"}); err == nil {
+		t.Error("Start with neither address nor host = nil; want an error")
+	}
+	if _, err := Start(context.Background(), Options{Addr: "ws://127.0.0.1:1/v1/ws"}, w, &protocol.World{Lore: "x"}); err == nil {
+		t.Error("Start against a closed port = nil; want an error")
+	}
+}
