@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func serverOptions(host server.NPCHost) server.Options {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Model: protocol.Model{Name: "stand-in", Backend: "standin"}}
 }
 
-func oakvale(t *testing.T) *village.World {
+func oakvale(t testing.TB) *village.World {
 	t.Helper()
 	cat, err := catalog.Default()
 	if err != nil {
@@ -128,4 +129,48 @@ func TestStartRefusesNoHost(t *testing.T) {
 	if _, err := Start(context.Background(), Options{Addr: "ws://127.0.0.1:1/v1/ws"}, w, &protocol.World{Lore: "x"}); err == nil {
 		t.Error("Start against a closed port = nil; want an error")
 	}
+}
+
+// BenchmarkFirstDelta is the time from the player's line to the first say
+// delta in the game's world, through the client, a loopback websocket, the
+// in-process server and the stand-in host: the demo's own share of an NPC's
+// time to first word, which the real minds add their thinking to.
+func BenchmarkFirstDelta(b *testing.B) {
+	host := server.NewStandIn(server.StandInOptions{})
+	defer host.Close()
+	w := oakvale(b)
+	opt := Options{Server: serverOptions(host)}
+	// A benchmark talks far faster than a player: lift the rate limit.
+	opt.Server.Config = server.Config{RatePerSecond: 1e6, RateBurst: 1e6}
+	l, err := Start(context.Background(), opt, w, &protocol.World{Lore: "a river town"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	selka := w.Entity("selka")
+	var total time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		says := selka.Says
+		start := time.Now()
+		if err := w.Talk("selka", "hello"); err != nil {
+			b.Fatal(err)
+		}
+		l.Flush(w)
+		deadline := start.Add(10 * time.Second)
+		for selka.WaitingFirst || selka.Says == says { // the whole reply, before the next line
+			if time.Now().After(deadline) {
+				b.Fatalf("no reply within 10s: %s", l.Status())
+			}
+			wasWaiting := selka.WaitingFirst
+			l.Poll(w)
+			if wasWaiting && !selka.WaitingFirst {
+				total += time.Since(start)
+			}
+			runtime.Gosched()
+		}
+		w.Step(time.Second / 60)
+		l.Flush(w)
+	}
+	b.ReportMetric(float64(total.Microseconds())/1e3/float64(b.N), "ms/first-delta")
 }
