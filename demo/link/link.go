@@ -286,6 +286,8 @@ func send(ctx context.Context, c *client.Client, out <-chan village.Outgoing, lo
 			err = c.PlayerSay(ctx, o.NPC, m)
 		case *protocol.ActionStatus:
 			err = c.ActionStatus(ctx, o.NPC, m)
+		case *protocol.Interrupt:
+			err = c.Interrupt(ctx, o.NPC, m.Reason)
 		default:
 			err = fmt.Errorf("link: cannot send %T", m)
 		}

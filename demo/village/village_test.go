@@ -377,3 +377,45 @@ func BenchmarkTick(b *testing.B) {
 	b.ReportMetric(perTick/1e3, "µs/tick")
 	b.ReportMetric(100*perTick/(1e9/60), "%frame")
 }
+
+func TestWalkingAwayInterrupts(t *testing.T) {
+	w := newTestWorld(t)
+	if err := w.Talk("selka", "Tell me everything."); err != nil {
+		t.Fatal(err)
+	}
+	w.Handle(protocol.Envelope{Type: "say", NPC: "selka", Body: &protocol.Say{UtteranceID: "u1", Delta: "Well, "}})
+	w.Drain()
+	interrupts := func() int {
+		k := 0
+		for _, o := range w.Drain() {
+			if _, ok := o.Msg.(*protocol.Interrupt); ok && o.NPC == "selka" {
+				k++
+			}
+		}
+		return k
+	}
+	w.Player.Pos = w.Entity("selka").Pos
+	step(w, time.Second)
+	if got := interrupts(); got != 0 {
+		t.Errorf("player beside her: %d interrupts; want 0", got)
+	}
+	w.Player.Pos = vecOf(Point{2, 2})
+	step(w, time.Second)
+	if got := interrupts(); got != 1 {
+		t.Errorf("player gone: %d interrupts; want exactly 1", got)
+	}
+	w.Handle(protocol.Envelope{Type: "say", NPC: "selka", Body: &protocol.Say{UtteranceID: "u1", Final: true, Text: "Well, "}})
+	w.Handle(protocol.Envelope{Type: "say", NPC: "selka", Body: &protocol.Say{UtteranceID: "u2", Delta: "Hum"}})
+	step(w, time.Second)
+	if got := interrupts(); got != 0 {
+		t.Errorf("selka speaking unasked: %d interrupts; want 0", got)
+	}
+	if err := w.Talk("selka", "Again?"); err != nil {
+		t.Fatal(err)
+	}
+	w.Handle(protocol.Envelope{Type: "say", NPC: "selka", Body: &protocol.Say{UtteranceID: "u3", Delta: "Oh"}})
+	step(w, time.Second)
+	if got := interrupts(); got != 1 {
+		t.Errorf("a new answer to a distant player: %d interrupts; want 1", got)
+	}
+}

@@ -15,18 +15,19 @@ import (
 
 // Tunables of the simulation, in tiles and seconds of game time.
 const (
-	PlayerID       = "player"
-	PlayerName     = "Traveller"
-	SightRadius    = 8.0 // an NPC perceives entities this close
-	TalkRadius     = 2.5 // the player can talk to, hit, give to or rob an NPC this close
-	PlayerSpeed    = 5.0 // tiles per second
-	NPCSpeed       = 3.5
-	FleeSpeed      = 6.0
-	perceiveEvery  = time.Second // each NPC's picture is refreshed this often
-	bubbleHold     = 6 * time.Second
-	emoteHold      = 3 * time.Second
-	followFor      = 30 * time.Second
-	followDistance = 1.5
+	PlayerID        = "player"
+	PlayerName      = "Traveller"
+	SightRadius     = 8.0  // an NPC perceives entities this close
+	InterruptRadius = 12.0 // an NPC talking to a player this far away is cut short
+	TalkRadius      = 2.5  // the player can talk to, hit, give to or rob an NPC this close
+	PlayerSpeed     = 5.0  // tiles per second
+	NPCSpeed        = 3.5
+	FleeSpeed       = 6.0
+	perceiveEvery   = time.Second // each NPC's picture is refreshed this often
+	bubbleHold      = 6 * time.Second
+	emoteHold       = 3 * time.Second
+	followFor       = 30 * time.Second
+	followDistance  = 1.5
 )
 
 // Vec is a position in tiles; (x, y) is the centre of tile (x, y).
@@ -76,6 +77,9 @@ type Entity struct {
 	LastSaid     string // the last final say
 
 	utterance  string // id of the utterance in Bubble
+	speaking   bool   // deltas are arriving and the final say has not
+	answering  bool   // the player spoke to it and its answer has not ended
+	cutOff     bool   // an interrupt was sent for the open utterance
 	nextSeeAt  time.Duration
 	summonedBy string // an NPC whose call_guard this guard answers
 }
@@ -229,7 +233,7 @@ func (w *World) Talk(id, text string) error {
 		return fmt.Errorf("village: talk: empty line")
 	}
 	w.Player.Bubble, w.Player.BubbleUntil = text, w.Now+bubbleHold
-	n.AskedAt, n.WaitingFirst = w.Clock(), true
+	n.AskedAt, n.WaitingFirst, n.answering = w.Clock(), true, true
 	w.hear(protocol.Event{Kind: "speech", Source: PlayerID, Target: id, Text: text}, w.Player.Pos, id)
 	w.send(id, &protocol.PlayerSay{Speaker: PlayerID, Name: PlayerName, Text: text})
 	w.logf("you to %s: %s", n.Name, text)
@@ -305,10 +309,12 @@ func (w *World) Handle(env protocol.Envelope) {
 			n.TTFT, n.WaitingFirst = w.Clock().Sub(n.AskedAt), false
 		}
 		if m.UtteranceID != n.utterance {
-			n.utterance, n.Bubble = m.UtteranceID, ""
+			n.utterance, n.Bubble, n.cutOff = m.UtteranceID, "", false
 		}
 		n.Bubble += m.Delta
+		n.speaking = !m.Final
 		if m.Final {
+			n.answering = false
 			n.Bubble = m.Text
 			n.Says++
 			n.LastSaid = m.Text
@@ -552,6 +558,12 @@ func (w *World) Step(dt time.Duration) {
 		}
 		if n.Bubble != "" && w.Now >= n.BubbleUntil {
 			n.Bubble = ""
+		}
+		if n.speaking && n.answering && !n.cutOff && n.Pos.Dist(w.Player.Pos) > InterruptRadius {
+			// The player it answers has gone: cut it short instead of
+			// letting it talk on (and think on) to the air.
+			n.cutOff = true
+			w.send(n.ID, &protocol.Interrupt{Reason: "the player walked away"})
 		}
 		if w.Now >= n.nextSeeAt {
 			w.perceive(n)
