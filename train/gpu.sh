@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 tokens=${1:-build/model/tokens}
 [ $# -gt 0 ] && shift
 out=${OUT:?OUT must name the folder whose files come back}
+for f in "$tokens.bin" "$tokens.json"; do
+  [ -f "$f" ] || { echo "gpu.sh: $f is missing (carry it: see train/README.md)" >&2; exit 1; }
+done
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
   torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv 2>/dev/null || true
