@@ -419,3 +419,33 @@ func TestWalkingAwayInterrupts(t *testing.T) {
 		t.Errorf("a new answer to a distant player: %d interrupts; want 1", got)
 	}
 }
+
+func TestNPCsHearEachOther(t *testing.T) {
+	w := newTestWorld(t)
+	pip, tobin := w.Entity("pip"), w.Entity("tobin")
+	tobin.Pos = pip.Pos
+	tobin.Pos.X += 2
+	step(w, 2*time.Second)
+	w.Drain()
+	w.Handle(protocol.Envelope{Type: "say", NPC: "pip", Body: &protocol.Say{UtteranceID: "u1", Final: true, Text: "Look, a wolf!"}})
+	w.Step(time.Second / 60)
+	heard := map[string]string{}
+	for _, o := range w.Drain() {
+		if p, ok := o.Msg.(*protocol.Perceive); ok {
+			for _, e := range p.Events {
+				if e.Kind == "speech" && e.Source == "pip" {
+					heard[o.NPC] = e.Text
+				}
+			}
+		}
+	}
+	if heard["tobin"] != "Look, a wolf!" {
+		t.Errorf("tobin, 2 tiles away, heard %q; want pip's line", heard["tobin"])
+	}
+	if _, ok := heard["pip"]; ok {
+		t.Error("pip heard himself")
+	}
+	if _, ok := heard["wrenna"]; ok {
+		t.Error("wrenna, across town, heard pip")
+	}
+}

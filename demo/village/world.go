@@ -279,11 +279,14 @@ func (w *World) Deed(kind string) (string, error) {
 }
 
 // hear queues ev for every NPC within SightRadius of where (and for also,
-// wherever it is), and makes them perceive at once. Witnesses of the
+// wherever it is) but those in except, and makes them perceive at once. Witnesses of the
 // player's deeds show a "!" until their mind answers, so the player sees
 // who noticed.
-func (w *World) hear(ev protocol.Event, where Vec, also string) {
+func (w *World) hear(ev protocol.Event, where Vec, also string, except ...string) {
 	for _, n := range w.NPCs {
+		if slices.Contains(except, n.ID) {
+			continue
+		}
 		if n.ID == also || n.Pos.Dist(where) <= SightRadius {
 			w.events[n.ID] = append(w.events[n.ID], ev)
 			n.nextSeeAt = w.Now
@@ -315,6 +318,8 @@ func (w *World) Handle(env protocol.Envelope) {
 		n.speaking = !m.Final
 		if m.Final {
 			n.answering = false
+			// Everyone near hears it, so minds can answer one another.
+			w.hear(protocol.Event{Kind: "speech", Source: n.ID, Text: m.Text}, n.Pos, "", n.ID)
 			n.Bubble = m.Text
 			n.Says++
 			n.LastSaid = m.Text
