@@ -3,10 +3,14 @@ GO        ?= go
 ADDR      ?= 127.0.0.1:7777
 FUZZTIME  ?= 60s
 BENCHTIME ?= 1s
-# Packages whose tests also run under the race detector.
-RACE_PKGS ?= ./protocol/... ./server/... ./behavior/...
+# Packages whose tests also run under the race detector: everything with
+# goroutines or shared state that a data race could hide in.
+RACE_PKGS ?= ./protocol/... ./server/... ./behavior/... ./inference/grammar/ \
+             ./inference/kvcache/ ./npc/... ./loadtest/
+MODEL_DIR ?= build/model
+PYTHON    ?= /usr/bin/python3
 
-.PHONY: run test vet race bench fuzz demo load build
+.PHONY: run test vet race bench fuzz demo load build model deps-demo
 
 build:
 	$(GO) build -o bin/anima ./cmd/anima
@@ -15,14 +19,34 @@ build:
 run:
 	$(GO) run ./cmd/anima serve -addr $(ADDR)
 
-## test: the whole suite (vet, unit, integration, race where it matters).
-test: vet
+## test: the whole suite: vet, unit and integration tests, the race detector
+## where it matters, and the demo's window test under Xvfb.
+test: deps-demo vet
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
+	xvfb-run -a $(GO) test -count=1 -tags xvfb ./demo/
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags xvfb ./demo/...
+
+## deps-demo: ebiten (the demo) builds with cgo against X11/GL, and its
+## window test needs Xvfb. Installs what is missing when run as root;
+## otherwise says exactly what to run.
+DEMO_DEBS = gcc libc6-dev libgl-dev libx11-dev libxcursor-dev libxi-dev \
+            libxinerama-dev libxrandr-dev libxxf86vm-dev xvfb xauth libgl1-mesa-dri
+deps-demo:
+	@missing=$$(for p in $(DEMO_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing: $$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages; run: sudo apt-get install -y $$missing"; exit 1; \
+	  fi; \
+	fi
 
 ## bench: every benchmark once; see docs/BENCHMARKS.md for the figures.
 bench:
@@ -38,8 +62,19 @@ fuzz:
 	  done; \
 	done
 
-demo:
-	@echo "the demo game arrives with issue 8"; exit 1
+## demo: the ebiten village (needs a display; see docs/DEMO.md).
+demo: deps-demo
+	$(GO) run ./demo/cmd/anima-demo
 
+## load: a one-minute load test against an in-process server.
 load:
-	@echo "the load tool arrives with issue 9"; exit 1
+	$(GO) run ./cmd/anima load -html load-report.html
+
+## model: rebuild the embedded model from scratch (see train/README.md).
+model: build
+	mkdir -p $(MODEL_DIR)
+	bin/anima corpus -seed 1 -n 32000 -split train -o $(MODEL_DIR)/train.jsonl -q
+	bin/anima train tokenizer -corpus $(MODEL_DIR)/train.jsonl -vocab 6144 -o $(MODEL_DIR)/tokenizer.gguf
+	bin/anima train tokenize -corpus $(MODEL_DIR)/train.jsonl -tokenizer $(MODEL_DIR)/tokenizer.gguf -o $(MODEL_DIR)/tokens
+	$(PYTHON) train/train.py --tokens $(MODEL_DIR)/tokens --out $(MODEL_DIR)/weights $$(cat train/recipe.flags)
+	bin/anima train export -weights $(MODEL_DIR)/weights -tokenizer $(MODEL_DIR)/tokenizer.gguf -type q8_0 -o assets/model/anima-npc-q8_0.gguf
