@@ -280,49 +280,16 @@ type pairCount struct {
 
 // before orders the queue: higher counts first, then the pair of
 // earlier-made symbols (lower ids), so ties break the same way every run.
-func (a pairCount) before(b pairCount) bool {
+func (a pairCount) less(b pairCount) bool {
 	if a.count != b.count {
 		return a.count > b.count
 	}
 	return a.pair < b.pair
 }
 
-// countHeap is a binary heap of pairCount by before.
+// countHeap is a binary min-heap of pairCount by less.
 type countHeap []pairCount
 
-func (h *countHeap) push(c pairCount) {
-	*h = append(*h, c)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s[i].before(s[p]) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
+func (h *countHeap) push(c pairCount) { heapPush((*[]pairCount)(h), c) }
 
-func (h *countHeap) pop() pairCount {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(s) && s[l].before(s[m]) {
-			m = l
-		}
-		if r < len(s) && s[r].before(s[m]) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
-}
+func (h *countHeap) pop() pairCount { return heapPop((*[]pairCount)(h)) }
