@@ -9,10 +9,11 @@ type Envelope struct {
 	ID string
 	// NPC is the NPC the message concerns; required where PROTOCOL.md says.
 	NPC string
-	// Seq numbers the server's sequenced messages (spawned, act, cancel, say,
-	// decision, and errors about an NPC) from 1 upwards within a session, so
-	// a resuming client can say what it has seen and drop replayed
-	// duplicates. It is 0 on every other message.
+	// Seq numbers the server's sequenced messages (those Sequenced names:
+	// spawned, act, cancel, say, decision) from 1 upwards within a session,
+	// so a resuming client can say what it has seen and drop replayed
+	// duplicates. It is 0 on every other message, errors included: an error
+	// answers a request on the connection that made it and is not replayed.
 	Seq uint64
 	// Body is a pointer to the message struct for Type (*Say for "say").
 	Body Message
