@@ -131,9 +131,23 @@ func runLoad(ctx context.Context, args []string) error {
 		}
 	}
 	if *jsonOut {
-		return rep.WriteJSON(os.Stdout)
+		err = rep.WriteJSON(os.Stdout)
+	} else {
+		err = rep.WriteText(os.Stdout)
 	}
-	return rep.WriteText(os.Stdout)
+	if err != nil {
+		return err
+	}
+	// A run with errors fails, after its report, so scripts and CI can gate
+	// on the exit status rather than parse the summary.
+	var n uint64
+	for _, c := range rep.Errors {
+		n += c
+	}
+	if n > 0 {
+		return fmt.Errorf("%d errors during the run (by kind in the report above)", n)
+	}
+	return nil
 }
 
 // localConfig is the in-process server's config: the defaults, with the
