@@ -9,7 +9,8 @@
 // an entity not perceived for Config.Expire (10 s) expires silently. A
 // first sighting yields an "appeared" event unless the game sent one. With
 // Config.Snapshot, a perceive that lists entities replaces the picture
-// instead (PROTOCOL.md's wording), and those missing yield "left".
+// instead, and those missing yield "left". PROTOCOL.md §4.5 documents the
+// delta semantics for game developers.
 //
 // Events are normalized to the canonical kinds (speech, attacked, gift,
 // stole, sound, appeared, left, time), named from the working set, and

@@ -36,9 +36,9 @@ type Config struct {
 	// Places maps a place's name (lower case) or id to its prompt id, so
 	// that a self location the world knows is shown as its id.
 	Places map[string]string
-	// Snapshot gives each perceive PROTOCOL.md's "replaces the picture"
-	// meaning: an entity absent from a perceive that lists entities is
-	// gone. Without it, perceives are deltas (see the package doc).
+	// Snapshot makes each perceive that lists entities replace the
+	// picture: an entity absent from it is gone. Without it, perceives are
+	// deltas, as PROTOCOL.md §4.5 documents (see the package doc).
 	Snapshot bool
 }
 
