@@ -1,0 +1,169 @@
+package engine
+
+import (
+	"container/heap"
+	"container/list"
+	"sync"
+)
+
+// queue is the bounded priority queue of waiting requests: higher Priority
+// first, then arrival order.
+type queue struct {
+	wake chan struct{} // capacity 1: a push or close since the owner last looked
+
+	mu     sync.Mutex // guards the fields below
+	h      jobHeap
+	seq    uint64
+	limit  int
+	closed bool
+}
+
+func newQueue(limit int) *queue {
+	return &queue{wake: make(chan struct{}, 1), limit: limit}
+}
+
+// push adds j, or says why it cannot wait.
+func (q *queue) push(j *job) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return ErrClosed
+	}
+	if len(q.h) >= q.limit {
+		return ErrOverloaded
+	}
+	q.seq++
+	j.seq = q.seq
+	heap.Push(&q.h, j)
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// pop waits for the most urgent job; false once the queue is closed.
+func (q *queue) pop() (*job, bool) {
+	for {
+		q.mu.Lock()
+		if q.closed {
+			q.mu.Unlock()
+			return nil, false
+		}
+		if len(q.h) > 0 {
+			j := heap.Pop(&q.h).(*job)
+			q.mu.Unlock()
+			return j, true
+		}
+		q.mu.Unlock()
+		<-q.wake
+	}
+}
+
+// remove takes j out of the queue if it is still waiting.
+func (q *queue) remove(j *job) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if j.index < 0 {
+		return false
+	}
+	heap.Remove(&q.h, j.index)
+	return true
+}
+
+// close refuses new jobs and fails the waiting ones with ErrClosed.
+func (q *queue) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	q.closed = true
+	for _, j := range q.h {
+		j.index = -1
+		j.err = ErrClosed
+		close(j.events)
+	}
+	q.h = nil
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *queue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.h)
+}
+
+// jobHeap implements heap.Interface; index fields track positions so that
+// a cancelled job can be removed.
+type jobHeap []*job
+
+func (h jobHeap) Len() int { return len(h) }
+func (h jobHeap) Less(a, b int) bool {
+	if h[a].req.Priority != h[b].req.Priority {
+		return h[a].req.Priority > h[b].req.Priority
+	}
+	return h[a].seq < h[b].seq
+}
+func (h jobHeap) Swap(a, b int) {
+	h[a], h[b] = h[b], h[a]
+	h[a].index, h[b].index = a, b
+}
+func (h *jobHeap) Push(x any) {
+	j := x.(*job)
+	j.index = len(*h)
+	*h = append(*h, j)
+}
+func (h *jobHeap) Pop() any {
+	old := *h
+	j := old[len(old)-1]
+	old[len(old)-1] = nil
+	j.index = -1
+	*h = old[:len(old)-1]
+	return j
+}
+
+// segKey identifies a segment's tokenization.
+type segKey struct {
+	text    string
+	special bool
+}
+
+// lru keeps the tokenizations of the most recently used segments, so the
+// lore and persona every request repeats are encoded once. It belongs to
+// the owner goroutine.
+type lru struct {
+	limit int
+	order *list.List // of *lruEntry, most recent first
+	items map[segKey]*list.Element
+}
+
+type lruEntry struct {
+	key segKey
+	ids []int32
+}
+
+func newLRU(limit int) *lru {
+	return &lru{limit: limit, order: list.New(), items: make(map[segKey]*list.Element)}
+}
+
+func (c *lru) get(k segKey) ([]int32, bool) {
+	el, ok := c.items[k]
+	if !ok {
+		return nil, false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*lruEntry).ids, true
+}
+
+func (c *lru) put(k segKey, ids []int32) {
+	c.items[k] = c.order.PushFront(&lruEntry{k, ids})
+	for c.order.Len() > c.limit {
+		old := c.order.Back()
+		c.order.Remove(old)
+		delete(c.items, old.Value.(*lruEntry).key)
+	}
+}
