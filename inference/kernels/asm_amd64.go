@@ -161,10 +161,14 @@ func rowsAVX512(kernel4, kernel func(y *float32, w *byte, rowBytes, rows int, x 
 	if n == len(x) {
 		return
 	}
-	var t [1]float32
+	// Each row's tail is computed into y[i] itself and the vector part
+	// added back: a local [1]float32 would escape through the tail func
+	// value and cost an allocation per call (attention's DotRows over T
+	// positions lands here whenever T is not a multiple of 16).
 	for i := range y {
-		tail(t[:], w[i*rowBytes+n*elemBytes:(i+1)*rowBytes], (len(x)-n)*elemBytes, x[n:])
-		y[i] += t[0]
+		head := y[i]
+		tail(y[i:i+1], w[i*rowBytes+n*elemBytes:(i+1)*rowBytes], (len(x)-n)*elemBytes, x[n:])
+		y[i] += head
 	}
 }
 

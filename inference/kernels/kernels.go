@@ -217,12 +217,7 @@ func (p *Pool) MatMul(y []float32, w *tensor.Tensor, x []float32, n int) {
 	default:
 		panic(fmt.Sprintf("kernels: MatMul: weight %q has unsupported type %s", w.Name, w.Type))
 	}
-	rb := w.RowBytes()
-	tiles := (rows + matMulTile - 1) / matMulTile
-	p.forCost(tiles, 2*cols*matMulTile*n, func(lo, hi int) {
-		r0, r1 := lo*matMulTile, min(hi*matMulTile, rows)
-		tile(y[r0:], rows, w.Data[r0*rb:r1*rb], rb, r1-r0, x, cols, n)
-	})
+	p.matMul(matMulArgs{y: y, w: w.Data, rb: w.RowBytes(), rows: rows, cols: cols, n: n, x: x, tile: tile})
 }
 
 // MatMulQ8 is MatMul for a Q8_0 (or Q4_0) weight and n inputs quantized
@@ -238,18 +233,40 @@ func (p *Pool) MatMulQ8(y []float32, w *tensor.Tensor, xq *Q8Vec, n int) {
 	if n == 0 {
 		return
 	}
-	rb := w.RowBytes()
 	tile := p.impl.tileQ8
 	if w.Type == tensor.Q4_0 {
 		// No register-tiled Q4_0 kernel: one MatVec per input. Q4_0 is
 		// accepted for models people already have; Q8_0 is the fast path.
-		tile = tileQ8ByRows(p.impl.rowsQ4, q4BlockBytes)
+		tile = p.tileQ4
 	}
-	tiles := (rows + matMulTile - 1) / matMulTile
-	p.forCost(tiles, 2*cols*matMulTile*n, func(lo, hi int) {
-		r0, r1 := lo*matMulTile, min(hi*matMulTile, rows)
-		tile(y[r0:], rows, w.Data[r0*rb:r1*rb], rb, r1-r0, xq, n)
-	})
+	p.matMul(matMulArgs{y: y, w: w.Data, rb: w.RowBytes(), rows: rows, cols: cols, n: n, xq: xq, tileQ: tile})
+}
+
+// matMul runs one MatMul in tiles of matMulTile rows, split across the pool
+// when that pays. Like matVec, it passes its operands through p.mm to the
+// method value p.mmFn so that a call allocates nothing.
+func (p *Pool) matMul(args matMulArgs) {
+	p.run.Lock()
+	defer p.run.Unlock()
+	p.mm = args
+	tiles := (args.rows + matMulTile - 1) / matMulTile
+	if minChunk, ok := p.split(tiles, 2*args.cols*matMulTile*args.n); ok {
+		p.forLocked(tiles, minChunk, p.mmFn)
+	} else {
+		p.matMulRange(0, tiles)
+	}
+	p.mm = matMulArgs{} // drop the references to the caller's slices
+}
+
+// matMulRange computes tiles [lo,hi) of the MatMul in p.mm.
+func (p *Pool) matMulRange(lo, hi int) {
+	a := &p.mm
+	r0, r1 := lo*matMulTile, min(hi*matMulTile, a.rows)
+	if a.tile != nil {
+		a.tile(a.y[r0:], a.rows, a.w[r0*a.rb:r1*a.rb], a.rb, r1-r0, a.x, a.cols, a.n)
+		return
+	}
+	a.tileQ(a.y[r0:], a.rows, a.w[r0*a.rb:r1*a.rb], a.rb, r1-r0, a.xq, a.n)
 }
 
 func (p *Pool) getQ8() *Q8Vec {

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/anima-rt/anima/inference/gguf"
 	"github.com/anima-rt/anima/inference/kernels"
@@ -216,19 +215,8 @@ func TestChunkingDoesNotChangeResults(t *testing.T) {
 }
 
 func TestDecodeDoesNotAllocate(t *testing.T) {
-	// The check is only meaningful once the kernels themselves are
-	// allocation-free; until then it says so instead of failing here.
-	pool := kernels.NewPool(2)
-	defer pool.Close()
-	w := &tensor.Tensor{Name: "w", Type: tensor.F32, Shape: []int{64, 64}, Data: make([]byte, 64*64*4)}
-	x, y := make([]float32, 64), make([]float32, 64)
-	if n := testing.AllocsPerRun(10, func() { pool.MatVec(y, w, x) }); n != 0 {
-		t.Skipf("kernels.Pool.MatVec allocates %v times per call; decode allocations are checked once it does not", n)
-	}
-	job := func(lo, hi int) { time.Sleep(time.Microsecond) } // long enough to be shared out
-	if n := testing.AllocsPerRun(10, func() { pool.For(4, job) }); n != 0 {
-		t.Skipf("kernels.Pool.For allocates %v times per parallel loop; decode allocations are checked once it does not", n)
-	}
+	// A decode step runs hundreds of kernel calls; garbage from any of them
+	// would turn into GC pauses in an NPC's reply stream.
 	for _, typ := range []tensor.Type{tensor.F32, tensor.Q8_0} {
 		m := openModel(t, writeFixture(t, fixtures["qwen3moe"], typ, 5), 2)
 		st, _ := m.NewState(64, 8)
