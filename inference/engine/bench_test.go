@@ -1,0 +1,86 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// benchText returns plain text that the tokenizer encodes to exactly n
+// tokens, made of numbered words so that texts with different tags differ
+// from their first token.
+func benchText(b *testing.B, fx *fixture, tag string, n int) string {
+	b.Helper()
+	var sb strings.Builder
+	for i := 0; ; i++ {
+		next := sb.String() + fmt.Sprintf(" %s%d", tag, i%97)
+		switch got := len(fx.tok.Encode(next)); {
+		case got == n:
+			return next
+		case got > n:
+			// Pad with single-token words until exactly n.
+			for len(fx.tok.Encode(sb.String())) < n {
+				sb.WriteString(" a")
+			}
+			if len(fx.tok.Encode(sb.String())) != n {
+				b.Fatalf("could not build a %d-token text", n)
+			}
+			return sb.String()
+		}
+		sb.Reset()
+		sb.WriteString(next)
+	}
+}
+
+// BenchmarkTTFT is the time to the first token of a 1,000-token prompt:
+// cold (nothing cached: every iteration's prompt differs from its first
+// token) and warm (the first 950 tokens were seen by the previous request;
+// only the last 50 differ). MaxTokens 1, so TTFT is prefill plus one sample.
+func BenchmarkTTFT(b *testing.B) {
+	fx := loadFixture(b)
+	for _, warm := range []bool{false, true} {
+		name := "cold"
+		if warm {
+			name = "warm"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := fx.engine(b, Options{Context: 1100, Batch: 512})
+			shared := benchText(b, fx, "lore", 950)
+			var suffixes []string
+			for i := range 4 {
+				suffixes = append(suffixes, benchText(b, fx, fmt.Sprintf("q%c", 'a'+i), 50))
+			}
+			var prefixes []string
+			if !warm {
+				for i := range 4 {
+					prefixes = append(prefixes, benchText(b, fx, fmt.Sprintf("l%c", 'a'+i), 950))
+				}
+			}
+			if warm { // the shared prefix is in the cache before timing starts
+				if _, err := e.Generate(context.Background(), Request{Segments: []Segment{{Text: shared}, {Text: suffixes[3]}}, MaxTokens: 1}, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var total, reused float64
+			for i := 0; b.Loop(); i++ {
+				prefix := shared
+				if !warm {
+					prefix = prefixes[i%len(prefixes)]
+				}
+				req := Request{Segments: []Segment{{Text: prefix}, {Text: suffixes[i%len(suffixes)]}}, MaxTokens: 1}
+				res, err := e.Generate(context.Background(), req, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Stats.PromptTokens != 1000 {
+					b.Fatalf("prompt of %d tokens; want 1000", res.Stats.PromptTokens)
+				}
+				total += float64(res.Stats.TTFT.Microseconds()) / 1000
+				reused += float64(res.Stats.ReusedTokens)
+			}
+			b.ReportMetric(total/float64(b.N), "ttft_ms")
+			b.ReportMetric(reused/float64(b.N), "reused_tokens")
+		})
+	}
+}
