@@ -126,6 +126,9 @@ type Engine struct {
 	// onStart, when set (by tests), is called by the owner goroutine as it
 	// begins a request.
 	onStart func(*Request)
+	// onPrefill, when set (by tests), is called by the owner goroutine after
+	// each prefill chunk with the number of positions now cached.
+	onPrefill func(pos int)
 
 	// The fields below belong to the owner goroutine alone.
 	st     *model.State
@@ -349,6 +352,9 @@ func (e *Engine) generate(j *job) (Result, error) {
 		}
 		e.kv = append(e.kv, rest[:n]...)
 		rest = rest[n:]
+		if e.onPrefill != nil {
+			e.onPrefill(len(e.kv))
+		}
 	}
 
 	var rng *rand.Rand

@@ -468,3 +468,31 @@ func TestBadRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelMidPrefill cancels after the second of many prefill chunks:
+// the request ends there, and the chunks already computed stay cached for
+// the next request with the same prompt.
+func TestCancelMidPrefill(t *testing.T) {
+	fx := loadFixture(t)
+	e := fx.engine(t, Options{Batch: 16})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var chunks []int
+	e.onPrefill = func(pos int) {
+		if chunks = append(chunks, pos); len(chunks) == 2 {
+			cancel()
+		}
+	}
+	req := Request{Segments: segments("Is the bridge safe?"), MaxTokens: 4}
+	res, err := e.Generate(ctx, req, nil)
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	if res.Stats.Finish != FinishCancelled || res.Stats.GeneratedTokens != 0 || len(chunks) != 2 {
+		t.Fatalf("cancelled mid-prefill: Stats = %+v after %d chunks; want %q, no tokens, 2 chunks", res.Stats, len(chunks), FinishCancelled)
+	}
+	res, _ = generate(t, e, req)
+	if res.Stats.ReusedTokens != 32 {
+		t.Errorf("after a cancelled prefill of 2 chunks of 16, ReusedTokens = %d; want 32", res.Stats.ReusedTokens)
+	}
+}
