@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/anima-rt/anima/inference/grammar"
@@ -442,7 +443,7 @@ func (e *Engine) generate(j *job) (Result, error) {
 				break
 			}
 		}
-		ev := Event{Tokens: step, Text: string(text[start:])}
+		ev := Event{Tokens: slices.Clone(step), Text: string(text[start:])} // a forced run belongs to the Grammar
 		if mt != nil {
 			field = mt.AppendDelta(field[:0])
 			ev.Field = string(field)
