@@ -225,8 +225,20 @@ func (e *Engine) Generate(ctx context.Context, req Request, fn func(Event)) (Res
 	if err := e.q.push(j); err != nil {
 		return Result{}, err
 	}
+	var expired <-chan time.Time
+	if !req.Deadline.IsZero() {
+		timer := time.NewTimer(time.Until(req.Deadline))
+		defer timer.Stop()
+		expired = timer.C
+	}
 	for {
 		select {
+		case <-expired:
+			// As for cancellation: a waiting request leaves the queue now.
+			if e.q.remove(j) {
+				return Result{Stats: Stats{Finish: FinishDeadline}}, nil
+			}
+			expired = nil
 		case ev, ok := <-j.events:
 			if !ok {
 				return j.res, j.err

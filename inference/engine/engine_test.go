@@ -496,3 +496,20 @@ func TestCancelMidPrefill(t *testing.T) {
 		t.Errorf("after a cancelled prefill of 2 chunks of 16, ReusedTokens = %d; want 32", res.Stats.ReusedTokens)
 	}
 }
+
+// TestDeadlineWhileQueued: a request whose deadline passes while it waits
+// behind a busy owner ends then, without waiting for its turn.
+func TestDeadlineWhileQueued(t *testing.T) {
+	fx := loadFixture(t)
+	e := fx.engine(t, Options{})
+	release, wait := blocker(t, e)
+	defer wait()
+	defer release()
+	res, err := e.Generate(context.Background(), Request{Segments: segments("Hi."), MaxTokens: 1, Deadline: time.Now().Add(20 * time.Millisecond)}, nil)
+	if err != nil || res.Stats.Finish != FinishDeadline {
+		t.Errorf("deadline passed while queued: Finish = %q, err %v; want %q, nil", res.Stats.Finish, err, FinishDeadline)
+	}
+	if n := e.Queued(); n != 0 {
+		t.Errorf("Queued() = %d after the deadline; want 0", n)
+	}
+}
