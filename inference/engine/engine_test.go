@@ -220,7 +220,7 @@ func TestGrammarAlwaysParses(t *testing.T) {
 	fx := loadFixture(t)
 	g := fx.grammar(t)
 	e := fx.engine(t, Options{})
-	n := 24
+	n := 64
 	if testing.Short() {
 		n = 6
 	}
@@ -231,7 +231,7 @@ func TestGrammarAlwaysParses(t *testing.T) {
 			Grammar:     g,
 			StreamField: "say",
 			Sampling:    Sampling{Params: sample.Params{Temperature: 1, TopK: 40}, Seed: uint64(seed)},
-			MaxTokens:   4 + seed*3,
+			MaxTokens:   4 + seed%24*3,
 		}
 		res, evs := generate(t, e, req)
 		finishes[res.Stats.Finish]++
