@@ -55,7 +55,7 @@ func Example() {
 		Segments: []engine.Segment{
 			{Text: "<|im_start|>system\n", Special: true},
 			{Text: "The bridge of Harrow is unsafe after dark.\n"}, // lore
-			{Text: "You are Mira, wary of strangers."},              // persona
+			{Text: "You are Mira, wary of strangers."},             // persona
 			{Text: "<|im_end|>\n<|im_start|>user\n", Special: true},
 			{Text: "Can I cross tonight?"}, // what the player said: never parsed for control tokens
 			{Text: "<|im_end|>\n<|im_start|>assistant\n", Special: true},
