@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/anima-rt/anima/inference/sample"
 )
 
 // benchText returns plain text that the tokenizer encodes to exactly n
@@ -81,6 +83,40 @@ func BenchmarkTTFT(b *testing.B) {
 			}
 			b.ReportMetric(total/float64(b.N), "ttft_ms")
 			b.ReportMetric(reused/float64(b.N), "reused_tokens")
+		})
+	}
+}
+
+// BenchmarkDecode is the decode rate after the first token, free and with
+// the NPC decision grammar (whose forced scaffolding runs count as generated
+// tokens, fed to the model as one chunk each), on the same prompt, sampling
+// at temperature 1 with a fixed seed per iteration.
+func BenchmarkDecode(b *testing.B) {
+	fx := loadFixture(b)
+	g := fx.grammar(b)
+	for _, constrained := range []bool{false, true} {
+		name := "free"
+		if constrained {
+			name = "grammar"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := fx.engine(b, Options{})
+			var rate, toks float64
+			for i := 0; b.Loop(); i++ {
+				req := Request{Segments: segments("Is the bridge safe?"), MaxTokens: 48,
+					Sampling: Sampling{Params: sample.Params{Temperature: 1, TopK: 40}, Seed: uint64(i)}}
+				if constrained {
+					req.Grammar, req.StreamField = g, "say"
+				}
+				res, err := e.Generate(context.Background(), req, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rate += res.Stats.DecodeTokS
+				toks += float64(res.Stats.GeneratedTokens)
+			}
+			b.ReportMetric(rate/float64(b.N), "tok/s")
+			b.ReportMetric(toks/float64(b.N), "tokens")
 		})
 	}
 }
