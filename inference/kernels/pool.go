@@ -244,8 +244,10 @@ func (p *Pool) forLocked(n, minChunk int, fn func(lo, hi int)) {
 		p.unpark(w)
 	}
 	p.claim(gen)
-	// Wait for chunks other threads are still running.
-	for i := 0; p.done.Load() != int64(n); i++ {
+	// Wait for chunks other threads are still running. (< rather than !=:
+	// were a bug ever to run a chunk twice, For returns and tests see the
+	// double run, instead of hanging.)
+	for i := 0; p.done.Load() < int64(n); i++ {
 		if i >= spinRounds {
 			runtime.Gosched()
 		}
