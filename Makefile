@@ -6,6 +6,7 @@ BENCHTIME ?= 1s
 # Packages whose tests also run under the race detector: everything with
 # goroutines or shared state that a data race could hide in.
 RACE_PKGS ?= ./protocol/... ./server/... ./behavior/... ./inference/grammar/ \
+             ./inference/kernels/ ./inference/engine/ \
              ./inference/kvcache/ ./npc/... ./loadtest/
 MODEL_DIR ?= build/model
 PYTHON    ?= /usr/bin/python3
