@@ -56,7 +56,7 @@ bench:
 ## fuzz: each fuzz target for $(FUZZTIME).
 fuzz:
 	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
-	  pkg=./$$(dirname $$f); \
+	  pkg=$$(dirname $$f); \
 	  for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/func //'); do \
 	    echo "== $$pkg $$t ($(FUZZTIME))"; \
 	    $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg; \
