@@ -179,6 +179,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--val-frac", type=float, default=0.02, help="share of examples held back for validation")
     ap.add_argument("--eval-every", type=int, default=100)
+    ap.add_argument("--checkpoint-every", type=int, default=0,
+                    help="also write the weights to OUT/checkpoint every N steps (0: never), so a run "
+                         "cut short still leaves a model to export")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads when there is no GPU")
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ap.add_argument("--weights-dtype", default="f32", choices=["f32", "f16"])
@@ -300,6 +303,12 @@ def main():
             csv.flush()
             say(f"step {step:5d}/{steps} loss {loss.item():.4f} completion {closs.item():.4f} aux {float(aux):.3f} "
                 f"val {vl:.4f} lr {lr:.2e} {seen/el:.0f} tok/s {el:.0f}s")
+        if a.checkpoint_every and step > 0 and step % a.checkpoint_every == 0 and not last:
+            ck = os.path.join(a.out, "checkpoint")
+            os.makedirs(ck, exist_ok=True)
+            write_weights(model, ck, a.weights_dtype)
+            with open(os.path.join(ck, "step.txt"), "w") as f:
+                f.write(f"{step + 1} of {steps} steps, {seen} tokens\n")
     el = time.time() - t0
     say(f"done {steps} steps, {seen} tokens in {el:.0f}s = {seen/el:.0f} tok/s ({epoch} epochs started)")
 
