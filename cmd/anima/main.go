@@ -30,6 +30,7 @@ var commands = map[string]command{
 	"corpus":   {"generate the synthetic NPC training corpus", runCorpus},
 	"train":    {"build the embedded model: tokenizer, token file, GGUF export", runTrain},
 	"load":     {"load-test a server with simulated NPCs over many connections", runLoad},
+	"eval":     {"evaluate a model on the corpus's held-out split", runEval},
 }
 
 func usage() {

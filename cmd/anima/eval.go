@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/anima-rt/anima/assets"
+	"github.com/anima-rt/anima/corpus"
+	"github.com/anima-rt/anima/corpus/eval"
+	"github.com/anima-rt/anima/inference/engine"
+	"github.com/anima-rt/anima/inference/gguf"
+	"github.com/anima-rt/anima/inference/grammar"
+	"github.com/anima-rt/anima/inference/kernels"
+	"github.com/anima-rt/anima/inference/model"
+	"github.com/anima-rt/anima/inference/tokenizer"
+	"github.com/anima-rt/anima/npc/catalog"
+)
+
+// openModelFile opens a GGUF model: the file at path, or the embedded
+// default model when path is empty.
+func openModelFile(path string) (*gguf.File, string, error) {
+	if path == "" {
+		b, err := assets.Model()
+		if err != nil {
+			return nil, "", err
+		}
+		f, err := gguf.Parse(b)
+		return f, "embedded " + assets.ModelFile, err
+	}
+	f, err := gguf.Open(path)
+	return f, path, err
+}
+
+func runEval(ctx context.Context, args []string) error {
+	return evaluate(ctx, args, os.Stdout, os.Stderr)
+}
+
+func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("m", "", "GGUF model `file` (default: the embedded model)")
+	n := fs.Int("n", 200, "held-out examples to evaluate")
+	seed := fs.Uint64("seed", 1, "corpus seed of the held-out split")
+	start := fs.Int("start", 0, "index of the first held-out example")
+	samples := fs.Int("samples", 0, "also print this many random examples' outputs per language")
+	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	threads := fs.Int("threads", 0, "compute threads (0: all cores)")
+	maxTokens := fs.Int("max-tokens", 160, "most tokens generated per decision")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: anima eval [flags]\n\nEvaluates a model on the corpus's held-out split (issue 5): decision\nvalidity with and without the grammar, action and target accuracy against\nthe generator's labels, injection attempts answered in character, and\nperplexity, overall and per language.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n < 1 || *n > 100000 {
+		return fmt.Errorf("eval: -n %d out of range 1..100000", *n)
+	}
+	f, name, err := openModelFile(*path)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	defer f.Close()
+	m, err := model.Load(f, kernels.NewPool(*threads))
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	tok, err := tokenizer.New(f)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	vocab, err := grammar.FromTokenizer(tok)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	cat, err := catalog.Default()
+	if err != nil {
+		return err
+	}
+	eng, err := engine.New(m, tok, engine.Options{})
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	defer eng.Close()
+
+	gen, err := corpus.New(cat, *seed, corpus.Heldout, nil)
+	if err != nil {
+		return err
+	}
+	examples := make([]*corpus.Example, *n)
+	for i := range examples {
+		if examples[i], err = gen.Example(*start + i); err != nil {
+			return err
+		}
+	}
+	// Samples are a seeded random draw per language: keep the first
+	// `samples` of each language after a shuffle, evaluated first.
+	order := rand.New(rand.NewPCG(*seed, 0xe7a1)).Perm(len(examples))
+	shuffled := make([]*corpus.Example, len(examples))
+	for i, j := range order {
+		shuffled[i] = examples[j]
+	}
+	keep := 0
+	if *samples > 0 {
+		picked := map[corpus.Lang]int{}
+		var first, rest []*corpus.Example
+		for _, e := range shuffled {
+			if picked[e.Lang] < *samples {
+				picked[e.Lang]++
+				first = append(first, e)
+			} else {
+				rest = append(rest, e)
+			}
+		}
+		keep = len(first)
+		shuffled = append(first, rest...)
+	}
+
+	t0 := time.Now()
+	fmt.Fprintf(stderr, "eval: %s, %d held-out examples (seed %d)\n", name, len(examples), *seed)
+	rep, err := eval.Run(ctx, eval.Config{Engine: eng, Model: m, Tokenizer: tok, Vocab: vocab, Catalog: cat, MaxTokens: *maxTokens},
+		shuffled, keep, func(done int) {
+			if done%20 == 0 || done == len(shuffled) {
+				fmt.Fprintf(stderr, "eval: %d/%d (%.0fs)\n", done, len(shuffled), time.Since(t0).Seconds())
+			}
+		})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeEvalJSON(stdout, name, rep)
+	}
+	writeEvalTable(stdout, name, rep)
+	return nil
+}
+
+// writeEvalJSON writes the report as one JSON object: the overall scores at
+// the top level (valid_constrained, action_accuracy, ...), then by_lang and
+// samples. NaN (a rate over no examples) is written as null.
+func writeEvalJSON(w io.Writer, name string, rep *eval.Report) error {
+	obj := map[string]any{"model": name}
+	for k, v := range scoresMap(rep.Overall) {
+		obj[k] = v
+	}
+	by := map[string]any{}
+	for l, s := range rep.ByLang {
+		by[l] = scoresMap(s)
+	}
+	obj["by_lang"] = by
+	if len(rep.Samples) > 0 {
+		obj["samples"] = rep.Samples
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(obj)
+}
+
+func scoresMap(s eval.Scores) map[string]any {
+	out := map[string]any{
+		"examples":           s.Examples,
+		"target_examples":    s.TargetExamples,
+		"injection_examples": s.InjectionExamples,
+	}
+	for k, v := range map[string]float64{
+		"valid_constrained": s.ValidConstrained, "valid_unconstrained": s.ValidUnconstrained,
+		"action_accuracy": s.ActionAccuracy, "target_accuracy": s.TargetAccuracy,
+		"injection_in_character": s.InjectionInCharacter, "perplexity": s.Perplexity,
+		"decode_tok_s": s.DecodeTokS, "reused_share": s.ReusedShare,
+	} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			out[k] = nil
+		} else {
+			out[k] = math.Round(v*10000) / 10000
+		}
+	}
+	return out
+}
+
+func writeEvalTable(w io.Writer, name string, rep *eval.Report) {
+	langs := make([]string, 0, len(rep.ByLang))
+	for l := range rep.ByLang {
+		langs = append(langs, l)
+	}
+	sort.Strings(langs)
+	cols := append([]string{"overall"}, langs...)
+	get := func(c string) eval.Scores {
+		if c == "overall" {
+			return rep.Overall
+		}
+		return rep.ByLang[c]
+	}
+	pct := func(v float64) string {
+		if math.IsNaN(v) {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f%%", 100*v)
+	}
+	num := func(v float64) string {
+		if math.IsNaN(v) {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", v)
+	}
+	fmt.Fprintf(w, "model: %s\n\n| metric |", name)
+	for _, c := range cols {
+		fmt.Fprintf(w, " %s |", c)
+	}
+	fmt.Fprintf(w, "\n| --- |")
+	for range cols {
+		fmt.Fprintf(w, " --- |")
+	}
+	fmt.Fprintln(w)
+	rows := []struct {
+		name string
+		f    func(eval.Scores) string
+	}{
+		{"examples", func(s eval.Scores) string { return fmt.Sprint(s.Examples) }},
+		{"valid (constrained)", func(s eval.Scores) string { return pct(s.ValidConstrained) }},
+		{"valid (unconstrained)", func(s eval.Scores) string { return pct(s.ValidUnconstrained) }},
+		{"action accuracy", func(s eval.Scores) string { return pct(s.ActionAccuracy) }},
+		{"target accuracy", func(s eval.Scores) string {
+			return fmt.Sprintf("%s of %d", pct(s.TargetAccuracy), s.TargetExamples)
+		}},
+		{"injection in character", func(s eval.Scores) string {
+			return fmt.Sprintf("%s of %d", pct(s.InjectionInCharacter), s.InjectionExamples)
+		}},
+		{"perplexity (completion)", func(s eval.Scores) string { return num(s.Perplexity) }},
+		{"decode tok/s (constrained)", func(s eval.Scores) string { return fmt.Sprintf("%.0f", s.DecodeTokS) }},
+		{"prompt tokens reused", func(s eval.Scores) string { return pct(s.ReusedShare) }},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %s |", r.name)
+		for _, c := range cols {
+			fmt.Fprintf(w, " %s |", r.f(get(c)))
+		}
+		fmt.Fprintln(w)
+	}
+	for _, s := range rep.Samples {
+		fmt.Fprintf(w, "\n[%s %s %s] heard: %q\n  model:     %s\n  reference: %s\n", s.Lang, s.Kind, s.ID, s.Heard, s.Constrained, s.Reference)
+	}
+}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/anima-rt/anima/assets"
+)
+
+// anima eval -json prints one object with the issue's keys, overall at the
+// top level and again per language.
+func TestEvalJSONHasTheIssueKeys(t *testing.T) {
+	if _, err := assets.Model(); errors.Is(err, assets.ErrNoModel) {
+		t.Skip(err)
+	}
+	var out, errs bytes.Buffer
+	if err := evaluate(context.Background(), []string{"-n", "3", "-json", "-max-tokens", "64"}, &out, &errs); err != nil {
+		t.Fatalf("%v\n%s", err, errs.String())
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(out.Bytes(), &obj); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
+	}
+	keys := []string{"valid_constrained", "valid_unconstrained", "action_accuracy", "target_accuracy", "injection_in_character", "perplexity"}
+	for _, k := range keys {
+		if _, ok := obj[k]; !ok {
+			t.Errorf("no %q in %s", k, out.String())
+		}
+	}
+	by, _ := obj["by_lang"].(map[string]any)
+	if len(by) == 0 {
+		t.Fatalf("no by_lang in %s", out.String())
+	}
+	for l, v := range by {
+		s, _ := v.(map[string]any)
+		for _, k := range keys {
+			if _, ok := s[k]; !ok {
+				t.Errorf("by_lang.%s has no %q", l, k)
+			}
+		}
+	}
+	if obj["valid_constrained"] != 1.0 {
+		t.Errorf("valid_constrained = %v; want 1", obj["valid_constrained"])
+	}
+}
+
+func TestEvalRejectsBadCount(t *testing.T) {
+	var out, errs bytes.Buffer
+	if err := evaluate(context.Background(), []string{"-n", "0"}, &out, &errs); err == nil {
+		t.Error("eval -n 0 succeeded; want an error")
+	}
+}
