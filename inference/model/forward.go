@@ -73,7 +73,9 @@ func (m *Model) chunk(st *State, tokens []int32) {
 		// The row is in range (checked in forward) and of a supported type.
 		_ = tensor.DequantizeRow(x[i*D:(i+1)*D], m.embed.Row(int(t)), m.embed.Type)
 	}
-	m.ropeAngles(st, pos0, n)
+	for i := range n {
+		m.ropeAngle(st.cos, st.sin, i, pos0+i)
+	}
 
 	for l := range m.layers {
 		ly := &m.layers[l]
@@ -83,13 +85,13 @@ func (m *Model) chunk(st *State, tokens []int32) {
 		xb := st.xb[:n*D]
 		rmsNormRows(xb, x, ly.attnNorm, c.Eps, D)
 		q, k, v := st.q[:n*c.QDim()], st.k[:n*c.KVDim()], st.v[:n*c.KVDim()]
-		m.project(st, xb, n, [3]*tensor.Tensor{ly.wq, ly.wk, ly.wv}, [3][]float32{q, k, v})
+		m.project(&st.xq, xb, n, [3]*tensor.Tensor{ly.wq, ly.wk, ly.wv}, [3][]float32{q, k, v})
 		if c.QKNorm {
 			rmsNormRows(q, q, ly.qNorm, c.Eps, c.HeadDim)
 			rmsNormRows(k, k, ly.kNorm, c.Eps, c.HeadDim)
 		}
-		m.rope(st, q, n, c.Heads)
-		m.rope(st, k, n, c.KVHeads)
+		m.rope(st.cos, st.sin, q, n, c.Heads)
+		m.rope(st.cos, st.sin, k, n, c.KVHeads)
 		st.Cache.store(l, pos0, k, v, c.KVDim())
 		m.attention(st, l, pos0, n)
 		m.matmul(st.proj[:n*D], ly.wo, st.att[:n*c.QDim()], n)
@@ -135,7 +137,7 @@ func (m *Model) matmul(y []float32, w *tensor.Tensor, x []float32, n int) {
 // project computes several products of one input (q, k and v of a layer;
 // an FFN's gate and up), quantizing the input to Q8_0 once when the
 // weights are Q8_0 rather than once per weight. A nil weight is skipped.
-func (m *Model) project(st *State, x []float32, n int, ws [3]*tensor.Tensor, ys [3][]float32) {
+func (m *Model) project(xq *kernels.Q8Vec, x []float32, n int, ws [3]*tensor.Tensor, ys [3][]float32) {
 	allQ8, count := true, 0
 	for _, w := range ws {
 		if w != nil {
@@ -151,39 +153,38 @@ func (m *Model) project(st *State, x []float32, n int, ws [3]*tensor.Tensor, ys 
 		}
 		return
 	}
-	kernels.QuantizeQ8(&st.xq, x)
+	kernels.QuantizeQ8(xq, x)
 	for i, w := range ws {
 		switch {
 		case w == nil:
 		case n == 1:
-			m.pool.MatVecQ8(ys[i], w, &st.xq)
+			m.pool.MatVecQ8(ys[i], w, xq)
 		default:
-			m.pool.MatMulQ8(ys[i], w, &st.xq, n)
+			m.pool.MatMulQ8(ys[i], w, xq, n)
 		}
 	}
 }
 
-// ropeAngles fills st.cos and st.sin with the rotation of positions
-// pos0..pos0+n-1: angle pos·base^(-2i/RopeDims) for pair i.
-func (m *Model) ropeAngles(st *State, pos0, n int) {
+// ropeAngle fills row i of cos and sin (rows of RopeDims/2) with the
+// rotation of position pos: angle pos·base^(-2j/RopeDims) for pair j.
+func (m *Model) ropeAngle(cos, sin []float32, i, pos int) {
 	half := m.Config.RopeDims / 2
-	for i := range n {
-		p := float64(pos0 + i)
-		for j, f := range m.ropeInv {
-			s, c := math.Sincos(p * f)
-			st.cos[i*half+j], st.sin[i*half+j] = float32(c), float32(s)
-		}
+	p := float64(pos)
+	for j, f := range m.ropeInv {
+		s, c := math.Sincos(p * f)
+		cos[i*half+j], sin[i*half+j] = float32(c), float32(s)
 	}
 }
 
 // rope rotates the first RopeDims values of each of the heads of n tokens
-// in x (n, heads, HeadDim). NeoX style (qwen) pairs value i with i+d/2;
-// the original style (llama) pairs 2i with 2i+1.
-func (m *Model) rope(st *State, x []float32, n, heads int) {
+// in x (n, heads, HeadDim), token i by row i of cos and sin. NeoX style
+// (qwen) pairs value i with i+d/2; the original style (llama) pairs 2i
+// with 2i+1.
+func (m *Model) rope(cosAll, sinAll, x []float32, n, heads int) {
 	c := &m.Config
 	hd, half := c.HeadDim, c.RopeDims/2
 	for i := range n {
-		cos, sin := st.cos[i*half:(i+1)*half], st.sin[i*half:(i+1)*half]
+		cos, sin := cosAll[i*half:(i+1)*half], sinAll[i*half:(i+1)*half]
 		for h := range heads {
 			v := x[(i*heads+h)*hd : (i*heads+h+1)*hd]
 			if c.RopeNeoX {
@@ -222,33 +223,40 @@ func (m *Model) attention(st *State, l, pos0, n int) {
 // st.attL, attPos0 and attN; it is bound once per State (st.attendFn) so
 // that dispatching it to the pool does not allocate.
 func (st *State) attend(m *Model, lo, hi int) {
+	for h := lo; h < hi; h++ {
+		st.attendHead(m, st.attL, st.attPos0, st.attN, h, st.q, st.att)
+	}
+}
+
+// attendHead computes query head h's attention for n tokens at positions
+// pos0..pos0+n-1 over layer l of st's cache, causally, reading the
+// queries from q and writing the outputs to att (both (n, QDim)). It uses
+// st's scratch for head h only, so the heads of one State, and any heads
+// of different States, may run concurrently.
+func (st *State) attendHead(m *Model, l, pos0, n, h int, q, att []float32) {
 	c := &m.Config
-	l, pos0, n := st.attL, st.attPos0, st.attN
 	hd, qd, cp := c.HeadDim, c.QDim(), st.Cache.Cap
 	group := c.Heads / c.KVHeads
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	for h := lo; h < hi; h++ {
-		g := h / group // the KV head this query head shares
-		keys, vals := st.Cache.Keys(l, g), st.Cache.Values(l, g)
-		kv := &st.keyView[h]
-		scores := st.scores[h*cp : (h+1)*cp]
-		for i := range n {
-			T := pos0 + i + 1 // causal: positions 0..pos0+i
-			q := st.q[i*qd+h*hd : i*qd+(h+1)*hd]
-			s := scores[:T]
-			// By far the most time at long contexts is spent here: the
-			// scores are one product over the T cached keys, the output
-			// HeadDim dot products over T values, done as one DotRows over
-			// the (HeadDim, Cap) value rows, which runs them through the
-			// multi-row kernel (about twice as fast as HeadDim Dot calls).
-			// Both run on this goroutine whatever the thread count, so the
-			// result does not depend on it.
-			kv.Shape[1], kv.Data = T, f32bytes(keys[:T*hd])
-			st.headPool[h].MatVec(s, kv, q)
-			kernels.Scale(s, scale) // after the sum, as ggml's soft_max_ext scales
-			kernels.Softmax(s)
-			kernels.DotRows(st.att[i*qd+h*hd:i*qd+(h+1)*hd], vals, cp, s)
-		}
+	g := h / group // the KV head this query head shares
+	keys, vals := st.Cache.Keys(l, g), st.Cache.Values(l, g)
+	kv := &st.keyView[h]
+	scores := st.scores[h*cp : (h+1)*cp]
+	for i := range n {
+		T := pos0 + i + 1 // causal: positions 0..pos0+i
+		s := scores[:T]
+		// By far the most time at long contexts is spent here: the
+		// scores are one product over the T cached keys, the output
+		// HeadDim dot products over T values, done as one DotRows over
+		// the (HeadDim, Cap) value rows, which runs them through the
+		// multi-row kernel (about twice as fast as HeadDim Dot calls).
+		// Both run on this goroutine whatever the thread count, so the
+		// result does not depend on it.
+		kv.Shape[1], kv.Data = T, f32bytes(keys[:T*hd])
+		st.headPool[h].MatVec(s, kv, q[i*qd+h*hd:i*qd+(h+1)*hd])
+		kernels.Scale(s, scale) // after the sum, as ggml's soft_max_ext scales
+		kernels.Softmax(s)
+		kernels.DotRows(att[i*qd+h*hd:i*qd+(h+1)*hd], vals, cp, s)
 	}
 }
 
@@ -257,7 +265,7 @@ func (m *Model) dense(st *State, ly *layer, n int) {
 	c := &m.Config
 	xb := st.xb[:n*c.Dim]
 	hg, hu := st.hg[:n*c.FFN], st.hu[:n*c.FFN]
-	m.project(st, xb, n, [3]*tensor.Tensor{ly.gate, ly.up}, [3][]float32{hg, hu})
+	m.project(&st.xq, xb, n, [3]*tensor.Tensor{ly.gate, ly.up}, [3][]float32{hg, hu})
 	kernels.SwiGLU(hg, hg, hu)
 	m.matmul(st.proj[:n*c.Dim], ly.down, hg, n)
 }
@@ -310,7 +318,7 @@ func (m *Model) moe(st *State, ly *layer, n int) {
 			copy(in[j*D:(j+1)*D], xb[tok*D:(tok+1)*D])
 		}
 		hg, hu := st.hg[:cnt*F], st.hu[:cnt*F]
-		m.project(st, in, cnt, [3]*tensor.Tensor{ly.gateExp[e], ly.upExp[e]}, [3][]float32{hg, hu})
+		m.project(&st.xq, in, cnt, [3]*tensor.Tensor{ly.gateExp[e], ly.upExp[e]}, [3][]float32{hg, hu})
 		kernels.SwiGLU(hg, hg, hu)
 		out := st.eout[:cnt*D]
 		m.matmul(out, ly.downExp[e], hg, cnt)

@@ -186,7 +186,6 @@ func (m *Model) NewState(ctx, batch int) (*State, error) {
 		st.keyView[h] = tensor.Tensor{Name: "cache keys", Type: tensor.F32, Shape: []int{c.HeadDim, ctx}, Data: f32bytes(st.Cache.Keys(0, g))}
 	}
 	st.expertFn = func(lo, hi int) { st.expert(m, lo, hi) }
-	st.expertFn = func(lo, hi int) { st.expert(m, lo, hi) }
 	if c.MoE() {
 		st.route = make([]float32, batch*c.Experts)
 		st.sel = make([]int32, batch*c.ExpertsUsed)
@@ -221,5 +220,30 @@ func (st *State) Truncate(n int) error {
 		return fmt.Errorf("model: truncate to %d outside 0..%d", n, st.Cache.Len)
 	}
 	st.Cache.Len = n
+	return nil
+}
+
+// CopyPrefix replaces st's cache with the first n positions of src's, a
+// State of the same model: a sequence that starts with the tokens another
+// has already computed copies their keys and values (a few MiB at most)
+// instead of recomputing them.
+func (st *State) CopyPrefix(src *State, n int) error {
+	d, s := st.Cache, src.Cache
+	if n < 0 || n > s.Len || n > d.Cap {
+		return fmt.Errorf("model: copy prefix of %d positions: source holds %d, destination %d", n, s.Len, d.Cap)
+	}
+	if len(d.K) != len(s.K) || d.headDim != s.headDim || len(d.K[0])/d.Cap != len(s.K[0])/s.Cap {
+		return errors.New("model: copy prefix: the States belong to different models")
+	}
+	hd := d.headDim
+	for l := range d.K {
+		for g := range len(d.K[l]) / (d.Cap * hd) {
+			copy(d.Keys(l, g)[:n*hd], s.Keys(l, g)[:n*hd])
+		}
+		for j := range len(d.V[l]) / d.Cap { // j = g*HeadDim + dim, a row of V
+			copy(d.V[l][j*d.Cap:j*d.Cap+n], s.V[l][j*s.Cap:j*s.Cap+n])
+		}
+	}
+	d.Len = n
 	return nil
 }
