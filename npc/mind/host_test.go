@@ -1,0 +1,358 @@
+package mind
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anima-rt/anima/npc"
+	"github.com/anima-rt/anima/npc/memory"
+	"github.com/anima-rt/anima/protocol"
+)
+
+// scripted is a Generator that writes one fixed decision, streaming its say
+// in the given pieces; the decoder itself is tested in inference/ and end
+// to end in cmd/anima. hold, when set, is waited on (or ctx) after the
+// first piece, so that a test can interrupt mid-utterance.
+type scripted struct {
+	emotion, action, target string
+	pieces                  []string
+	hold                    chan struct{}
+	err                     error
+
+	mu      sync.Mutex
+	reqs    []Request
+	running map[string]int // by the prompt's persona segment: thinks at once per NPC
+	maxRun  int
+}
+
+func (g *scripted) Generate(ctx context.Context, req Request, say func(string)) (Result, error) {
+	key := req.Segments.Text(npc.SegPersona) + req.Segments.Text(npc.SegStimulus)[:20]
+	g.mu.Lock()
+	g.reqs = append(g.reqs, req)
+	if g.running == nil {
+		g.running = map[string]int{}
+	}
+	g.running[key]++
+	g.maxRun = max(g.maxRun, g.running[key])
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.running[key]--
+		g.mu.Unlock()
+	}()
+	if g.err != nil {
+		return Result{}, g.err
+	}
+	head := fmt.Sprintf(`{"emotion":%q,"action":{"name":%q,"target":%q},"say":"`, g.emotion, g.action, g.target)
+	text := head
+	for i, p := range g.pieces {
+		if i == 1 && g.hold != nil {
+			select {
+			case <-g.hold:
+			case <-ctx.Done():
+				return Result{Text: text, Stats: Stats{Stopped: true}}, nil
+			}
+		}
+		say(p)
+		text += p
+	}
+	text += `"}`
+	return Result{Text: text, Stats: Stats{PromptTokens: 100, ReusedTokens: 90, GeneratedTokens: 20}}, nil
+}
+
+func (g *scripted) schemas() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var s []string
+	for _, r := range g.reqs {
+		s = append(s, string(r.Schema))
+	}
+	return s
+}
+
+// outbox records what an NPC host sends.
+type outbox struct {
+	mu   sync.Mutex
+	msgs []protocol.Envelope
+	more chan struct{} // signalled on each Send
+}
+
+func newOutbox() *outbox { return &outbox{more: make(chan struct{}, 1)} }
+
+func (o *outbox) Send(npcID, requestID string, m protocol.Message) {
+	o.mu.Lock()
+	o.msgs = append(o.msgs, protocol.NewEnvelope(requestID, npcID, m))
+	o.mu.Unlock()
+	select {
+	case o.more <- struct{}{}:
+	default:
+	}
+}
+
+// await returns the first message for which ok holds, waiting up to 5 s.
+func (o *outbox) await(t *testing.T, what string, ok func(protocol.Envelope) bool) protocol.Envelope {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		o.mu.Lock()
+		for _, e := range o.msgs {
+			if ok(e) {
+				o.mu.Unlock()
+				return e
+			}
+		}
+		o.mu.Unlock()
+		select {
+		case <-o.more:
+		case <-deadline:
+			t.Fatalf("no %s within 5 s; got %v", what, o.types())
+		}
+	}
+}
+
+func (o *outbox) types() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var ts []string
+	for _, e := range o.msgs {
+		ts = append(ts, e.Type)
+	}
+	return ts
+}
+
+func isType(typ string) func(protocol.Envelope) bool {
+	return func(e protocol.Envelope) bool { return e.Type == typ }
+}
+
+var testAssets = sync.OnceValues(DefaultAssets)
+
+func newHost(t *testing.T, g Generator, store *memory.Store) *Host {
+	t.Helper()
+	a, err := testAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Config{Generator: g, Assets: a, Store: store, NoAmbient: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+var smith = Ref{Session: "s1", NPC: "smith"}
+
+func spawnSmith(t *testing.T, h *Host, out Outbox) {
+	t.Helper()
+	if _, err := h.Spawn(smith, &protocol.Spawn{Persona: "brannoc", Actions: []string{"greet", "warn"}}, out); err != nil {
+		t.Fatal(err)
+	}
+	err := h.Perceive(smith, &protocol.Perceive{Entities: []protocol.Entity{
+		{ID: "p1", Kind: "player", Position: protocol.Vec{X: 1}},
+		{ID: "n2", Kind: "npc", Name: "Pip", Position: protocol.Vec{X: 3}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A player's line is answered: say deltas, the final say with the whole
+// utterance, the decision; the decision lands on the blackboard and the
+// tree carries it out with an act naming the target.
+func TestDecisionStreamsLandsAndActs(t *testing.T) {
+	g := &scripted{emotion: "happy", action: "greet", target: "p1", pieces: []string{"Well ", "met."}}
+	h := newHost(t, g, nil)
+	out := newOutbox()
+	spawnSmith(t, h, out)
+	if err := h.PlayerSay(smith, "r1", &protocol.PlayerSay{Speaker: "p1", Text: "Hello, Brannoc!"}); err != nil {
+		t.Fatal(err)
+	}
+	d := out.await(t, "decision", isType("decision")).Body.(*protocol.Decision)
+	if d.Action != "greet" || d.Target != "p1" || d.Say != "Well met." {
+		t.Errorf("decision %+v; want greet p1 %q", d, "Well met.")
+	}
+	final := out.await(t, "final say", func(e protocol.Envelope) bool {
+		s, ok := e.Body.(*protocol.Say)
+		return ok && s.Final
+	}).Body.(*protocol.Say)
+	if final.Text != "Well met." || final.UtteranceID != d.UtteranceID {
+		t.Errorf("final say %+v; want %q on %q", final, "Well met.", d.UtteranceID)
+	}
+	act := out.await(t, "act toward p1", func(e protocol.Envelope) bool {
+		a, ok := e.Body.(*protocol.Act)
+		return ok && a.Args["target"] == "p1"
+	}).Body.(*protocol.Act)
+	if err := h.ActionStatus(smith, &protocol.ActionStatus{ActionID: act.ActionID, Status: protocol.StatusSuccess}); err != nil {
+		t.Errorf("ActionStatus(%s): %v", act.ActionID, err)
+	}
+	if err := h.ActionStatus(smith, &protocol.ActionStatus{ActionID: "a999", Status: protocol.StatusSuccess}); err == nil {
+		t.Error("ActionStatus(a999), an act never sent: no error")
+	}
+	schema := g.schemas()[0]
+	for _, want := range []string{`"target":{"enum":["n2","p1"]}`, `"const":"greet"`, `"const":"warn"`} {
+		if !strings.Contains(schema, want) {
+			t.Errorf("schema lacks %s:\n%s", want, schema)
+		}
+	}
+	if strings.Contains(schema, `"const":"trade"`) {
+		t.Errorf("schema offers trade, which the spawn did not allow:\n%s", schema)
+	}
+	in, _ := h.Inspect(smith)
+	if !strings.Contains(in.Prompt, `[Heard] p1: "Hello, Brannoc!"`) {
+		t.Errorf("prompt does not quote what was heard:\n%s", in.Prompt)
+	}
+}
+
+// An interrupt ends the utterance at once with what was said, and memory
+// keeps that and no more.
+func TestInterruptKeepsWhatWasSaid(t *testing.T) {
+	g := &scripted{emotion: "neutral", action: "warn", target: "p1",
+		pieces: []string{"Stay back, ", "or I call the watch."}, hold: make(chan struct{})}
+	h := newHost(t, g, nil)
+	out := newOutbox()
+	spawnSmith(t, h, out)
+	if err := h.PlayerSay(smith, "r1", &protocol.PlayerSay{Speaker: "p1", Text: "Give me your hammer."}); err != nil {
+		t.Fatal(err)
+	}
+	out.await(t, "first delta", isType("say"))
+	if err := h.Interrupt(smith, &protocol.Interrupt{}); err != nil {
+		t.Fatal(err)
+	}
+	final := out.await(t, "final say", func(e protocol.Envelope) bool {
+		s, ok := e.Body.(*protocol.Say)
+		return ok && s.Final
+	}).Body.(*protocol.Say)
+	if final.Text != "Stay back, " {
+		t.Errorf("final say %q; want what was said, %q", final.Text, "Stay back, ")
+	}
+	// The think ends (the generator saw its context cancelled); then memory
+	// holds the partial line.
+	waitFor(t, "interrupted think to end", func() bool {
+		in, _ := h.Inspect(smith)
+		return anyContains(in.Memories, `"Stay back,"`)
+	})
+	in, _ := h.Inspect(smith)
+	for _, m := range in.Memories {
+		if strings.Contains(m, "watch") {
+			t.Errorf("memory %q holds words never said", m)
+		}
+	}
+	for _, typ := range out.types() {
+		if typ == "decision" {
+			t.Error("an interrupted think sent a decision")
+		}
+	}
+}
+
+func anyContains(xs []string, sub string) bool {
+	for _, x := range xs {
+		if strings.Contains(x, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// However fast a player talks, an NPC thinks one thought at a time; the
+// last line is answered.
+func TestOneThinkAtATime(t *testing.T) {
+	g := &scripted{emotion: "neutral", action: "greet", target: "p1", pieces: []string{"Hm."}}
+	h := newHost(t, g, nil)
+	out := newOutbox()
+	spawnSmith(t, h, out)
+	for i := range 20 {
+		if err := h.PlayerSay(smith, fmt.Sprintf("r%d", i), &protocol.PlayerSay{Speaker: "p1", Text: "Hey!"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out.await(t, "answer to the last line", func(e protocol.Envelope) bool { return e.Type == "decision" && e.ID == "r19" })
+	if g.maxRun != 1 {
+		t.Errorf("%d thinks ran at once for one NPC; want 1", g.maxRun)
+	}
+}
+
+// An overloaded generator leaves the NPC to its tree: the player is told,
+// and the tree-only counter says so.
+func TestOverloadLeavesTheTree(t *testing.T) {
+	g := &scripted{err: fmt.Errorf("engine full: %w", ErrOverloaded)}
+	h := newHost(t, g, nil)
+	out := newOutbox()
+	spawnSmith(t, h, out)
+	if err := h.PlayerSay(smith, "r1", &protocol.PlayerSay{Speaker: "p1", Text: "Hello?"}); err != nil {
+		t.Fatal(err)
+	}
+	e := out.await(t, "error", isType("error")).Body.(*protocol.Error)
+	if e.Code != protocol.CodeOverloaded {
+		t.Errorf("error %v; want overloaded", e)
+	}
+	if c := h.Counters(); c.TreeOnly != 1 {
+		t.Errorf("TreeOnly = %d; want 1", c.TreeOnly)
+	}
+	out.await(t, "the routine's act", isType("act")) // the tree goes on
+}
+
+// A respawned id gets its memories back from the store, in this process
+// or the next.
+func TestRespawnRemembers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "memory.db")
+	store, err := memory.Open(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	g := &scripted{emotion: "happy", action: "greet", target: "p1", pieces: []string{"Aren, is it? Welcome."}}
+	h := newHost(t, g, store)
+	out := newOutbox()
+	spawnSmith(t, h, out)
+	h.PlayerSay(smith, "r1", &protocol.PlayerSay{Speaker: "p1", Text: "My name is Aren."})
+	out.await(t, "decision", isType("decision"))
+	h.Despawn(smith)
+
+	h2 := newHost(t, g, store)
+	spawnSmith(t, h2, newOutbox())
+	in, err := h2.Inspect(smith)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !anyContains(in.Memories, "My name is Aren.") || !anyContains(in.Memories, "Aren, is it?") {
+		t.Errorf("respawned memories %q; want what was heard and said", in.Memories)
+	}
+}
+
+// Bad spawns are refused with the protocol's codes; the host goes on.
+func TestSpawnErrors(t *testing.T) {
+	h := newHost(t, &scripted{}, nil)
+	for _, tc := range []struct {
+		spec protocol.Spawn
+		code protocol.Code
+	}{
+		{protocol.Spawn{Persona: "nobody"}, protocol.CodeUnknownPersona},
+		{protocol.Spawn{Persona: "brannoc", Tree: "dragon"}, protocol.CodeUnknownPersona},
+		{protocol.Spawn{Persona: "brannoc", Actions: []string{"fly"}}, protocol.CodeBadField},
+		{protocol.Spawn{Persona: "brannoc", Blackboard: protocol.Args{"goal": []any{1}}}, protocol.CodeBadField},
+	} {
+		_, err := h.Spawn(Ref{"s", "x"}, &tc.spec, newOutbox())
+		var perr *protocol.Error
+		if !errors.As(err, &perr) || perr.Code != tc.code {
+			t.Errorf("Spawn(%+v) = %v; want code %s", tc.spec, err, tc.code)
+		}
+	}
+}

@@ -1,0 +1,373 @@
+package mind
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/anima-rt/anima/behavior"
+	"github.com/anima-rt/anima/npc"
+	"github.com/anima-rt/anima/npc/memory"
+	"github.com/anima-rt/anima/protocol"
+)
+
+// job is one think waiting for a worker.
+type job struct {
+	n         *mindNPC
+	prio      int
+	requestID string // the player_say answered, if any
+	reason    string
+}
+
+// request queues a think for n, unless one is already queued or running:
+// then it runs after that one (a player's think replacing an ambient one,
+// and cutting short a reply still being decoded, which the new line makes
+// stale). A full queue leaves the NPC to its tree: overloaded.
+func (h *Host) request(j job) error {
+	n := j.n
+	n.mu.Lock()
+	if n.dead {
+		n.mu.Unlock()
+		return nil
+	}
+	if n.busy {
+		if n.again == nil || j.prio >= n.again.prio {
+			n.again = &j
+		}
+		if j.prio == PriorityPlayer && n.cur != nil {
+			h.cut(n, n.cur)
+		}
+		n.mu.Unlock()
+		return nil
+	}
+	n.busy = true
+	n.idle = make(chan struct{})
+	n.mu.Unlock()
+	if h.enqueue(j) {
+		return nil
+	}
+	n.mu.Lock()
+	n.setIdle()
+	n.mu.Unlock()
+	return h.overloaded(j)
+}
+
+// setIdle marks n as thinking no more; n.mu is held.
+func (n *mindNPC) setIdle() {
+	if n.busy {
+		n.busy = false
+		close(n.idle)
+	}
+}
+
+func (h *Host) enqueue(j job) bool {
+	q := h.ambient
+	if j.prio >= PriorityPlayer {
+		q = h.player
+	}
+	select {
+	case q <- j:
+		return true
+	default:
+		return false
+	}
+}
+
+// overloaded records a think that could not run: the NPC goes on with its
+// tree alone, ambient thinking pauses, and a player is told to retry.
+func (h *Host) overloaded(j job) error {
+	h.treeOnly.Add(1)
+	h.gate.Fallback(j.n.key)
+	h.gate.Overloaded()
+	if j.prio >= PriorityPlayer {
+		return protocol.Errorf(protocol.CodeOverloaded, "npc %q cannot think now; its tree goes on", j.n.ref.NPC)
+	}
+	return nil
+}
+
+// worker runs thinks until Close. A reserved worker takes player thinks
+// only; the others take player thinks first.
+func (h *Host) worker(reserved bool) {
+	defer h.wg.Done()
+	for {
+		var j job
+		select {
+		case j = <-h.player:
+		default:
+			ambient := h.ambient
+			if reserved {
+				ambient = nil
+			}
+			select {
+			case j = <-h.player:
+			case j = <-ambient:
+			case <-h.ctx.Done():
+				return
+			}
+		}
+		h.think(j)
+		h.next(j.n)
+	}
+}
+
+// next queues the think that waited behind the one just done, or marks the
+// NPC idle.
+func (h *Host) next(n *mindNPC) {
+	n.mu.Lock()
+	again := n.again
+	n.again = nil
+	if again == nil || n.dead || h.ctx.Err() != nil {
+		n.setIdle()
+		n.mu.Unlock()
+		return
+	}
+	n.mu.Unlock()
+	if !h.enqueue(*again) {
+		n.mu.Lock()
+		n.setIdle()
+		n.mu.Unlock()
+		if err := h.overloaded(*again); err != nil {
+			n.out.Send(n.ref.NPC, again.requestID, err.(*protocol.Error))
+		}
+	}
+}
+
+// think runs one decision for j.n, from the prompt to the blackboard.
+func (h *Host) think(j job) {
+	n := j.n
+	lore := h.loreFor(n)
+	now := h.cfg.Now()
+
+	n.mu.Lock()
+	if n.dead {
+		n.mu.Unlock()
+		return
+	}
+	h.thinks.Add(1)
+	st := n.ws.Stimulus(now)
+	n.mem.LabelSeen(&st, n.p.Language)
+	seeSpeakers(&st)
+	if len(n.history) == 0 || len(n.history) >= h.cfg.MaxTurns || now.Sub(n.lastTurn) > h.cfg.ConversationGap {
+		// A new conversation: a fresh digest, which the cache will reuse
+		// for as long as the conversation lasts.
+		n.history = nil
+		n.digest = n.mem.Digest(memory.QueryFor(now, st), h.cfg.MemoryLines)
+	}
+	in := npc.PromptInput{Lore: lore, Persona: n.pp, Memory: n.digest, History: n.history, Now: st}
+	for _, ev := range n.unobserved {
+		n.mem.Observe(ev, n.p.Language)
+	}
+	n.unobserved = n.unobserved[:0]
+	var actions []string // nil: the whole catalog
+	if len(in.Persona.Actions) > 0 {
+		actions = in.Persona.Actions
+	}
+	schema, err := npc.DecisionSchema(h.a.Catalog, in.Targets(), actions)
+	if err != nil {
+		n.mu.Unlock()
+		h.noAction.Add(1)
+		h.log.Debug("think skipped: no action has its target present", "npc", n.ref.NPC)
+		return
+	}
+	ctx, cancel := context.WithCancel(h.ctx)
+	defer cancel()
+	n.nextUtt++
+	u := &utterance{id: fmt.Sprintf("u%d", n.nextUtt), requestID: j.requestID, cancel: cancel}
+	n.cur = u
+	n.mu.Unlock()
+
+	deadline := h.cfg.AmbientDeadline
+	if j.prio >= PriorityPlayer {
+		deadline = h.cfg.PlayerDeadline
+	}
+	req := Request{
+		Schema: schema, StreamField: "say", MaxTokens: h.cfg.MaxTokens,
+		Priority: j.prio, Deadline: time.Now().Add(deadline),
+		Temperature: h.cfg.Temperature, Seed: h.seed.Add(1),
+	}
+	var res Result
+	for try := 0; ; try++ {
+		req.Segments = npc.RenderPrompt(in)
+		n.mu.Lock()
+		n.lastPrompt = req.Segments.String()
+		n.mu.Unlock()
+		res, err = h.gen.Generate(ctx, req, func(d string) { h.delta(n, u, d) })
+		if !errors.Is(err, ErrTooLong) || try == 2 {
+			break
+		}
+		// Too long for the context: the conversation goes first, then the
+		// memories (both stay in memory, retrievable later).
+		if len(in.History) > 0 {
+			in.History = nil
+		} else {
+			in.Memory = nil
+		}
+	}
+	h.land(n, u, j, in, res, err)
+}
+
+// seeSpeakers adds whoever was heard but is not in view to the seen
+// entities: the NPC can answer them, and they may be its target.
+func seeSpeakers(st *npc.Stimulus) {
+	for _, u := range st.Heard {
+		if u.From == "" || slices.ContainsFunc(st.Seen, func(e npc.Entity) bool { return e.ID == u.From }) {
+			continue
+		}
+		st.Seen = append(st.Seen, npc.Entity{ID: u.From, Name: u.Name, Kind: npc.KindPlayer})
+	}
+}
+
+// delta streams one say delta of u, unless u was cut short.
+func (h *Host) delta(n *mindNPC, u *utterance, d string) {
+	if d == "" {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if u.done {
+		return
+	}
+	u.said += d
+	h.deltas.Add(1)
+	n.out.Send(n.ref.NPC, u.requestID, &protocol.Say{UtteranceID: u.id, Delta: d})
+}
+
+// land ends a think: the final say, memory, the conversation, the decision
+// message and the blackboard, then the memory's save.
+func (h *Host) land(n *mindNPC, u *utterance, j job, in npc.PromptInput, res Result, err error) {
+	now := h.cfg.Now()
+	n.mu.Lock()
+	n.cur = nil
+	cutShort := u.done
+	u.done = true
+	switch {
+	case errors.Is(err, ErrOverloaded):
+		n.mu.Unlock()
+		if perr := h.overloaded(j); perr != nil {
+			n.out.Send(n.ref.NPC, j.requestID, perr.(*protocol.Error))
+		}
+		return
+	case err != nil:
+		n.mu.Unlock()
+		h.errs.Add(1)
+		h.log.Error("think failed", "npc", n.ref.NPC, "err", err)
+		if j.prio >= PriorityPlayer {
+			n.out.Send(n.ref.NPC, j.requestID, protocol.Errorf(protocol.CodeInternal, "npc %q could not think", n.ref.NPC))
+		}
+		return
+	}
+	to, toName := addressee(in.Now)
+	d, perr := npc.ParseDecision([]byte(res.Text))
+	if perr == nil && !cutShort && !res.Stats.Stopped {
+		if perr = d.ValidateFor(h.a.Catalog, in); perr != nil {
+			h.invalid.Add(1)
+			h.log.Warn("decision invalid", "npc", n.ref.NPC, "raw", res.Text, "err", perr)
+		}
+	}
+	if perr != nil || cutShort || res.Stats.Stopped {
+		// Cut short, out of time or invalid: only what was said is kept,
+		// and the next turn starts a new conversation, whose digest holds
+		// this one's lines.
+		if !cutShort && u.said != "" {
+			n.out.Send(n.ref.NPC, u.requestID, &protocol.Say{UtteranceID: u.id, Final: true, Text: u.said})
+		}
+		if u.said != "" {
+			n.mem.Said(now, to, toName, u.said, n.p.Language)
+		}
+		n.history = nil
+		n.mu.Unlock()
+		h.saveLogged(n)
+		return
+	}
+	if u.said != "" || d.Say != "" {
+		text := u.said
+		if text == "" {
+			text = d.Say // a generator that did not stream
+		}
+		n.out.Send(n.ref.NPC, u.requestID, &protocol.Say{UtteranceID: u.id, Final: true, Text: text})
+	}
+	targetName := ""
+	if t := d.Action.Target; t != "" {
+		for _, e := range in.Now.Seen {
+			if e.ID == t {
+				targetName = e.Name
+			}
+		}
+	}
+	n.mem.Did(now, d.Action.Name, d.Action.Target, targetName, itemName(in, d.Action.Item), n.p.Language)
+	if d.Say != "" {
+		n.mem.Said(now, to, toName, d.Say, n.p.Language)
+	}
+	n.history = append(in.History, npc.Turn{Stimulus: in.Now, Reply: d})
+	n.lastTurn = now
+	msg := &protocol.Decision{
+		Emotion: d.Emotion, Action: d.Action.Name, Target: d.Action.Target, Say: d.Say,
+		Raw: res.Text,
+		Stats: &protocol.DecisionStats{
+			PromptTokens: res.Stats.PromptTokens, ReusedTokens: res.Stats.ReusedTokens,
+			GeneratedTokens: res.Stats.GeneratedTokens,
+			TTFTMS:          ms(res.Stats.TTFT), TotalMS: ms(res.Stats.Total),
+		},
+	}
+	if d.Action.Item != "" {
+		msg.Args = protocol.Args{"item": d.Action.Item}
+	}
+	if d.Say != "" {
+		msg.UtteranceID = u.id
+	}
+	n.out.Send(n.ref.NPC, u.requestID, msg)
+	dead := n.dead
+	n.mu.Unlock()
+	h.decisions.Add(1)
+
+	if !dead {
+		// The tree re-plans on its next tick: Pursue runs Action_<goal>.
+		for _, kv := range [...]struct{ k, v string }{
+			{"target", d.Action.Target}, {"item", d.Action.Item},
+			{"emotion", d.Emotion}, {"say", d.Say}, {"goal", d.Action.Name},
+		} {
+			if err := n.tree.Set(kv.k, behavior.String(kv.v)); err != nil && !errors.Is(err, behavior.ErrUnknownKey) {
+				h.log.Warn("decision onto blackboard", "npc", n.ref.NPC, "key", kv.k, "err", err)
+			}
+		}
+	}
+	h.saveLogged(n)
+}
+
+func (h *Host) saveLogged(n *mindNPC) {
+	if err := h.save(n, false); err != nil {
+		h.log.Error("saving npc memory", "npc", n.ref.NPC, "err", err)
+	}
+}
+
+// addressee is who the NPC answers: the first speaker heard.
+func addressee(st npc.Stimulus) (id, name string) {
+	for _, u := range st.Heard {
+		if u.From != "" {
+			return u.From, u.Name
+		}
+	}
+	return "", ""
+}
+
+// itemName names an item id of the stimulus, for memory.
+func itemName(in npc.PromptInput, id string) string {
+	if id == "" {
+		return ""
+	}
+	for _, it := range in.Now.Self.Inventory {
+		if it.ID == id {
+			return it.Name
+		}
+	}
+	for _, e := range in.Now.Events {
+		if e.Item != nil && e.Item.ID == id {
+			return e.Item.Name
+		}
+	}
+	return id
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
