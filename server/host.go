@@ -21,7 +21,8 @@ type NPCRef struct {
 // checks that the NPC is still spawned, so a message racing a despawn is
 // dropped rather than sent for an NPC the client no longer has.
 //
-// StandIn implements it until the NPC pipeline (issue 7) does.
+// Minds implements it with NPC minds on the model (package npc/mind);
+// StandIn, with a keyword table and no model, for tests of the wire alone.
 type NPCHost interface {
 	// Spawn creates an NPC. The server has already checked the quota and
 	// that ref is not spawned; Spawned is the confirmation body the client

@@ -9,11 +9,12 @@ import (
 	"github.com/anima-rt/anima/protocol"
 )
 
-// StandIn is a stand-in NPC host until the NPC pipeline (issue 7) replaces
-// it: no model runs. On player_say it picks a reply from a fixed keyword
-// table (or echoes the line), then sends a decision, an act, and the reply
-// as several say deltas followed by a final say. It records action_status
-// reports and perceptions so tests can see them arrive.
+// StandIn is an NPC host with no model, for tests of the wire alone and
+// `anima serve -standin` (Minds is the real one). On player_say it picks a
+// reply from a fixed keyword table (or echoes the line), then sends a
+// decision, an act, and the reply as several say deltas followed by a
+// final say. It records action_status reports and perceptions so tests can
+// see them arrive.
 //
 // Replies run on a fixed pool of worker goroutines fed by a bounded queue,
 // so PlayerSay never blocks a reader; when the queue is full it answers

@@ -2,23 +2,28 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/anima-rt/anima/npc/memory"
+	"github.com/anima-rt/anima/npc/mind"
 	"github.com/anima-rt/anima/protocol"
 	"github.com/anima-rt/anima/server"
 )
 
 // runServe runs the websocket server until ctx is cancelled (SIGINT or
-// SIGTERM), then drains it. NPCs are answered by the server's stand-in host
-// until the NPC pipeline (issue 7) is wired in here.
+// SIGTERM), then drains it, then saves every NPC's memory. NPCs think with
+// the embedded model (or -m FILE); -standin answers from a keyword table
+// with no model, for tests of the wire alone.
 func runServe(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:7777", "listen address; without API keys only a loopback address is allowed")
@@ -28,7 +33,12 @@ func runServe(ctx context.Context, args []string) error {
 	rate := fs.Float64("rate", 0, "messages per second a connection may send (default 200)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
-	delay := fs.Duration("standin-delay", 40*time.Millisecond, "pause between the stand-in NPC's say deltas")
+	standin := fs.Bool("standin", false, "answer from the stand-in's keyword table instead of a model (no NPC minds)")
+	delay := fs.Duration("standin-delay", 40*time.Millisecond, "with -standin: pause between say deltas")
+	modelPath := fs.String("m", "", "GGUF model `file` instead of the embedded one")
+	threads := fs.Int("threads", 0, "compute threads (0: all cores)")
+	dataDir := fs.String("data", defaultDataDir(), "`dir`ectory of the NPC memory store; empty: memories last only as long as the process")
+	workers := fs.Int("think-workers", 0, "NPC thinks decoded at once (default 4)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: anima serve [flags]\n\nAPI keys come from the config file and from ANIMA_API_KEYS (comma-separated).\n\nflags:\n")
 		fs.PrintDefaults()
@@ -70,16 +80,41 @@ func runServe(ctx context.Context, args []string) error {
 		}
 	})
 
-	host := server.NewStandIn(server.StandInOptions{DeltaDelay: *delay})
-	defer host.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var host server.NPCHost
+	info := protocol.Model{Name: "stand-in", Backend: "standin"}
+	if *standin {
+		si := server.NewStandIn(server.StandInOptions{DeltaDelay: *delay})
+		defer si.Close()
+		host = si
+	} else {
+		d, err := loadDecoder(*modelPath, *threads)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		m, err := openMinds(d, *dataDir, mind.Config{Workers: *workers, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := m.Close(); err != nil {
+				log.Error("closing NPC minds", "err", err)
+			}
+		}()
+		if host, err = server.NewMinds(m.Host, reg); err != nil {
+			return err
+		}
+		info = d.info
+		log.Info("npc minds on the model", "model", info.Name, "arch", info.Arch, "context", info.ContextTokens, "data", *dataDir)
+	}
 	srv, err := server.New(server.Options{
 		Config:   cfg,
 		Host:     host,
 		Registry: reg,
 		Logger:   log,
-		Model:    protocol.Model{Name: "stand-in", Backend: "standin"},
+		Model:    info,
 	})
 	if err != nil {
 		return err
@@ -94,4 +129,58 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	return srv.Serve(ctx, ln)
+}
+
+// defaultDataDir is where NPC memories live unless -data says otherwise:
+// $XDG_STATE_HOME/anima, else ~/.local/state/anima, else ./anima-data.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "anima")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "anima")
+	}
+	return "anima-data"
+}
+
+// minds is a mind.Host with the memory store it owns.
+type minds struct {
+	*mind.Host
+	store *memory.Store // nil without a data directory
+}
+
+// openMinds starts NPC minds on d with the embedded assets, their memories
+// in dataDir/memory.db (created as needed; "" keeps them in RAM). cfg's
+// Generator, Assets and Store are filled in.
+func openMinds(d *decoder, dataDir string, cfg mind.Config) (*minds, error) {
+	a, err := mind.DefaultAssets()
+	if err != nil {
+		return nil, err
+	}
+	m := &minds{}
+	if dataDir != "" {
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("-data: %w", err)
+		}
+		if m.store, err = memory.Open(filepath.Join(dataDir, "memory.db"), 0); err != nil {
+			return nil, err
+		}
+	}
+	cfg.Generator, cfg.Assets, cfg.Store = d, a, m.store
+	if m.Host, err = mind.New(cfg); err != nil {
+		if m.store != nil {
+			m.store.Close()
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// Close stops the minds, saving every NPC's memory, then closes the store.
+func (m *minds) Close() error {
+	err := m.Host.Close()
+	if m.store != nil {
+		err = errors.Join(err, m.store.Close())
+	}
+	return err
 }

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/anima-rt/anima/assets"
+	"github.com/anima-rt/anima/inference/engine"
+	"github.com/anima-rt/anima/inference/gguf"
+	"github.com/anima-rt/anima/inference/grammar"
+	"github.com/anima-rt/anima/inference/kernels"
+	"github.com/anima-rt/anima/inference/model"
+	"github.com/anima-rt/anima/inference/sample"
+	"github.com/anima-rt/anima/inference/tokenizer"
+	"github.com/anima-rt/anima/npc/mind"
+	"github.com/anima-rt/anima/protocol"
+)
+
+// decoder is a loaded model behind an engine, and the mind.Generator over it.
+type decoder struct {
+	info    protocol.Model
+	context int // the engine's context, in tokens
+	eng     *engine.Engine
+	vocab   *grammar.Vocab
+	file    *gguf.File
+	pool    *kernels.Pool
+
+	// mu guards grammars: compiled decision schemas, most recently used
+	// first. A schema compiles in microseconds, but its token masks are
+	// computed lazily and cached per Grammar, so reusing the Grammar of an
+	// NPC's last schema (same actions, same targets) is what saves time.
+	mu       sync.Mutex
+	grammars *list.List // of *cachedGrammar
+}
+
+type cachedGrammar struct {
+	schema string
+	g      *grammar.Grammar
+}
+
+// maxGrammars bounds the compiled schemas kept; each holds up to
+// grammar.MaxMaskCacheBytes of masks, though a decision's few states use
+// far less.
+const maxGrammars = 64
+
+// loadDecoder loads the GGUF model at path, or the embedded default model
+// when path is empty, and starts an engine on it with threads compute
+// threads (0: all cores). Close it when done.
+func loadDecoder(path string, threads int) (*decoder, error) {
+	var f *gguf.File
+	var err error
+	name := path
+	if path == "" {
+		var data []byte
+		if data, err = assets.Model(); err != nil {
+			return nil, err
+		}
+		f, err = gguf.Parse(data)
+		name = assets.ModelFile
+	} else {
+		f, err = gguf.Open(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := &decoder{file: f, pool: kernels.NewPool(threads), grammars: list.New()}
+	fail := func(err error) (*decoder, error) {
+		d.Close()
+		return nil, err
+	}
+	m, err := model.Load(f, d.pool)
+	if err != nil {
+		return fail(err)
+	}
+	tok, err := tokenizer.New(f)
+	if err != nil {
+		return fail(err)
+	}
+	if d.vocab, err = grammar.FromTokenizer(tok); err != nil {
+		return fail(err)
+	}
+	if d.eng, err = engine.New(m, tok, engine.Options{QueueSize: 256}); err != nil {
+		return fail(err)
+	}
+	if gn, err := f.String("general.name"); err == nil && gn != "" {
+		name = gn
+	}
+	arch, _ := f.Architecture()
+	d.context = m.Config.Context
+	d.info = protocol.Model{Name: name, Arch: arch, Backend: "native", ContextTokens: d.context}
+	return d, nil
+}
+
+// Close stops the engine and frees the model.
+func (d *decoder) Close() error {
+	if d.eng != nil {
+		d.eng.Close()
+	}
+	d.pool.Close()
+	return d.file.Close()
+}
+
+func (d *decoder) grammar(schema []byte) (*grammar.Grammar, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for e := d.grammars.Front(); e != nil; e = e.Next() {
+		if c := e.Value.(*cachedGrammar); c.schema == string(schema) {
+			d.grammars.MoveToFront(e)
+			return c.g, nil
+		}
+	}
+	g, err := grammar.Compile(schema, d.vocab)
+	if err != nil {
+		return nil, err
+	}
+	d.grammars.PushFront(&cachedGrammar{schema: string(schema), g: g})
+	if d.grammars.Len() > maxGrammars {
+		d.grammars.Remove(d.grammars.Back())
+	}
+	return g, nil
+}
+
+// Generate implements mind.Generator on the engine. Every segment is
+// parsed for ChatML control tokens: npc.RenderPrompt has already broken up
+// any such string in free text (what a player said), so only its own
+// scaffolding can open a turn.
+func (d *decoder) Generate(ctx context.Context, req mind.Request, say func(string)) (mind.Result, error) {
+	g, err := d.grammar(req.Schema)
+	if err != nil {
+		return mind.Result{}, fmt.Errorf("anima: decision schema: %w", err)
+	}
+	segs := make([]engine.Segment, len(req.Segments))
+	for i, s := range req.Segments {
+		segs[i] = engine.Segment{Text: s.Text, Special: true}
+	}
+	smp := sample.Params{Temperature: req.Temperature}
+	if req.Temperature > 0 {
+		smp.TopP, smp.MinP = 0.9, 0.05
+	}
+	start := time.Now()
+	res, err := d.eng.Generate(ctx, engine.Request{
+		Segments: segs, Grammar: g, StreamField: req.StreamField,
+		Sampling:  engine.Sampling{Params: smp, Seed: req.Seed},
+		MaxTokens: req.MaxTokens, Priority: req.Priority, Deadline: req.Deadline,
+	}, func(ev engine.Event) {
+		if ev.Field != "" && say != nil {
+			say(ev.Field)
+		}
+	})
+	st := res.Stats
+	out := mind.Result{Text: res.Text, Stats: mind.Stats{
+		PromptTokens: st.PromptTokens, ReusedTokens: st.ReusedTokens, GeneratedTokens: st.GeneratedTokens,
+		TTFT: st.TTFT, Total: time.Since(start),
+		Stopped: st.Finish == engine.FinishCancelled || st.Finish == engine.FinishDeadline,
+	}}
+	switch {
+	case errors.Is(err, engine.ErrOverloaded):
+		return out, fmt.Errorf("%w: %w", mind.ErrOverloaded, err)
+	case err != nil && st.PromptTokens >= d.context:
+		// The engine has no sentinel for it; its stats say the prompt
+		// filled the context.
+		return out, fmt.Errorf("%w: %w", mind.ErrTooLong, err)
+	}
+	return out, err
+}
