@@ -142,17 +142,21 @@ func (d *decoder) Generate(ctx context.Context, req mind.Request, say func(strin
 		smp.TopP, smp.MinP = 0.9, 0.05
 	}
 	start := time.Now()
+	var pieces []string
 	res, err := d.eng.Generate(ctx, engine.Request{
 		Segments: segs, Grammar: g, StreamField: req.StreamField,
 		Sampling:  engine.Sampling{Params: smp, Seed: req.Seed},
 		MaxTokens: req.MaxTokens, Priority: req.Priority, Deadline: req.Deadline,
 	}, func(ev engine.Event) {
+		if ev.Text != "" {
+			pieces = append(pieces, ev.Text)
+		}
 		if ev.Field != "" && say != nil {
 			say(ev.Field)
 		}
 	})
 	st := res.Stats
-	out := mind.Result{Text: res.Text, Stats: mind.Stats{
+	out := mind.Result{Text: res.Text, Pieces: pieces, Stats: mind.Stats{
 		PromptTokens: st.PromptTokens, ReusedTokens: st.ReusedTokens, GeneratedTokens: st.GeneratedTokens,
 		TTFT: st.TTFT, Total: time.Since(start),
 		Stopped: st.Finish == engine.FinishCancelled || st.Finish == engine.FinishDeadline,

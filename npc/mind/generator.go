@@ -51,8 +51,14 @@ const (
 
 // Result is a finished generation: the output text and its figures.
 type Result struct {
-	Text  string
-	Stats Stats
+	Text string
+	// Pieces are Text cut where the decoder's steps produced it (a sampled
+	// token, a forced run of scaffolding), when the generator knows them.
+	// A later prompt that repeats Text as segments cut at these pieces is
+	// tokenized as it was generated, so the decoder finds it in its cache:
+	// re-tokenizing the whole text would often split it otherwise.
+	Pieces []string
+	Stats  Stats
 }
 
 // Stats are one generation's figures, as the decision message reports them.

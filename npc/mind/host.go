@@ -257,6 +257,7 @@ type mindNPC struct {
 	mem        *memory.Stream
 	unobserved []perception.Event // perceived, not yet in memory
 	history    []npc.Turn         // the conversation so far
+	pieces     [][]string         // by turn: its reply as generated (Result.Pieces)
 	digest     []string           // the conversation's memory lines, frozen
 	lastTurn   time.Time
 	busy       bool          // a think is queued or running

@@ -356,3 +356,44 @@ func TestSpawnErrors(t *testing.T) {
 		}
 	}
 }
+
+// Cutting earlier replies into their generated pieces changes the
+// segments, never the prompt's text; a reply whose pieces disagree with it
+// stays whole.
+func TestSegmentsKeepThePromptText(t *testing.T) {
+	d1 := npc.Decision{Emotion: "happy", Action: npc.Intent{Name: "greet", Target: "p1"}, Say: "Well met."}
+	d2 := npc.Decision{Emotion: "wary", Action: npc.Intent{Name: "idle"}, Say: "Hm."}
+	in := npc.PromptInput{
+		Lore: npc.Lore{Name: "Oakvale", Text: "A river town."}, Persona: npc.Persona{Name: "Brannoc"},
+		Memory: []string{"Aren gave you ore."},
+		History: []npc.Turn{
+			{Stimulus: npc.Stimulus{Heard: []npc.Utterance{{From: "p1", Text: "Hello"}}}, Reply: d1},
+			{Stimulus: npc.Stimulus{Heard: []npc.Utterance{{From: "p1", Text: "Bye"}}}, Reply: d2},
+		},
+		Now: npc.Stimulus{Heard: []npc.Utterance{{From: "p1", Text: "Wait!"}}},
+	}
+	pieces := [][]string{
+		{`{"emotion":"`, "happy", `","action":{"name":"`, "greet", `","target":"`, "p1", `"},"say":"`, "Well", " met", ".", `"}`},
+		{"not", "it"},
+	}
+	segs := segments(in, pieces)
+	if got, want := segs.String(), npc.RenderPrompt(in).String(); got != want {
+		t.Fatalf("segments text differs from the rendered prompt:\n%s\nwant:\n%s", got, want)
+	}
+	var texts []string
+	for _, s := range segs {
+		texts = append(texts, s.Text)
+	}
+	if !containsSeq(texts, " met") || !containsSeq(texts, d2.JSON()) {
+		t.Errorf("segments %q; want turn 1's reply in its pieces and turn 2's whole", texts)
+	}
+}
+
+func containsSeq(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}

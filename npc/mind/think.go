@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/anima-rt/anima/behavior"
@@ -152,10 +153,11 @@ func (h *Host) think(j job) {
 	if len(n.history) == 0 || len(n.history) >= h.cfg.MaxTurns || now.Sub(n.lastTurn) > h.cfg.ConversationGap {
 		// A new conversation: a fresh digest, which the cache will reuse
 		// for as long as the conversation lasts.
-		n.history = nil
+		n.history, n.pieces = nil, nil
 		n.digest = n.mem.Digest(memory.QueryFor(now, st), h.cfg.MemoryLines)
 	}
 	in := npc.PromptInput{Lore: lore, Persona: n.pp, Memory: n.digest, History: n.history, Now: st}
+	pieces := n.pieces
 	for _, ev := range n.unobserved {
 		n.mem.Observe(ev, n.p.Language)
 	}
@@ -189,7 +191,7 @@ func (h *Host) think(j job) {
 	}
 	var res Result
 	for try := 0; ; try++ {
-		req.Segments = npc.RenderPrompt(in)
+		req.Segments = segments(in, pieces)
 		n.mu.Lock()
 		n.lastPrompt = req.Segments.String()
 		n.mu.Unlock()
@@ -200,12 +202,39 @@ func (h *Host) think(j job) {
 		// Too long for the context: the conversation goes first, then the
 		// memories (both stay in memory, retrievable later).
 		if len(in.History) > 0 {
-			in.History = nil
+			in.History, pieces = nil, nil
 		} else {
 			in.Memory = nil
 		}
 	}
-	h.land(n, u, j, in, res, err)
+	h.land(n, u, j, in, pieces, res, err)
+}
+
+// segments renders in's prompt with each earlier reply cut into the pieces
+// it was generated in (when known and still equal to the reply's canonical
+// JSON), so that the decoder's cache matches it token for token. The text
+// is RenderPrompt(in)'s, byte for byte.
+func segments(in npc.PromptInput, pieces [][]string) npc.Segments {
+	segs := npc.RenderPrompt(in)
+	if len(in.History) == 0 {
+		return segs
+	}
+	out := make(npc.Segments, 0, 3+4*len(in.History)+1)
+	out = append(out, segs[:3]...) // lore, persona, memory
+	for i, t := range in.History {
+		stim := npc.RenderPrompt(npc.PromptInput{Now: t.Stimulus}).Text(npc.SegStimulus)
+		out = append(out, npc.Segment{Name: npc.SegHistory, Text: stim})
+		js := t.Reply.JSON()
+		if i < len(pieces) && pieces[i] != nil && strings.Join(pieces[i], "") == js {
+			for _, p := range pieces[i] {
+				out = append(out, npc.Segment{Name: npc.SegHistory, Text: p})
+			}
+		} else {
+			out = append(out, npc.Segment{Name: npc.SegHistory, Text: js})
+		}
+		out = append(out, npc.Segment{Name: npc.SegHistory, Text: npc.ImEnd + "\n"})
+	}
+	return append(out, segs[4])
 }
 
 // seeSpeakers adds whoever was heard but is not in view to the seen
@@ -236,7 +265,7 @@ func (h *Host) delta(n *mindNPC, u *utterance, d string) {
 
 // land ends a think: the final say, memory, the conversation, the decision
 // message and the blackboard, then the memory's save.
-func (h *Host) land(n *mindNPC, u *utterance, j job, in npc.PromptInput, res Result, err error) {
+func (h *Host) land(n *mindNPC, u *utterance, j job, in npc.PromptInput, pieces [][]string, res Result, err error) {
 	now := h.cfg.Now()
 	n.mu.Lock()
 	n.cur = nil
@@ -276,7 +305,7 @@ func (h *Host) land(n *mindNPC, u *utterance, j job, in npc.PromptInput, res Res
 		if u.said != "" {
 			n.mem.Said(now, to, toName, u.said, n.p.Language)
 		}
-		n.history = nil
+		n.history, n.pieces = nil, nil
 		n.mu.Unlock()
 		h.saveLogged(n)
 		return
@@ -301,6 +330,7 @@ func (h *Host) land(n *mindNPC, u *utterance, j job, in npc.PromptInput, res Res
 		n.mem.Said(now, to, toName, d.Say, n.p.Language)
 	}
 	n.history = append(in.History, npc.Turn{Stimulus: in.Now, Reply: d})
+	n.pieces = append(pieces[:len(pieces):len(pieces)], res.Pieces)
 	n.lastTurn = now
 	msg := &protocol.Decision{
 		Emotion: d.Emotion, Action: d.Action.Name, Target: d.Action.Target, Say: d.Say,
