@@ -23,6 +23,7 @@ type command struct {
 // commands is logically constant: the subcommands and what they do.
 var commands = map[string]command{
 	"serve":    {"run the websocket server on the embedded model", runServe},
+	"chat":     {"talk to one NPC from the terminal (chat -persona NAME [-say TEXT])", runChat},
 	"generate": {"stream a completion from a GGUF model", runGenerate},
 	"inspect":  {"print a GGUF file's keys and tensors", runInspect},
 	"bench":    {"measure prefill and decode speed of a GGUF model", runBench},

@@ -711,3 +711,6 @@ func (h *Host) Inspect(ref Ref) (Inspection, error) {
 	}
 	return in, nil
 }
+
+// Assets returns the assets the Host runs on.
+func (h *Host) Assets() *Assets { return h.a }

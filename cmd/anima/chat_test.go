@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/anima-rt/anima/protocol"
+)
+
+// anima chat -persona NAME -say TEXT answers once: one JSON line, a decision
+// message naming one of the persona's actions, then exit.
+func TestChatOneShot(t *testing.T) {
+	d := testDecoder(t)
+	var out, errs bytes.Buffer
+	err := chat(context.Background(), []string{"-persona", "brannoc", "-say", "Can you fix my sword?", "-temp", "0", "-max-tokens", "64"},
+		strings.NewReader(""), &out, &errs, d)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errs.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("output is %d lines; want one:\n%s", len(lines), out.String())
+	}
+	var dec protocol.Decision
+	if err := json.Unmarshal([]byte(lines[0]), &dec); err != nil {
+		t.Fatalf("output is not a decision: %v\n%s", err, lines[0])
+	}
+	brannoc := []string{"idle", "greet", "trade", "give", "repair", "point_to", "go_to", "call_guard", "warn", "work", "rest", "flee"}
+	if !slices.Contains(brannoc, dec.Action) || dec.Raw == "" || dec.Stats == nil {
+		t.Errorf("decision %+v; want one of Brannoc's actions, the raw output and stats", dec)
+	}
+}
+
+// The interactive chat streams the reply and shows the decision and the
+// cache figures; /memory lists what the NPC remembers.
+func TestChatInteractive(t *testing.T) {
+	d := testDecoder(t)
+	var out, errs bytes.Buffer
+	in := strings.NewReader("Hello there!\nWhat do you sell?\n/memory\n/quit\n")
+	if err := chat(context.Background(), []string{"-persona", "maren", "-temp", "0", "-max-tokens", "48"}, in, &out, &errs, d); err != nil {
+		t.Fatalf("%v\n%s", err, errs.String())
+	}
+	got := out.String()
+	for _, want := range []string{"Talking to Maren", `{"emotion":`, "prompt tokens from cache", `"Hello there!"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("chat output lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestChatUnknownPersona(t *testing.T) {
+	d := testDecoder(t)
+	var out, errs bytes.Buffer
+	err := chat(context.Background(), []string{"-persona", "nobody", "-say", "hi"}, strings.NewReader(""), &out, &errs, d)
+	if err == nil || !strings.Contains(err.Error(), "brannoc") {
+		t.Errorf("chat -persona nobody: %v; want an error listing the personas", err)
+	}
+}
