@@ -169,6 +169,7 @@ type Host struct {
 	closed bool
 
 	thinks, decisions, interrupted, treeOnly, errs, invalid, noAction, deltas atomic.Uint64
+	serials                                                                   atomic.Uint64 // NPCs spawned
 }
 
 // New starts a Host: its think workers and the trees' tick loop, which run
@@ -250,6 +251,7 @@ type mindNPC struct {
 	storeKey [2]string
 	persist  bool // its memory is saved (it owns storeKey)
 	tree     *behavior.Instance
+	serial   uint64        // unique per Host: act ids are "a<serial>.<id>"
 	maxAct   atomic.Uint64 // the highest act id its tree has sent
 
 	mu         sync.Mutex // guards everything below
@@ -305,7 +307,7 @@ func (h *Host) Spawn(ref Ref, spec *protocol.Spawn, out Outbox) (*protocol.Spawn
 	if err != nil {
 		return nil, protocol.Errorf(protocol.CodeUnknownPersona, "tree %q: %v", p.Tree, err)
 	}
-	n := &mindNPC{ref: ref, key: ref.Session + "\x00" + ref.NPC, out: out, p: p, pp: p.Prompt()}
+	n := &mindNPC{ref: ref, key: ref.Session + "\x00" + ref.NPC, out: out, p: p, pp: p.Prompt(), serial: h.serials.Add(1)}
 	n.tree = behavior.NewInstance(tree, n.key, h, h)
 	for k, v := range spec.Blackboard {
 		val, ok := blackboardValue(v)
@@ -590,35 +592,41 @@ func (h *Host) cut(n *mindNPC, u *utterance) {
 }
 
 // ActionStatus resolves an act the NPC's tree sent: success or failure ends
-// the action's leaf; running is acknowledged. An id the tree never sent is
-// unknown_action; a late status for an act already ended is ignored.
+// the action's leaf; running is acknowledged. An id the tree never sent,
+// or a success or failure for an act already ended or cancelled, is
+// unknown_action (PROTOCOL.md §4.8).
 func (h *Host) ActionStatus(ref Ref, s *protocol.ActionStatus) error {
 	n, err := h.lookup(ref)
 	if err != nil {
 		return err
 	}
-	id, ok := parseActID(s.ActionID)
-	if !ok || id > n.maxAct.Load() {
-		return protocol.Errorf(protocol.CodeUnknownAction, "npc %q sent no action %q", ref.NPC, s.ActionID)
+	unknown := protocol.Errorf(protocol.CodeUnknownAction, "npc %q runs no action %q", ref.NPC, s.ActionID)
+	serial, id, ok := parseActID(s.ActionID)
+	if !ok || serial != n.serial || id > n.maxAct.Load() {
+		return unknown
 	}
-	switch s.Status {
-	case protocol.StatusSuccess:
-		n.tree.Resolve(id, true)
-	case protocol.StatusFailure:
-		n.tree.Resolve(id, false)
+	if s.Status != protocol.StatusRunning && !n.tree.Resolve(id, s.Status == protocol.StatusSuccess) {
+		return unknown
 	}
 	return nil
 }
 
-func actID(id uint64) string { return "a" + strconv.FormatUint(id, 10) }
+// actID is the wire id of an NPC's act: the tree's ids count per NPC, and
+// the serial makes them unique within the session, as PROTOCOL.md asks.
+func actID(serial, id uint64) string {
+	return "a" + strconv.FormatUint(serial, 10) + "." + strconv.FormatUint(id, 10)
+}
 
-func parseActID(s string) (uint64, bool) {
+func parseActID(s string) (serial, id uint64, ok bool) {
 	rest, ok := strings.CutPrefix(s, "a")
-	if !ok {
-		return 0, false
+	ser, num, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 {
+		return 0, 0, false
 	}
-	id, err := strconv.ParseUint(rest, 10, 64)
-	return id, err == nil && id > 0
+	var err1, err2 error
+	serial, err1 = strconv.ParseUint(ser, 10, 64)
+	id, err2 = strconv.ParseUint(num, 10, 64)
+	return serial, id, err1 == nil && err2 == nil && id > 0
 }
 
 // Act implements behavior.Actuator: the tree's game action goes out as an
@@ -638,7 +646,7 @@ func (h *Host) Act(key string, id uint64, name string, args []behavior.Arg) {
 			pa[a.Name] = a.Value.Interface()
 		}
 	}
-	n.out.Send(n.ref.NPC, "", &protocol.Act{ActionID: actID(id), Name: name, Args: pa})
+	n.out.Send(n.ref.NPC, "", &protocol.Act{ActionID: actID(n.serial, id), Name: name, Args: pa})
 }
 
 // Cancel implements behavior.Actuator.
@@ -649,7 +657,7 @@ func (h *Host) Cancel(key string, id uint64, reason string) {
 	if n == nil {
 		return
 	}
-	n.out.Send(n.ref.NPC, "", &protocol.Cancel{ActionID: actID(id), Reason: reason})
+	n.out.Send(n.ref.NPC, "", &protocol.Cancel{ActionID: actID(n.serial, id), Reason: reason})
 }
 
 // Think implements behavior.Thinker: the tree's routine asks for a

@@ -191,11 +191,18 @@ func TestDecisionStreamsLandsAndActs(t *testing.T) {
 		a, ok := e.Body.(*protocol.Act)
 		return ok && a.Args["target"] == "p1"
 	}).Body.(*protocol.Act)
-	if err := h.ActionStatus(smith, &protocol.ActionStatus{ActionID: act.ActionID, Status: protocol.StatusSuccess}); err != nil {
-		t.Errorf("ActionStatus(%s): %v", act.ActionID, err)
+	if err := h.ActionStatus(smith, &protocol.ActionStatus{ActionID: act.ActionID, Status: protocol.StatusRunning}); err != nil {
+		t.Errorf("ActionStatus(%s, running): %v", act.ActionID, err)
 	}
-	if err := h.ActionStatus(smith, &protocol.ActionStatus{ActionID: "a999", Status: protocol.StatusSuccess}); err == nil {
-		t.Error("ActionStatus(a999), an act never sent: no error")
+	if err := h.ActionStatus(smith, &protocol.ActionStatus{ActionID: act.ActionID, Status: protocol.StatusSuccess}); err != nil {
+		t.Errorf("ActionStatus(%s, success): %v", act.ActionID, err)
+	}
+	for _, id := range []string{act.ActionID, "a1.999", "a99.1", "x"} {
+		err := h.ActionStatus(smith, &protocol.ActionStatus{ActionID: id, Status: protocol.StatusSuccess})
+		var perr *protocol.Error
+		if !errors.As(err, &perr) || perr.Code != protocol.CodeUnknownAction {
+			t.Errorf("ActionStatus(%s, success) of an act ended or never sent = %v; want unknown_action", id, err)
+		}
 	}
 	schema := g.schemas()[0]
 	for _, want := range []string{`"target":{"enum":["n2","p1"]}`, `"const":"greet"`, `"const":"warn"`} {
