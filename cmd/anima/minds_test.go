@@ -72,6 +72,7 @@ func startMindServer(t testing.TB, dataDir string, wrap func(mind.Generator) min
 		// Rebuild the host on the wrapped generator; the store stays.
 		m.Host.Close()
 		cfg.Generator, cfg.Assets, cfg.Store = wrap(d), mustAssets(t), m.store
+		cfg.ContextTokens = d.context
 		if m.Host, err = mind.New(cfg); err != nil {
 			t.Fatal(err)
 		}

@@ -167,6 +167,9 @@ func openMinds(d *decoder, dataDir string, cfg mind.Config) (*minds, error) {
 		}
 	}
 	cfg.Generator, cfg.Assets, cfg.Store = d, a, m.store
+	if cfg.ContextTokens == 0 {
+		cfg.ContextTokens = d.context
+	}
 	if m.Host, err = mind.New(cfg); err != nil {
 		if m.store != nil {
 			m.store.Close()

@@ -57,9 +57,12 @@ type Config struct {
 	// MemoryLines is how many memories a prompt's digest shows (default 6).
 	MemoryLines int
 	// MaxTurns and ConversationGap end a conversation (defaults 6 turns
-	// and 2 minutes).
+	// and 2 minutes); so does a prompt that would leave less than
+	// MaxTokens of ContextTokens (the generator's context; 0: unknown)
+	// once the next stimulus is added.
 	MaxTurns        int
 	ConversationGap time.Duration
+	ContextTokens   int
 	// PlayerDeadline and AmbientDeadline bound a think's decoding
 	// (defaults 20s and 10s): past it the NPC stops and keeps its tree.
 	PlayerDeadline, AmbientDeadline time.Duration
@@ -262,6 +265,7 @@ type mindNPC struct {
 	pieces     [][]string         // by turn: its reply as generated (Result.Pieces)
 	digest     []string           // the conversation's memory lines, frozen
 	lastTurn   time.Time
+	lastTokens int           // the last think's prompt and output tokens
 	busy       bool          // a think is queued or running
 	idle       chan struct{} // closed when busy turns false
 	again      *job          // the think to run after the current one

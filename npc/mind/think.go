@@ -14,6 +14,10 @@ import (
 	"github.com/anima-rt/anima/protocol"
 )
 
+// stimulusTokens is a generous estimate of the tokens a turn's stimulus
+// adds to the conversation's prompt, for ending it before the context fills.
+const stimulusTokens = 160
+
 // job is one think waiting for a worker.
 type job struct {
 	n         *mindNPC
@@ -150,7 +154,8 @@ func (h *Host) think(j job) {
 	st := n.ws.Stimulus(now)
 	n.mem.LabelSeen(&st, n.p.Language)
 	seeSpeakers(&st)
-	if len(n.history) == 0 || len(n.history) >= h.cfg.MaxTurns || now.Sub(n.lastTurn) > h.cfg.ConversationGap {
+	full := h.cfg.ContextTokens > 0 && n.lastTokens+stimulusTokens+h.cfg.MaxTokens > h.cfg.ContextTokens
+	if len(n.history) == 0 || len(n.history) >= h.cfg.MaxTurns || full || now.Sub(n.lastTurn) > h.cfg.ConversationGap {
 		// A new conversation: a fresh digest, which the cache will reuse
 		// for as long as the conversation lasts.
 		n.history, n.pieces = nil, nil
@@ -330,6 +335,7 @@ func (h *Host) land(n *mindNPC, u *utterance, j job, in npc.PromptInput, pieces 
 		n.mem.Said(now, to, toName, d.Say, n.p.Language)
 	}
 	n.history = append(in.History, npc.Turn{Stimulus: in.Now, Reply: d})
+	n.lastTokens = res.Stats.PromptTokens + res.Stats.GeneratedTokens
 	n.pieces = append(pieces[:len(pieces):len(pieces)], res.Pieces)
 	n.lastTurn = now
 	msg := &protocol.Decision{
