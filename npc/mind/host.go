@@ -160,7 +160,7 @@ type Host struct {
 	ctx  context.Context // cancelled by Close: ends every think
 	stop context.CancelFunc
 	// player and ambient are the waiting thinks, by priority.
-	player, ambient chan job
+	player, ambient chan *job
 	wg              sync.WaitGroup // workers and the tick loop
 	seed            atomic.Uint64
 
@@ -186,8 +186,8 @@ func New(cfg Config) (*Host, error) {
 		cfg: cfg, a: cfg.Assets, gen: cfg.Generator, log: cfg.Logger,
 		gate:    salience.New(cfg.Salience, cfg.Now, rand.New(rand.NewPCG(cfg.Seed, 0x6d696e64))),
 		sched:   behavior.NewScheduler(behavior.SchedulerConfig{Rate: cfg.TickRate, Workers: 1}),
-		player:  make(chan job, cfg.Queue),
-		ambient: make(chan job, cfg.Queue),
+		player:  make(chan *job, cfg.Queue),
+		ambient: make(chan *job, cfg.Queue),
 		npcs:    map[Ref]*mindNPC{},
 		byKey:   map[string]*mindNPC{},
 		worlds:  map[string]*persona.World{},
@@ -268,7 +268,9 @@ type mindNPC struct {
 	lastTokens int           // the last think's prompt and output tokens
 	busy       bool          // a think is queued or running
 	idle       chan struct{} // closed when busy turns false
-	again      *job          // the think to run after the current one
+	pending    *job          // the think queued, not yet taken by a worker
+	running    bool          // a worker runs a think of this NPC
+	again      *job          // the think to run after the running one
 	cur        *utterance    // the think running, if any
 	nextUtt    int
 	dead       bool
@@ -451,7 +453,7 @@ func (h *Host) Despawn(ref Ref) {
 	n.tree.Halt("despawn")
 	n.mu.Lock()
 	n.dead = true
-	n.again = nil
+	n.dropQueued()
 	if n.cur != nil {
 		h.cut(n, n.cur)
 	}
@@ -575,11 +577,23 @@ func (h *Host) Interrupt(ref Ref, _ *protocol.Interrupt) error {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.again = nil
+	n.dropQueued()
 	if n.cur != nil {
 		h.cut(n, n.cur)
 	}
 	return nil
+}
+
+// dropQueued forgets the thinks n has waiting (a queued one is skipped by
+// the worker that takes it); n.mu is held.
+func (n *mindNPC) dropQueued() {
+	n.again = nil
+	if n.pending != nil {
+		n.pending = nil
+		if !n.running {
+			n.setIdle()
+		}
+	}
 }
 
 // cut ends u: a final say of what was said (when anything was), no more

@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/anima-rt/anima/npc"
 	"github.com/anima-rt/anima/npc/memory"
+	"github.com/anima-rt/anima/npc/salience"
 	"github.com/anima-rt/anima/protocol"
 )
 
@@ -403,4 +405,65 @@ func containsSeq(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// gated answers player requests at once and holds ambient ones until
+// release is closed (or their context ends).
+type gated struct {
+	release chan struct{}
+	ambient atomic.Int32 // ambient requests started
+}
+
+func (g *gated) Generate(ctx context.Context, req Request, say func(string)) (Result, error) {
+	if req.Priority < PriorityPlayer {
+		g.ambient.Add(1)
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return Result{Stats: Stats{Stopped: true}}, nil
+		}
+	}
+	say("Aye.")
+	return Result{Text: `{"emotion":"neutral","action":{"name":"greet","target":"p1"},"say":"Aye."}`}, nil
+}
+
+// Ambient thinking (a newcomer seen, the tree's idle re-plan) runs on the
+// shared workers; a player's line is answered on the reserved one even
+// while every other worker is busy with ambient thoughts.
+func TestPlayerOutranksAmbient(t *testing.T) {
+	a, err := testAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gated{release: make(chan struct{})}
+	defer close(g.release)
+	h, err := New(Config{Generator: g, Assets: a, Workers: 2, Reserve: 1,
+		Salience: salience.Config{Rate: 100, Burst: 100, IdleEvery: 50 * time.Millisecond},
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	out := newOutbox()
+	for i := range 3 {
+		ref := Ref{"s", fmt.Sprintf("n%d", i)}
+		if _, err := h.Spawn(ref, &protocol.Spawn{Persona: "brannoc", Actions: []string{"greet", "warn"}}, out); err != nil {
+			t.Fatal(err)
+		}
+		// A player appearing is worth an ambient thought.
+		if err := h.Perceive(ref, &protocol.Perceive{Entities: []protocol.Entity{{ID: "p1", Kind: "player"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "an ambient think to hold the shared worker", func() bool { return g.ambient.Load() >= 1 })
+	if err := h.PlayerSay(Ref{"s", "n2"}, "r1", &protocol.PlayerSay{Speaker: "p1", Text: "Hello?"}); err != nil {
+		t.Fatal(err)
+	}
+	out.await(t, "the player's answer", func(e protocol.Envelope) bool { return e.Type == "decision" && e.ID == "r1" })
+	if n := g.ambient.Load(); n != 1 {
+		t.Errorf("%d ambient thinks started; want 1 (the one worker that takes them is held)", n)
+	}
+	if c := h.Counters(); c.Gate.Thinks[salience.Newcomer] == 0 {
+		t.Errorf("gate counters %+v; want newcomer thinks", c.Gate)
+	}
 }

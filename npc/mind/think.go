@@ -26,37 +26,48 @@ type job struct {
 	reason    string
 }
 
-// request queues a think for n, unless one is already queued or running:
-// then it runs after that one (a player's think replacing an ambient one,
-// and cutting short a reply still being decoded, which the new line makes
-// stale). A full queue leaves the NPC to its tree: overloaded.
+// request queues a think for n. An NPC has at most one think queued or
+// running: a request while one is queued merges into it (a player's line
+// promotes it to the player queue, and the answer carries the latest
+// line's request id); a request while one runs waits behind it as one more
+// think, and a player's line cuts short the reply being decoded, which the
+// new line makes stale. A full queue leaves the NPC to its tree: overloaded.
 func (h *Host) request(j job) error {
 	n := j.n
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.dead {
-		n.mu.Unlock()
 		return nil
 	}
-	if n.busy {
+	switch {
+	case n.running:
 		if n.again == nil || j.prio >= n.again.prio {
 			n.again = &j
 		}
-		if j.prio == PriorityPlayer && n.cur != nil {
+		if j.prio >= PriorityPlayer && n.cur != nil {
 			h.cut(n, n.cur)
 		}
-		n.mu.Unlock()
+		return nil
+	case n.pending != nil && j.prio <= n.pending.prio:
+		if j.requestID != "" {
+			n.pending.requestID = j.requestID
+		}
 		return nil
 	}
-	n.busy = true
-	n.idle = make(chan struct{})
-	n.mu.Unlock()
-	if h.enqueue(j) {
-		return nil
+	// Queue j; a queued think of lower priority it replaces is skipped by
+	// the worker that takes it.
+	if !h.enqueue(&j) {
+		if n.pending == nil {
+			n.setIdle()
+		}
+		return h.overloaded(j)
 	}
-	n.mu.Lock()
-	n.setIdle()
-	n.mu.Unlock()
-	return h.overloaded(j)
+	if !n.busy {
+		n.busy = true
+		n.idle = make(chan struct{})
+	}
+	n.pending = &j
+	return nil
 }
 
 // setIdle marks n as thinking no more; n.mu is held.
@@ -67,7 +78,7 @@ func (n *mindNPC) setIdle() {
 	}
 }
 
-func (h *Host) enqueue(j job) bool {
+func (h *Host) enqueue(j *job) bool {
 	q := h.ambient
 	if j.prio >= PriorityPlayer {
 		q = h.player
@@ -97,7 +108,7 @@ func (h *Host) overloaded(j job) error {
 func (h *Host) worker(reserved bool) {
 	defer h.wg.Done()
 	for {
-		var j job
+		var j *job
 		select {
 		case j = <-h.player:
 		default:
@@ -112,31 +123,51 @@ func (h *Host) worker(reserved bool) {
 				return
 			}
 		}
-		h.think(j)
-		h.next(j.n)
+		if h.claim(j) {
+			h.think(*j)
+			h.next(j.n)
+		}
 	}
+}
+
+// claim makes j its NPC's running think, unless j was replaced while it
+// waited or the NPC is gone.
+func (h *Host) claim(j *job) bool {
+	n := j.n
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.pending != j {
+		return false // replaced by a think of higher priority
+	}
+	n.pending = nil
+	if n.dead {
+		n.setIdle()
+		return false
+	}
+	n.running = true
+	return true
 }
 
 // next queues the think that waited behind the one just done, or marks the
 // NPC idle.
 func (h *Host) next(n *mindNPC) {
 	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.running = false
 	again := n.again
 	n.again = nil
 	if again == nil || n.dead || h.ctx.Err() != nil {
 		n.setIdle()
-		n.mu.Unlock()
 		return
 	}
-	n.mu.Unlock()
-	if !h.enqueue(*again) {
-		n.mu.Lock()
+	if !h.enqueue(again) {
 		n.setIdle()
-		n.mu.Unlock()
 		if err := h.overloaded(*again); err != nil {
 			n.out.Send(n.ref.NPC, again.requestID, err.(*protocol.Error))
 		}
+		return
 	}
+	n.pending = again
 }
 
 // think runs one decision for j.n, from the prompt to the blackboard.
