@@ -38,7 +38,8 @@ func runServe(ctx context.Context, args []string) error {
 	modelPath := fs.String("m", "", "GGUF model `file` instead of the embedded one")
 	threads := fs.Int("threads", 0, "compute threads (0: all cores)")
 	dataDir := fs.String("data", defaultDataDir(), "`dir`ectory of the NPC memory store; empty: memories last only as long as the process")
-	workers := fs.Int("think-workers", 0, "NPC thinks decoded at once (default 4)")
+	workers := fs.Int("think-workers", 0, "NPC thinks decoded at once (default 16)")
+	oa := addOpenAIFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: anima serve [flags]\n\nAPI keys come from the config file and from ANIMA_API_KEYS (comma-separated).\n\nflags:\n")
 		fs.PrintDefaults()
@@ -108,6 +109,10 @@ func runServe(ctx context.Context, args []string) error {
 		}
 		info = d.info
 		log.Info("npc minds on the model", "model", info.Name, "arch", info.Arch, "context", info.ContextTokens, "data", *dataDir)
+		if err := oa.start(d, cfg.APIKeys, log); err != nil {
+			return err
+		}
+		defer oa.stop() // before the decoder closes
 	}
 	srv, err := server.New(server.Options{
 		Config:   cfg,
