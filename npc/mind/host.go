@@ -47,7 +47,8 @@ type Config struct {
 	// think but answering addressed speech (for tests and anima chat).
 	Salience  salience.Config
 	NoAmbient bool
-	// Workers is how many thinks run at once (default 4), Reserve how
+	// Workers is how many thinks run at once (default 16: a batching
+	// decoder decodes them together, a serial one queues them), Reserve how
 	// many of them serve player dialogue only (default 1), Queue how many
 	// thinks of each priority may wait (default 256).
 	Workers, Reserve, Queue int
@@ -83,7 +84,7 @@ func (c Config) withDefaults() Config {
 			*v = d
 		}
 	}
-	def(&c.Workers, 4)
+	def(&c.Workers, 16)
 	def(&c.Queue, 256)
 	def(&c.MaxTokens, 128)
 	def(&c.MemoryLines, 6)
