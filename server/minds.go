@@ -20,27 +20,35 @@ type Minds struct {
 // thinks skipped because the model was overloaded (the NPC went on with its
 // tree alone), the gate's refusals for overload included.
 func NewMinds(h *mind.Host, reg prometheus.Registerer) (*Minds, error) {
+	m := &Minds{h: h}
 	if reg != nil {
-		counter := func(name, help string, f func(mind.Counters) uint64) prometheus.Collector {
-			return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "anima", Name: name, Help: help},
-				func() float64 { return float64(f(h.Counters())) })
-		}
-		for _, c := range []prometheus.Collector{
-			counter("npc_thinks_total", "NPC thinks started.", func(c mind.Counters) uint64 { return c.Thinks }),
-			counter("npc_decisions_total", "NPC decisions landed on a blackboard.", func(c mind.Counters) uint64 { return c.Decisions }),
-			counter("npc_interrupted_total", "NPC utterances cut short by an interrupt or a newer line.", func(c mind.Counters) uint64 { return c.Interrupted }),
-			counter("npc_think_errors_total", "NPC thinks whose generation failed.", func(c mind.Counters) uint64 { return c.Errors }),
-			counter("npc_invalid_decisions_total", "Model outputs that did not parse or validate.", func(c mind.Counters) uint64 { return c.Invalid }),
-			counter("npc_tree_only_total", "Thinks not run because the model was overloaded: the NPC went on with its behaviour tree alone.",
-				func(c mind.Counters) uint64 { return c.TreeOnly + uint64(c.Gate.Overload) }),
-			counter("npc_say_deltas_total", "Say deltas streamed.", func(c mind.Counters) uint64 { return c.SayDeltas }),
-		} {
-			if err := reg.Register(c); err != nil {
-				return nil, err
-			}
+		if err := m.register(reg); err != nil {
+			return nil, err
 		}
 	}
-	return &Minds{h: h}, nil
+	return m, nil
+}
+
+func (m *Minds) register(reg prometheus.Registerer) error {
+	counter := func(name, help string, f func(mind.Counters) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "anima", Name: name, Help: help},
+			func() float64 { return float64(f(m.h.Counters())) })
+	}
+	for _, c := range []prometheus.Collector{
+		counter("npc_thinks_total", "NPC thinks started.", func(c mind.Counters) uint64 { return c.Thinks }),
+		counter("npc_decisions_total", "NPC decisions landed on a blackboard.", func(c mind.Counters) uint64 { return c.Decisions }),
+		counter("npc_interrupted_total", "NPC utterances cut short by an interrupt or a newer line.", func(c mind.Counters) uint64 { return c.Interrupted }),
+		counter("npc_think_errors_total", "NPC thinks whose generation failed.", func(c mind.Counters) uint64 { return c.Errors }),
+		counter("npc_invalid_decisions_total", "Model outputs that did not parse or validate.", func(c mind.Counters) uint64 { return c.Invalid }),
+		counter("npc_tree_only_total", "Thinks not run because the model was overloaded: the NPC went on with its behaviour tree alone.",
+			func(c mind.Counters) uint64 { return c.TreeOnly + uint64(c.Gate.Overload) }),
+		counter("npc_say_deltas_total", "Say deltas streamed.", func(c mind.Counters) uint64 { return c.SayDeltas }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func ref(r NPCRef) mind.Ref { return mind.Ref{Session: r.Session, NPC: r.NPC} }
