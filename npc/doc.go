@@ -19,6 +19,10 @@
 //     attacks, theft, gifts and newcomers, idly now and then — under
 //     per-NPC cooldowns and a global budget, with overload counted.
 //
+// npc/mind joins them into minds that think on a Generator (the decoder)
+// and act through behaviour trees, for many NPCs at once: the server's NPC
+// host.
+//
 // This package itself holds the prompt's inputs, the renderer and the
 // decision, as follows.
 package npc
