@@ -6,18 +6,20 @@
 // through a context. The result streams text deltas (and the deltas of one
 // chosen string field, the NPC's "say") and ends with Stats.
 //
-// This first Engine is serial: one owner goroutine takes requests from a
-// bounded priority queue and decodes them one at a time on a single model
-// State, reusing the longest prefix its KV cache shares with the next prompt.
-// A batching scheduler is meant to replace the owner loop behind the same API.
+// The Engine batches continuously (scheduler.go): one scheduler goroutine
+// owns the model's sequence slots, each a KV cache of its own, and runs
+// steps of one forward pass (model.Step) that decode one token for every
+// running sequence and prefill chunks of waiting prompts within a token
+// budget, higher priorities first. A new request starts in the slot whose
+// cached tokens share the longest prefix with its prompt, or copies that
+// prefix from any other slot, running or idle, rather than recomputing it.
 package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"slices"
+	"sync"
 	"time"
 
 	"github.com/anima-rt/anima/inference/grammar"
@@ -109,38 +111,57 @@ type Result struct {
 
 // Options configure an Engine; zero values pick the defaults.
 type Options struct {
-	Context    int // positions the KV state holds; 0: the model's context length
-	Batch      int // prompt tokens per prefill chunk, between cancellation checks; 0: 256
+	Context    int // positions each sequence's KV state holds; 0: the model's context length
+	Batch      int // prompt tokens one sequence prefills per step, between cancellation checks; 0: 256
 	QueueSize  int // requests that may wait; 0: 64
 	TokenCache int // tokenized segments kept (LRU); 0: 256
+	// MaxSeqs is the number of sequences decoded together, each in a slot
+	// of its own with a KV cache of Context positions (allocated when first
+	// needed, then kept for prefix reuse); 0: 8. Memory grows with it:
+	// MaxSeqs × Context × layers × 2 × KV width × 4 bytes.
+	MaxSeqs int
+	// StepTokens is the token budget of one step, all sequences together:
+	// running sequences' decode tokens first, then prefill chunks; 0:
+	// Batch + MaxSeqs, room for one full chunk beside every decode.
+	StepTokens int
 }
 
-// Engine generates text with one model, one request at a time.
+// Engine generates text with one model, for many requests at once.
 type Engine struct {
 	m   *model.Model
 	tok *tokenizer.Tokenizer
 	opt Options
 
 	q    *queue
-	done chan struct{} // closed when the owner goroutine has exited
+	done chan struct{} // closed when the scheduler goroutine has exited
+	hk   hooks
 
-	// onStart, when set (by tests), is called by the owner goroutine as it
-	// begins a request.
-	onStart func(*Request)
-	// onPrefill, when set (by tests), is called by the owner goroutine after
-	// each prefill chunk with the number of positions now cached.
-	onPrefill func(pos int)
+	// The fields below belong to the scheduler goroutine alone.
+	batch  *model.Batch
+	slots  []*slot       // up to MaxSeqs, created on demand
+	segs   *lru          // segment tokenizations
+	clock  uint64        // steps run; orders slots by last use
+	chunks []model.Chunk // scratch: the step being built
+	inStep []*slot       // scratch: the slot of each chunk
+	active []*slot       // scratch: slots with a sequence
+}
 
-	// The fields below belong to the owner goroutine alone.
-	st     *model.State
-	kv     []int32 // the tokens in st's cache, in order: len(kv) == st.Pos()
-	segs   *lru    // segment tokenizations
-	recent []int32 // scratch: prompt and output, for the repetition penalty
+// hooks let tests watch and pause the scheduler goroutine, which calls
+// them; they are fixed before it starts.
+type hooks struct {
+	onStart    func(*Request)       // a request is taken from the queue
+	onPrefill  func(pos int)        // a prefill chunk is done: pos positions cached
+	beforeStep func()               // at the top of each scheduler iteration, before it admits requests
+	onStep     func(seqs, toks int) // a model step ran
 }
 
 // New returns an Engine serving m with tokenizer tok (which must be m's
-// vocabulary) and starts its owner goroutine, which runs until Close.
+// vocabulary) and starts its scheduler goroutine, which runs until Close.
 func New(m *model.Model, tok *tokenizer.Tokenizer, opt Options) (*Engine, error) {
+	return newEngine(m, tok, opt, hooks{})
+}
+
+func newEngine(m *model.Model, tok *tokenizer.Tokenizer, opt Options, hk hooks) (*Engine, error) {
 	if tok.VocabSize() != m.Config.Vocab {
 		return nil, fmt.Errorf("engine: new: tokenizer has %d tokens, model %d", tok.VocabSize(), m.Config.Vocab)
 	}
@@ -156,45 +177,112 @@ func New(m *model.Model, tok *tokenizer.Tokenizer, opt Options) (*Engine, error)
 	if opt.TokenCache <= 0 {
 		opt.TokenCache = 256
 	}
-	st, err := m.NewState(opt.Context, opt.Batch)
+	if opt.MaxSeqs <= 0 {
+		opt.MaxSeqs = 8
+	}
+	if opt.StepTokens <= 0 {
+		opt.StepTokens = opt.Batch + opt.MaxSeqs
+	}
+	if opt.Context < 2 || opt.MaxSeqs > 1<<12 {
+		return nil, fmt.Errorf("engine: new: context of %d positions, %d sequences: want a context of 2 or more, at most 4096 sequences", opt.Context, opt.MaxSeqs)
+	}
+	b, err := m.NewBatch(opt.StepTokens, min(opt.MaxSeqs, opt.StepTokens))
+	if err != nil {
+		return nil, fmt.Errorf("engine: new: %w", err)
+	}
+	// One slot now, so that a context the model cannot hold fails here.
+	first, err := newSlot(m, opt)
 	if err != nil {
 		return nil, fmt.Errorf("engine: new: %w", err)
 	}
 	e := &Engine{
-		m: m, tok: tok, opt: opt,
-		q:    newQueue(opt.QueueSize),
-		done: make(chan struct{}),
-		st:   st,
-		segs: newLRU(opt.TokenCache),
+		m: m, tok: tok, opt: opt, hk: hk,
+		q:     newQueue(opt.QueueSize),
+		done:  make(chan struct{}),
+		batch: b,
+		slots: []*slot{first},
+		segs:  newLRU(opt.TokenCache),
 	}
-	// The owner goroutine exits when Close is called, after finishing the
-	// request it is running.
+	// The scheduler goroutine exits when Close has been called and the
+	// sequences it was running have finished.
 	go e.run()
 	return e, nil
 }
 
 // Close stops accepting requests, fails those still waiting with ErrClosed,
-// lets the running one finish, and waits for the owner goroutine to exit.
-// Calling it twice is harmless.
+// lets the running ones finish, and waits for the scheduler goroutine to
+// exit. Calling it twice is harmless.
 func (e *Engine) Close() error {
 	e.q.close()
 	<-e.done
 	return nil
 }
 
-// Queued is the number of requests waiting (not counting the running one).
+// Queued is the number of requests waiting (not counting running ones).
 func (e *Engine) Queued() int { return e.q.len() }
 
-// job is one request in flight between Generate and the owner goroutine.
+// job is one request in flight between Generate and the scheduler. The
+// scheduler never blocks on it: events wait in a mailbox that Generate
+// drains, so one slow caller cannot stall the other sequences of a step.
+// The mailbox is bounded by the request: one event per step at most, and a
+// request ends within Context steps.
 type job struct {
 	ctx    context.Context
 	req    *Request
 	submit time.Time
-	seq    uint64     // arrival order, for FIFO among equal priorities
-	index  int        // position in the queue's heap; -1 once taken
-	events chan Event // owner → Generate; closed by the owner when done
-	res    Result     // written by the owner before closing events
-	err    error
+	seq    uint64 // arrival order, for FIFO among equal priorities
+	index  int    // position in the queue's heap; -1 once taken
+
+	signal chan struct{} // capacity 1: the mailbox changed
+
+	mu       sync.Mutex // guards the mailbox below
+	evs      []Event
+	finished bool
+	res      Result
+	err      error
+}
+
+func newJob(ctx context.Context, req *Request) *job {
+	return &job{ctx: ctx, req: req, submit: time.Now(), signal: make(chan struct{}, 1)}
+}
+
+func (j *job) notify() {
+	select {
+	case j.signal <- struct{}{}:
+	default:
+	}
+}
+
+// emit queues ev for Generate, unless the request is cancelled (its
+// Generate may have stopped reading).
+func (j *job) emit(ev Event) {
+	if j.ctx.Err() != nil {
+		return
+	}
+	j.mu.Lock()
+	j.evs = append(j.evs, ev)
+	j.mu.Unlock()
+	j.notify()
+}
+
+// finish ends the job with res and err; events emitted before it are
+// delivered first.
+func (j *job) finish(res Result, err error) {
+	j.mu.Lock()
+	j.res, j.err, j.finished = res, err, true
+	j.mu.Unlock()
+	j.notify()
+}
+
+// take moves the waiting events into buf and reports whether the job has
+// finished.
+func (j *job) take(buf []Event) ([]Event, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	buf = append(buf[:0], j.evs...)
+	clear(j.evs)
+	j.evs = j.evs[:0]
+	return buf, j.finished
 }
 
 // Generate runs req and returns its result, calling fn (if not nil) on the
@@ -221,7 +309,7 @@ func (e *Engine) Generate(ctx context.Context, req Request, fn func(Event)) (Res
 	if err := req.Sampling.Validate(); err != nil {
 		return Result{}, fmt.Errorf("engine: generate: %w", err)
 	}
-	j := &job{ctx: ctx, req: &req, submit: time.Now(), events: make(chan Event, 16)}
+	j := newJob(ctx, &req)
 	if err := e.q.push(j); err != nil {
 		return Result{}, err
 	}
@@ -231,6 +319,7 @@ func (e *Engine) Generate(ctx context.Context, req Request, fn func(Event)) (Res
 		defer timer.Stop()
 		expired = timer.C
 	}
+	var evs []Event
 	for {
 		select {
 		case <-expired:
@@ -239,46 +328,25 @@ func (e *Engine) Generate(ctx context.Context, req Request, fn func(Event)) (Res
 				return Result{Stats: Stats{Finish: FinishDeadline}}, nil
 			}
 			expired = nil
-		case ev, ok := <-j.events:
-			if !ok {
+		case <-j.signal:
+			var done bool
+			evs, done = j.take(evs)
+			if fn != nil {
+				for _, ev := range evs {
+					fn(ev)
+				}
+			}
+			if done {
 				return j.res, j.err
 			}
-			if fn != nil {
-				fn(ev)
-			}
 		case <-ctx.Done():
-			// Still waiting: leave the queue now rather than behind the
-			// running request. Taken already: the owner sees ctx itself.
+			// Still waiting: leave the queue now. Taken already: the
+			// scheduler sees ctx before its next step and ends the request.
 			if e.q.remove(j) {
 				return Result{Stats: Stats{Finish: FinishCancelled}}, nil
 			}
-			ctx = context.Background() // stop selecting on a done channel; drain events
+			ctx = context.Background() // stop selecting on a done channel
 		}
-	}
-}
-
-// run is the owner goroutine: it takes requests in priority order until the
-// queue is closed.
-func (e *Engine) run() {
-	defer close(e.done)
-	for {
-		j, ok := e.q.pop()
-		if !ok {
-			return
-		}
-		if e.onStart != nil {
-			e.onStart(j.req)
-		}
-		j.res, j.err = e.generate(j)
-		close(j.events)
-	}
-}
-
-// emit hands ev to the request's Generate, unless the request is cancelled.
-func emit(j *job, ev Event) {
-	select {
-	case j.events <- ev:
-	case <-j.ctx.Done():
 	}
 }
 
@@ -314,190 +382,4 @@ func (e *Engine) tokens(req *Request) []int32 {
 		p = append(p, ids...)
 	}
 	return p
-}
-
-// generate runs one request on the owner goroutine.
-func (e *Engine) generate(j *job) (Result, error) {
-	req := j.req
-	var res Result
-	prompt := e.tokens(req)
-	res.Stats.PromptTokens = len(prompt)
-	if len(prompt) == 0 {
-		res.Stats.Finish = FinishError
-		return res, errors.New("engine: generate: prompt has no tokens")
-	}
-	if len(prompt) >= e.opt.Context {
-		res.Stats.Finish = FinishError
-		return res, fmt.Errorf("engine: generate: prompt of %d tokens leaves no room in a context of %d", len(prompt), e.opt.Context)
-	}
-	if f, ok := stopped(j); ok {
-		res.Stats.Finish = f
-		return res, nil
-	}
-
-	// Prefix reuse: keep the longest common prefix of the cache and the
-	// prompt, but recompute at least the prompt's last token, whose logits
-	// the first step needs.
-	reuse := 0
-	for reuse < len(e.kv) && reuse < len(prompt) && e.kv[reuse] == prompt[reuse] {
-		reuse++
-	}
-	reuse = min(reuse, len(prompt)-1)
-	if err := e.st.Truncate(reuse); err != nil {
-		e.resetState()
-		reuse = 0
-	}
-	e.kv = e.kv[:reuse]
-	res.Stats.ReusedTokens = reuse
-
-	var logits []float32
-	for rest := prompt[reuse:]; len(rest) > 0; {
-		if f, ok := stopped(j); ok {
-			res.Stats.Finish = f
-			return res, nil
-		}
-		n := min(len(rest), e.opt.Batch)
-		var err error
-		if logits, err = e.m.Forward(e.st, rest[:n]); err != nil {
-			e.resetState()
-			res.Stats.Finish = FinishError
-			return res, fmt.Errorf("engine: generate: prefill: %w", err)
-		}
-		e.kv = append(e.kv, rest[:n]...)
-		rest = rest[n:]
-		if e.onPrefill != nil {
-			e.onPrefill(len(e.kv))
-		}
-	}
-
-	var rng *rand.Rand
-	if !req.Sampling.Greedy() {
-		rng = rand.New(rand.NewPCG(req.Sampling.Seed, 0x616e696d61)) // "anima"
-	}
-	smp, err := sample.New(req.Sampling.Params, rng)
-	if err != nil {
-		res.Stats.Finish = FinishError
-		return res, fmt.Errorf("engine: generate: %w", err)
-	}
-	var mt *grammar.Matcher
-	if req.Grammar != nil {
-		mt = req.Grammar.NewMatcher()
-		if req.StreamField != "" {
-			if err := mt.StreamField(req.StreamField); err != nil {
-				res.Stats.Finish = FinishError
-				return res, fmt.Errorf("engine: generate: %w", err)
-			}
-		}
-	}
-	dec := e.tok.NewDecoder()
-	var text []byte
-	var field []byte
-	e.recent = append(e.recent[:0], prompt...)
-	var first time.Time
-	finish := Finish("")
-
-	for finish == "" {
-		if f, ok := stopped(j); ok {
-			finish = f
-			break
-		}
-		left := e.opt.Context - e.st.Pos()
-		if req.MaxTokens > 0 {
-			left = min(left, req.MaxTokens-res.Stats.GeneratedTokens)
-		}
-		if left <= 0 {
-			finish = FinishLength
-			break
-		}
-		if mt != nil && mt.Done() {
-			finish = FinishStop
-			break
-		}
-		var step []int32
-		if mt != nil {
-			step = mt.Forced()
-			if len(step) > left {
-				step = step[:left]
-			}
-		}
-		if len(step) == 0 {
-			if mt != nil {
-				mask, _ := mt.Allowed()
-				grammar.ApplyMask(logits, mask) // logits belong to st and are overwritten by the next Forward
-			}
-			id, err := smp.Sample(logits, e.recent)
-			if err != nil {
-				finish = FinishError
-				res.Stats.Finish = finish
-				return res, fmt.Errorf("engine: generate: sample: %w", err)
-			}
-			step = []int32{id}
-		}
-		if first.IsZero() {
-			first = time.Now()
-			res.Stats.TTFT = first.Sub(j.submit)
-		}
-		feed := step
-		start := len(text)
-		for i, id := range step {
-			if mt != nil {
-				if err := mt.Accept(id); err != nil {
-					res.Stats.Finish = FinishError
-					return res, fmt.Errorf("engine: generate: grammar: %w", err)
-				}
-			}
-			res.Stats.GeneratedTokens++
-			e.recent = append(e.recent, id)
-			text = append(text, dec.Add(id)...)
-			if e.tok.IsEOG(id) && (mt == nil || mt.Done()) {
-				feed, step = step[:i], step[:i+1]
-				finish = FinishStop
-				break
-			}
-		}
-		ev := Event{Tokens: slices.Clone(step), Text: string(text[start:])} // a forced run belongs to the Grammar
-		if mt != nil {
-			field = mt.AppendDelta(field[:0])
-			ev.Field = string(field)
-		}
-		emit(j, ev)
-		if finish != "" {
-			break
-		}
-		if logits, err = e.m.Forward(e.st, feed); err != nil {
-			e.resetState()
-			res.Stats.Finish = FinishError
-			return res, fmt.Errorf("engine: generate: decode: %w", err)
-		}
-		e.kv = append(e.kv, feed...)
-	}
-
-	// The ending: flush held-back bytes, and close a grammar's JSON when the
-	// budget ran out, so the output still parses.
-	start := len(text)
-	text = append(text, dec.Flush()...)
-	var ev Event
-	if finish == FinishLength && mt != nil && !mt.Done() {
-		text = append(text, mt.Close()...)
-		field = mt.AppendDelta(field[:0])
-		ev.Field = string(field)
-	}
-	if len(text) > start || ev.Field != "" {
-		ev.Text = string(text[start:])
-		emit(j, ev)
-	}
-	if n := res.Stats.GeneratedTokens; n > 1 {
-		if d := time.Since(first); d > 0 {
-			res.Stats.DecodeTokS = float64(n-1) / d.Seconds()
-		}
-	}
-	res.Stats.Finish = finish
-	res.Text = string(text)
-	return res, nil
-}
-
-// resetState empties the KV state after a failure left it unknown.
-func (e *Engine) resetState() {
-	e.st.Reset()
-	e.kv = e.kv[:0]
 }

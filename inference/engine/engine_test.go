@@ -68,10 +68,16 @@ func loadFixture(t testing.TB) *fixture {
 
 func (fx *fixture) engine(t testing.TB, opt Options) *Engine {
 	t.Helper()
+	return fx.engineHooks(t, opt, hooks{})
+}
+
+// engineHooks is engine with test hooks in the scheduler goroutine.
+func (fx *fixture) engineHooks(t testing.TB, opt Options, hk hooks) *Engine {
+	t.Helper()
 	if opt.Context == 0 {
 		opt.Context = 1024
 	}
-	e, err := New(fx.m, fx.tok, opt)
+	e, err := newEngine(fx.m, fx.tok, opt, hk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,8 +298,8 @@ func TestCancelMidDecode(t *testing.T) {
 	if res.Stats.Finish != FinishCancelled {
 		t.Errorf("Finish = %q; want %q", res.Stats.Finish, FinishCancelled)
 	}
-	// The owner checks ctx before every step, and the Generate goroutine
-	// stops reading events at once: a step or two may run after cancel.
+	// The scheduler checks ctx before every step: a step or two may run
+	// after cancel.
 	if res.Stats.GeneratedTokens > 6 {
 		t.Errorf("GeneratedTokens = %d after cancelling at the 3rd event; want a prompt stop", res.Stats.GeneratedTokens)
 	}
@@ -318,32 +324,11 @@ func TestDeadline(t *testing.T) {
 	}
 }
 
-// blocker runs a request whose callback holds the owner goroutine (its
-// event channel fills) until release is closed, so that others queue up.
-func blocker(t *testing.T, e *Engine) (release func(), wait func()) {
-	t.Helper()
-	gate := make(chan struct{})
-	started := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	// Exits when gate is closed and the request has finished.
-	go func() {
-		defer wg.Done()
-		once := false
-		_, err := e.Generate(context.Background(), Request{Segments: segments("Wait."), MaxTokens: 40, Priority: 100}, func(Event) {
-			if !once {
-				once = true
-				close(started)
-				<-gate
-			}
-		})
-		if err != nil {
-			t.Errorf("blocking request: %v", err)
-		}
-	}()
-	<-started
-	return func() { close(gate) }, wg.Wait
-}
+// pauser holds the scheduler goroutine at the top of its next iteration
+// (hooks.beforeStep) while mu is locked, so that requests queue up.
+type pauser struct{ mu sync.Mutex }
+
+func (p *pauser) hook() { p.mu.Lock(); p.mu.Unlock() }
 
 func waitQueued(t *testing.T, e *Engine, n int) {
 	t.Helper()
@@ -354,31 +339,30 @@ func waitQueued(t *testing.T, e *Engine, n int) {
 
 func TestPriorityOrder(t *testing.T) {
 	fx := loadFixture(t)
-	e := fx.engine(t, Options{})
+	var p pauser
 	var mu sync.Mutex
 	var order []int
-	e.onStart = func(r *Request) {
+	e := fx.engineHooks(t, Options{MaxSeqs: 1}, hooks{beforeStep: p.hook, onStart: func(r *Request) {
 		mu.Lock()
 		order = append(order, r.Priority)
 		mu.Unlock()
-	}
-	release, wait := blocker(t, e)
+	}})
+	p.mu.Lock()
 	var wg sync.WaitGroup
-	for i, p := range []int{1, 5, 1, 9, 5} {
+	for i, pr := range []int{1, 5, 1, 9, 5} {
 		wg.Add(1)
 		// Exits when its request has finished.
 		go func() {
 			defer wg.Done()
-			if _, err := e.Generate(context.Background(), Request{Segments: segments("Hi."), MaxTokens: 1, Priority: p}, nil); err != nil {
+			if _, err := e.Generate(context.Background(), Request{Segments: segments("Hi."), MaxTokens: 1, Priority: pr}, nil); err != nil {
 				t.Errorf("Generate: %v", err)
 			}
 		}()
 		waitQueued(t, e, i+1)
 	}
-	release()
-	wait()
+	p.mu.Unlock()
 	wg.Wait()
-	want := []int{100, 9, 5, 5, 1, 1}
+	want := []int{9, 5, 5, 1, 1}
 	if !slices.Equal(order, want) {
 		t.Errorf("start order by priority = %v; want %v", order, want)
 	}
@@ -386,10 +370,10 @@ func TestPriorityOrder(t *testing.T) {
 
 func TestOverloadedAndCancelWhileQueued(t *testing.T) {
 	fx := loadFixture(t)
-	e := fx.engine(t, Options{QueueSize: 2})
-	release, wait := blocker(t, e)
-	defer wait()
-	defer release()
+	var p pauser
+	e := fx.engineHooks(t, Options{QueueSize: 2}, hooks{beforeStep: p.hook})
+	p.mu.Lock()
+	defer p.mu.Unlock()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	results := make(chan Result, 2)
@@ -408,7 +392,7 @@ func TestOverloadedAndCancelWhileQueued(t *testing.T) {
 		t.Errorf("Generate on a full queue: err = %v; want ErrOverloaded", err)
 	}
 	// Waiting requests leave the queue as soon as they are cancelled,
-	// though the owner is still busy.
+	// though the scheduler is held.
 	cancel()
 	for range 2 {
 		if res := <-results; res.Stats.Finish != FinishCancelled {
@@ -422,8 +406,27 @@ func TestOverloadedAndCancelWhileQueued(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	fx := loadFixture(t)
-	e := fx.engine(t, Options{})
-	release, wait := blocker(t, e)
+	var p pauser
+	e := fx.engineHooks(t, Options{MaxSeqs: 1}, hooks{beforeStep: p.hook})
+	// A running request holds the scheduler from its first event on.
+	started := make(chan struct{})
+	running := make(chan Result, 1)
+	// Exits when the running request has finished.
+	go func() {
+		once := false
+		res, err := e.Generate(context.Background(), Request{Segments: segments("Wait."), MaxTokens: 20}, func(Event) {
+			if !once {
+				once = true
+				p.mu.Lock()
+				close(started)
+			}
+		})
+		if err != nil {
+			t.Errorf("running request at Close: %v", err)
+		}
+		running <- res
+	}()
+	<-started
 	errs := make(chan error, 1)
 	// Exits when Close fails its request.
 	go func() {
@@ -437,8 +440,10 @@ func TestClose(t *testing.T) {
 	if err := <-errs; !errors.Is(err, ErrClosed) {
 		t.Errorf("waiting request at Close: err = %v; want ErrClosed", err)
 	}
-	release()
-	wait()
+	p.mu.Unlock()
+	if res := <-running; res.Stats.Finish != FinishLength && res.Stats.Finish != FinishStop {
+		t.Errorf("request running at Close: Finish = %q; want it to run to its end", res.Stats.Finish)
+	}
 	<-closed
 	if _, err := e.Generate(context.Background(), Request{Segments: segments("Hi.")}, nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("Generate after Close: err = %v; want ErrClosed", err)
@@ -474,15 +479,14 @@ func TestBadRequests(t *testing.T) {
 // the next request with the same prompt.
 func TestCancelMidPrefill(t *testing.T) {
 	fx := loadFixture(t)
-	e := fx.engine(t, Options{Batch: 16})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var chunks []int
-	e.onPrefill = func(pos int) {
+	e := fx.engineHooks(t, Options{Batch: 16}, hooks{onPrefill: func(pos int) {
 		if chunks = append(chunks, pos); len(chunks) == 2 {
 			cancel()
 		}
-	}
+	}})
 	req := Request{Segments: segments("Is the bridge safe?"), MaxTokens: 4}
 	res, err := e.Generate(ctx, req, nil)
 	if err != nil {
@@ -498,13 +502,13 @@ func TestCancelMidPrefill(t *testing.T) {
 }
 
 // TestDeadlineWhileQueued: a request whose deadline passes while it waits
-// behind a busy owner ends then, without waiting for its turn.
+// ends then, without waiting for its turn.
 func TestDeadlineWhileQueued(t *testing.T) {
 	fx := loadFixture(t)
-	e := fx.engine(t, Options{})
-	release, wait := blocker(t, e)
-	defer wait()
-	defer release()
+	var p pauser
+	e := fx.engineHooks(t, Options{}, hooks{beforeStep: p.hook})
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	res, err := e.Generate(context.Background(), Request{Segments: segments("Hi."), MaxTokens: 1, Deadline: time.Now().Add(20 * time.Millisecond)}, nil)
 	if err != nil || res.Stats.Finish != FinishDeadline {
 		t.Errorf("deadline passed while queued: Finish = %q, err %v; want %q, nil", res.Stats.Finish, err, FinishDeadline)

@@ -9,7 +9,7 @@ import (
 // queue is the bounded priority queue of waiting requests: higher Priority
 // first, then arrival order.
 type queue struct {
-	wake chan struct{} // capacity 1: a push or close since the owner last looked
+	wake chan struct{} // capacity 1: a push or close since the scheduler last looked
 
 	mu     sync.Mutex // guards the fields below
 	h      jobHeap
@@ -42,23 +42,23 @@ func (q *queue) push(j *job) error {
 	return nil
 }
 
-// pop waits for the most urgent job; false once the queue is closed.
-func (q *queue) pop() (*job, bool) {
-	for {
-		q.mu.Lock()
-		if q.closed {
-			q.mu.Unlock()
-			return nil, false
-		}
-		if len(q.h) > 0 {
-			j := heap.Pop(&q.h).(*job)
-			q.mu.Unlock()
-			return j, true
-		}
-		q.mu.Unlock()
-		<-q.wake
+// tryPop takes the most urgent job, if any; closed reports a closed queue.
+func (q *queue) tryPop() (j *job, closed bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return nil, true
 	}
+	if len(q.h) == 0 {
+		return nil, false
+	}
+	return heap.Pop(&q.h).(*job), false
 }
+
+// wait blocks until a push or close since the last wait (or since the
+// queue was made): a caller that found the queue empty and then waits
+// cannot miss a push in between.
+func (q *queue) wait() { <-q.wake }
 
 // remove takes j out of the queue if it is still waiting.
 func (q *queue) remove(j *job) bool {
@@ -81,8 +81,7 @@ func (q *queue) close() {
 	q.closed = true
 	for _, j := range q.h {
 		j.index = -1
-		j.err = ErrClosed
-		close(j.events)
+		j.finish(Result{}, ErrClosed)
 	}
 	q.h = nil
 	select {
@@ -134,7 +133,7 @@ type segKey struct {
 
 // lru keeps the tokenizations of the most recently used segments, so the
 // lore and persona every request repeats are encoded once. It belongs to
-// the owner goroutine.
+// the scheduler goroutine.
 type lru struct {
 	limit int
 	order *list.List // of *lruEntry, most recent first

@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// outcome is what a test compares between runs of one request.
+type outcome struct {
+	tokens []int32
+	text   string
+	field  string
+	finish Finish
+}
+
+func run(t *testing.T, e *Engine, ctx context.Context, req Request, onEvent func(n int)) (outcome, Result) {
+	t.Helper()
+	var o outcome
+	var field strings.Builder
+	n := 0
+	res, err := e.Generate(ctx, req, func(ev Event) {
+		o.tokens = append(o.tokens, ev.Tokens...)
+		field.WriteString(ev.Field)
+		if n++; onEvent != nil {
+			onEvent(n)
+		}
+	})
+	if err != nil {
+		t.Errorf("Generate: %v", err)
+	}
+	o.text, o.field, o.finish = res.Text, field.String(), res.Stats.Finish
+	return o, res
+}
+
+// mixedRequests are greedy requests of several shapes: free text and NPC
+// decisions with a streamed say, different prompts and budgets.
+func mixedRequests(t *testing.T, fx *fixture) []Request {
+	g := fx.grammar(t)
+	var reqs []Request
+	for i, stim := range []string{"Is the bridge safe?", "Where can I buy a knife?", "Wolves!", "Have you seen my brother?", "Bread, please.", "Who built the bridge?"} {
+		r := Request{Segments: segments(stim), MaxTokens: 10 + 3*i, Priority: i % 3}
+		if i%2 == 1 {
+			r.Grammar, r.StreamField = g, "say"
+			r.MaxTokens += 12
+		}
+		reqs = append(reqs, r)
+	}
+	return reqs
+}
+
+// TestBatchedMatchesOneAtATime runs the same greedy requests one at a time
+// on an engine of one slot, then all at once on an engine that batches
+// them (prefill chunks beside decode steps): each request's tokens, text
+// and streamed field must be the same.
+func TestBatchedMatchesOneAtATime(t *testing.T) {
+	fx := loadFixture(t)
+	reqs := mixedRequests(t, fx)
+	serial := fx.engine(t, Options{MaxSeqs: 1})
+	want := make([]outcome, len(reqs))
+	for i, r := range reqs {
+		want[i], _ = run(t, serial, context.Background(), r, nil)
+	}
+
+	var p pauser
+	var widest atomic.Int32
+	e := fx.engineHooks(t, Options{MaxSeqs: 8, Batch: 32}, hooks{beforeStep: p.hook, onStep: func(seqs, toks int) {
+		if int32(seqs) > widest.Load() {
+			widest.Store(int32(seqs))
+		}
+	}})
+	got := make([]outcome, len(reqs))
+	p.mu.Lock() // queue them all, so that they start together
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		wg.Add(1)
+		// Exits when its request has finished.
+		go func() {
+			defer wg.Done()
+			got[i], _ = run(t, e, context.Background(), r, nil)
+		}()
+		waitQueued(t, e, i+1)
+	}
+	p.mu.Unlock()
+	wg.Wait()
+	for i := range reqs {
+		if !slices.Equal(got[i].tokens, want[i].tokens) || got[i].text != want[i].text || got[i].field != want[i].field || got[i].finish != want[i].finish {
+			t.Errorf("request %d batched: %+v\none at a time: %+v", i, got[i], want[i])
+		}
+	}
+	// Short requests end while long ones still prefill: not all six need
+	// share a step, but most must have.
+	if w := widest.Load(); w < 4 {
+		t.Errorf("the widest step carried %d sequences; want at least 4 of %d", w, len(reqs))
+	}
+}
+
+// TestCancelOneOfABatch cancels one of two sequences decoding together:
+// it ends at once, and the other's output is what it would have been
+// alone.
+func TestCancelOneOfABatch(t *testing.T) {
+	fx := loadFixture(t)
+	reqs := mixedRequests(t, fx)
+	alone, _ := run(t, fx.engine(t, Options{}), context.Background(), reqs[1], nil)
+
+	var p pauser
+	e := fx.engineHooks(t, Options{}, hooks{beforeStep: p.hook})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	long := Request{Segments: segments("Tell me everything."), MaxTokens: 500}
+	p.mu.Lock()
+	var wg sync.WaitGroup
+	var cancelled Result
+	wg.Add(2)
+	// Each exits when its request has finished.
+	go func() {
+		defer wg.Done()
+		_, cancelled = run(t, e, ctx, long, func(n int) {
+			if n == 3 {
+				cancel()
+			}
+		})
+	}()
+	waitQueued(t, e, 1)
+	var other outcome
+	go func() { defer wg.Done(); other, _ = run(t, e, context.Background(), reqs[1], nil) }()
+	waitQueued(t, e, 2)
+	p.mu.Unlock()
+	wg.Wait()
+	if cancelled.Stats.Finish != FinishCancelled || cancelled.Stats.GeneratedTokens > 6 {
+		t.Errorf("cancelled at its 3rd event: Stats = %+v; want %q within a step or two", cancelled.Stats, FinishCancelled)
+	}
+	if !slices.Equal(other.tokens, alone.tokens) || other.text != alone.text {
+		t.Errorf("beside a cancelled sequence: %+v; alone: %+v", other, alone)
+	}
+}
+
+// TestPrefixCopiedFromRunningSequence: a request whose prompt shares the
+// lore and persona with a sequence still decoding in another slot starts
+// from a copy of that prefix, and generates what a fresh engine does.
+func TestPrefixCopiedFromRunningSequence(t *testing.T) {
+	fx := loadFixture(t)
+	e := fx.engine(t, Options{MaxSeqs: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	firstEvent := make(chan struct{})
+	done := make(chan struct{})
+	// Exits when cancelled below.
+	go func() {
+		defer close(done)
+		run(t, e, ctx, Request{Segments: segments("Tell me everything."), MaxTokens: 500}, func(n int) {
+			if n == 1 {
+				close(firstEvent)
+			}
+		})
+	}()
+	<-firstEvent
+	second := Request{Segments: segments("Where can I buy a knife?"), MaxTokens: 8}
+	got, res := run(t, e, context.Background(), second, nil)
+	cancel()
+	<-done
+
+	shared := e.tokens(&Request{Segments: segments("")[:4]})
+	if res.Stats.ReusedTokens < len(shared)-1 {
+		t.Errorf("ReusedTokens = %d beside a running sequence with the same %d-token prefix; want at least %d", res.Stats.ReusedTokens, len(shared), len(shared)-1)
+	}
+	fresh, _ := run(t, fx.engine(t, Options{}), context.Background(), second, nil)
+	if !slices.Equal(got.tokens, fresh.tokens) {
+		t.Errorf("from a copied prefix: %v; a fresh engine gives %v", got.tokens, fresh.tokens)
+	}
+}
+
+// TestMoreRequestsThanSlots: requests beyond MaxSeqs wait for a slot and
+// all finish; the slots' caches serve the later ones' shared prefix.
+func TestMoreRequestsThanSlots(t *testing.T) {
+	fx := loadFixture(t)
+	e := fx.engine(t, Options{MaxSeqs: 3, Batch: 64})
+	var wg sync.WaitGroup
+	results := make([]Result, 9)
+	for i := range results {
+		wg.Add(1)
+		// Exits when its request has finished.
+		go func() {
+			defer wg.Done()
+			_, results[i] = run(t, e, context.Background(), Request{Segments: segments(fmt.Sprintf("Question %d?", i)), MaxTokens: 4}, nil)
+		}()
+	}
+	wg.Wait()
+	reused := 0
+	for i, r := range results {
+		if r.Stats.GeneratedTokens == 0 {
+			t.Errorf("request %d generated nothing: %+v", i, r.Stats)
+		}
+		if r.Stats.ReusedTokens > 0 {
+			reused++
+		}
+	}
+	if reused < len(results)-3 {
+		t.Errorf("%d of %d requests reused a cached prefix; want all but the first wave of 3 at least", reused, len(results))
+	}
+}
