@@ -77,7 +77,7 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if temperature == 0 {
 		temperature = -1 // mind.Config: negative is greedy
 	}
-	m, err := openMinds(d, *dataDir, mind.Config{NoAmbient: true, MaxTokens: *maxTokens, Temperature: temperature,
+	m, err := openMinds(d, *dataDir, mind.Config{NoAmbient: true, KeepPrompt: true, MaxTokens: *maxTokens, Temperature: temperature,
 		Workers: 1, Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return err

@@ -63,7 +63,7 @@ func startMindServer(t testing.TB, dataDir string, wrap func(mind.Generator) min
 	t.Helper()
 	d := testDecoder(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := mind.Config{NoAmbient: true, MaxTokens: 96, Logger: log, Temperature: -1}
+	cfg := mind.Config{NoAmbient: true, KeepPrompt: true, MaxTokens: 96, Logger: log, Temperature: -1}
 	m, err := openMinds(d, dataDir, cfg)
 	if err != nil {
 		t.Fatal(err)

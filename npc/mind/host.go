@@ -67,6 +67,9 @@ type Config struct {
 	// PlayerDeadline and AmbientDeadline bound a think's decoding
 	// (defaults 20s and 10s): past it the NPC stops and keeps its tree.
 	PlayerDeadline, AmbientDeadline time.Duration
+	// KeepPrompt keeps each NPC's last prompt for Inspect (a few KiB per
+	// NPC: for tools and tests, not for thousands of NPCs).
+	KeepPrompt bool
 	// Temperature samples the say (default 0.7; negative: greedy).
 	Temperature float32
 	// TickRate is the trees' ticks per second (default 10).
@@ -719,7 +722,7 @@ func (h *Host) save(n *mindNPC, final bool) error {
 // Inspection is what an NPC's mind holds now, for tools (anima chat) and
 // tests.
 type Inspection struct {
-	Prompt   string   // the prompt of its last think, whole
+	Prompt   string   // the prompt of its last think, with Config.KeepPrompt
 	Memories []string // its memory stream's entries, oldest first
 	Turns    int      // turns of the conversation in progress
 }

@@ -142,7 +142,7 @@ func newHost(t *testing.T, g Generator, store *memory.Store) *Host {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Generator: g, Assets: a, Store: store, NoAmbient: true,
+	h, err := New(Config{Generator: g, Assets: a, Store: store, NoAmbient: true, KeepPrompt: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -228,9 +228,11 @@ func (h *Host) think(j job) {
 	var res Result
 	for try := 0; ; try++ {
 		req.Segments = segments(in, pieces)
-		n.mu.Lock()
-		n.lastPrompt = req.Segments.String()
-		n.mu.Unlock()
+		if h.cfg.KeepPrompt {
+			n.mu.Lock()
+			n.lastPrompt = req.Segments.String()
+			n.mu.Unlock()
+		}
 		res, err = h.gen.Generate(ctx, req, func(d string) { h.delta(n, u, d) })
 		if !errors.Is(err, ErrTooLong) || try == 2 {
 			break
@@ -325,8 +327,11 @@ func (h *Host) land(n *mindNPC, u *utterance, j job, in npc.PromptInput, pieces 
 	}
 	to, toName := addressee(in.Now)
 	d, perr := npc.ParseDecision([]byte(res.Text))
-	if perr == nil && !cutShort && !res.Stats.Stopped {
-		if perr = d.ValidateFor(h.a.Catalog, in); perr != nil {
+	if !cutShort && !res.Stats.Stopped {
+		if perr == nil {
+			perr = d.ValidateFor(h.a.Catalog, in)
+		}
+		if perr != nil {
 			h.invalid.Add(1)
 			h.log.Warn("decision invalid", "npc", n.ref.NPC, "raw", res.Text, "err", perr)
 		}
