@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/anima-rt/anima/assets"
 	"github.com/anima-rt/anima/npc/memory"
 	"github.com/anima-rt/anima/npc/mind"
 	"github.com/anima-rt/anima/protocol"
@@ -91,6 +92,9 @@ func runServe(ctx context.Context, args []string) error {
 		host = si
 	} else {
 		d, err := loadDecoder(*modelPath, *threads)
+		if errors.Is(err, assets.ErrNoModel) {
+			return fmt.Errorf("%w, or serve without one: anima serve -standin", err)
+		}
 		if err != nil {
 			return err
 		}
