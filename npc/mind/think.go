@@ -371,6 +371,7 @@ func (h *Host) land(n *mindNPC, u *utterance, j job, in npc.PromptInput, pieces 
 		n.mem.Said(now, to, toName, d.Say, n.p.Language)
 	}
 	n.history = append(in.History, npc.Turn{Stimulus: in.Now, Reply: d})
+	n.digest = in.Memory // as sent: a retry may have dropped it
 	n.lastTokens = res.Stats.PromptTokens + res.Stats.GeneratedTokens
 	n.pieces = append(pieces[:len(pieces):len(pieces)], res.Pieces)
 	n.lastTurn = now
