@@ -467,3 +467,37 @@ func TestPlayerOutranksAmbient(t *testing.T) {
 		t.Errorf("gate counters %+v; want newcomer thinks", c.Gate)
 	}
 }
+
+// tooLong refuses any prompt that carries a conversation, as a small
+// context would.
+type tooLong struct{ scripted }
+
+func (g *tooLong) Generate(ctx context.Context, req Request, say func(string)) (Result, error) {
+	for _, s := range req.Segments {
+		if s.Name == npc.SegHistory && s.Text != "" {
+			return Result{}, fmt.Errorf("context of 16: %w", ErrTooLong)
+		}
+	}
+	return g.scripted.Generate(ctx, req, say)
+}
+
+// A prompt too long for the generator's context is retried without the
+// conversation so far; the NPC still answers.
+func TestTooLongDropsTheConversation(t *testing.T) {
+	g := &tooLong{scripted{emotion: "neutral", action: "greet", target: "p1", pieces: []string{"Aye."}}}
+	h := newHost(t, g, nil)
+	out := newOutbox()
+	spawnSmith(t, h, out)
+	for _, id := range []string{"r1", "r2"} {
+		if err := h.PlayerSay(smith, id, &protocol.PlayerSay{Speaker: "p1", Text: "Again?"}); err != nil {
+			t.Fatal(err)
+		}
+		out.await(t, "answer to "+id, func(e protocol.Envelope) bool { return e.Type == "decision" && e.ID == id })
+	}
+	if in, _ := h.Inspect(smith); in.Turns != 1 || strings.Contains(in.Prompt, "Aye.") {
+		t.Errorf("after a too-long retry: %d turns, prompt:\n%s\nwant one turn and no earlier reply", in.Turns, in.Prompt)
+	}
+	if c := h.Counters(); c.Decisions != 2 || c.Errors != 0 {
+		t.Errorf("counters %+v; want 2 decisions, no errors", c)
+	}
+}
