@@ -118,6 +118,11 @@ type Config struct {
 	Fallback      Generator
 	FallbackVocab *grammar.Vocab
 
+	// SendPriority sends Request.Priority as vLLM's "priority" field (its
+	// sign flipped: vLLM runs lower values first), for a server started
+	// with --scheduling-policy priority; others may refuse the field.
+	SendPriority bool
+
 	// ChatTemplateKwargs go to the server's chat template (vLLM, SGLang):
 	// {"enable_thinking": false} keeps Qwen3 from thinking aloud.
 	ChatTemplateKwargs map[string]any
@@ -462,8 +467,13 @@ func (c *Client) body(req *engine.Request, se *schemaEntry) ([]byte, error) {
 	type extra struct {
 		GuidedJSON        json.RawMessage `json:"guided_json,omitempty"`
 		RepetitionPenalty float64         `json:"repetition_penalty,omitempty"`
+		Priority          *int            `json:"priority,omitempty"`
 	}
 	var x extra
+	if c.cfg.SendPriority && req.Priority != 0 {
+		p := -req.Priority
+		x.Priority = &p
+	}
 	if s.RepeatPenalty > 0 && s.RepeatPenalty != 1 {
 		x.RepetitionPenalty = float64(s.RepeatPenalty)
 	}

@@ -274,9 +274,19 @@ func TestRemoteSurvivesKillAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	restartedAt := map[*remote.Client]int{bare: count(bare), failover: count(failover)}
+	served := func(c *remote.Client) int { // successes since the restart
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, o := range results[c][restartedAt[c]:] {
+			if o.err == nil {
+				n++
+			}
+		}
+		return n
+	}
 	waitFor("both circuits to close", func() bool {
-		return bare.Stats().Circuit == remote.Closed && failover.Stats().Circuit == remote.Closed &&
-			count(bare) >= restartedAt[bare]+4 && count(failover) >= restartedAt[failover]+4
+		return bare.Stats().Circuit == remote.Closed && failover.Stats().Circuit == remote.Closed && served(bare) >= 3 && served(failover) >= 3
 	})
 	fallbacks := failover.Stats().Fallbacks
 	stop.Store(true)
@@ -298,10 +308,6 @@ func TestRemoteSurvivesKillAndRestart(t *testing.T) {
 			if errors.Is(o.err, remote.ErrCircuitOpen) {
 				fast++
 			}
-		}
-		last := results[c][len(results[c])-1]
-		if last.err != nil {
-			t.Errorf("%s: the last request after the restart failed: %v", name, last.err)
 		}
 		t.Logf("%s: %d requests, %d failed (%d fast, circuit open); %+v", name, len(results[c]), failed, fast, c.Stats())
 		if c == bare && fast == 0 {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -203,5 +204,28 @@ func TestSilentServerTimesOut(t *testing.T) {
 	res, err = c.Generate(context.Background(), engine.Request{Segments: npcSegments("hi"), Deadline: time.Now().Add(50 * time.Millisecond)}, nil)
 	if err != nil || res.Stats.Finish != engine.FinishDeadline {
 		t.Errorf("Generate past its Deadline = %+v, %v; want FinishDeadline and no error", res.Stats, err)
+	}
+}
+
+func TestPriorityIsSentOnlyWhenAsked(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	url := scripted(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		sse(w, "stop", "ok")
+	})
+	for _, send := range []bool{false, true} {
+		c := client(t, remote.Config{URL: url, Model: "m", SendPriority: send})
+		if _, err := c.Generate(context.Background(), engine.Request{Segments: npcSegments("hi"), Priority: 2}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(bodies[0], `"priority"`) || !strings.Contains(bodies[1], `"priority":-2`) {
+		t.Errorf("bodies %q; want no priority, then vLLM's priority -2", bodies)
 	}
 }
