@@ -139,7 +139,7 @@ func (s *stream) add(text string) error {
 				break
 			}
 			s.flushHeld(ok)
-			return fmt.Errorf("%w: after %q: %v", ErrInvalidOutput, s.text.String()+string(ok), err)
+			return fmt.Errorf("%w: after %q: %v", ErrInvalidOutput, s.text.String(), err)
 		}
 		switch {
 		case s.escaped:
