@@ -13,9 +13,10 @@ import (
 // BenchmarkMinds100NPCs: 100 NPCs (the 12 personas in turn) on one
 // connection, each asked one line at once per iteration; it reports
 // decisions per second and the time from the line to the NPC's first say
-// delta (median and 90th percentile) over all of them. With the serial
-// engine the NPCs are answered one after another, so the percentiles show
-// the queue. Run it alone: go test -run '^$' -bench Minds100 -benchtime 1x ./cmd/anima/
+// delta (median and 90th percentile) over all of them. The hundred lines
+// arrive together, so the percentiles show the decoder's queue; a CPU
+// profile of it is all model kernels. Run it alone:
+// go test -run '^$' -bench Minds100 -benchtime 1x ./cmd/anima/
 func BenchmarkMinds100NPCs(b *testing.B) {
 	const npcs = 100
 	ms := startMindServer(b, b.TempDir(), nil)
