@@ -39,6 +39,8 @@ type benchResult struct {
 	DecodeCtxTokS float64 `json:"decode_after_ctx_tok_s"`
 	KVCacheBytes  int64   `json:"kv_cache_bytes"`
 	PeakRSSBytes  int64   `json:"peak_rss_bytes"`
+
+	*serveResult // the serving figures; absent with -serve=false
 }
 
 // runBench measures prefill and decode speed of a GGUF model, the way
@@ -63,6 +65,8 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	typ := fs.String("type", "f32", "with -make: tensor type (f32, f16, bf16, q8_0)")
 	outPath := fs.String("o", "", "with -make: output `file`")
 	seed := fs.Uint64("seed", 1, "with -make: random seed")
+	serve := fs.Bool("serve", true, "also measure the serving engine: TTFT cold and warm, batched decode, grammar cost")
+	concurrency := fs.String("concurrency", "1,8,32,64", "with -serve: concurrent sequences of the batched decode figures")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: anima bench -m FILE [flags]\n       anima bench -make tiny|small|medium -type f32|q8_0 -o FILE\n\n")
 		fs.PrintDefaults()
@@ -79,6 +83,10 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *prefill < 1 || *decode < 1 || *ctxLen < 0 || *reps < 1 {
 		return errors.New("-prefill, -decode and -reps must be >= 1, -ctx >= 0")
+	}
+	conc, err := parseConcurrency(*concurrency)
+	if err != nil {
+		return err
 	}
 
 	f, err := gguf.Open(*path)
@@ -152,6 +160,16 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	res.PrefillTokS, res.DecodeTokS, res.DecodeCtxTokS = median(pre), median(dec), median(decCtx)
+	var serveSkipped error
+	if *serve {
+		res.serveResult, err = serveFigures(ctx, m, f, *reps, *batch, *decode, conc)
+		switch {
+		case errors.Is(err, errNoServingVocab):
+			serveSkipped = err // a toy model: report the rest
+		case err != nil:
+			return err
+		}
+	}
 	res.PeakRSSBytes = peakRSS()
 
 	if *asJSON {
@@ -171,6 +189,20 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(w, "decode after %d cached tokens\t%.1f tok/s\n", *ctxLen, res.DecodeCtxTokS)
 	}
 	fmt.Fprintf(w, "KV cache\t%.1f MiB\n", float64(res.KVCacheBytes)/(1<<20))
+	if serveSkipped != nil {
+		fmt.Fprintf(w, "serving\tskipped: %v\n", serveSkipped)
+	}
+	if s := res.serveResult; s != nil {
+		fmt.Fprintf(w, "serving: TTFT, 1,000-token prompt\t%.1f ms cold, %.1f ms with 950 tokens cached (%.1f%%)\n", s.TTFTColdMs, s.TTFTWarmMs, 100*s.TTFTWarmMs/s.TTFTColdMs)
+		for _, c := range conc {
+			r := s.BatchDecodeTokS[strconv.Itoa(c)]
+			fmt.Fprintf(w, "serving: decode, %d concurrent\t%.1f tok/s (%.2f× one)\n", c, r, r/s.BatchDecodeTokS[strconv.Itoa(conc[0])])
+		}
+		fmt.Fprintf(w, "serving: decode with the decision grammar\t%.1f tok/s, %.1f%% of free (%.1f tok/s)\n", s.GrammarDecodeTokS, 100*s.GrammarDecodeRatio, s.FreeDecodeTokS)
+		if s.StandInVocab {
+			fmt.Fprintf(w, "\t(the file has no tokenizer: a stand-in byte-level vocabulary)\n")
+		}
+	}
 	fmt.Fprintf(w, "peak RSS\t%.1f MiB\n", float64(res.PeakRSSBytes)/(1<<20))
 	fmt.Fprintf(w, "(median of %d runs)\t\n", res.Reps)
 	return w.Flush()
