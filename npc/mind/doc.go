@@ -5,8 +5,7 @@
 //
 // Per NPC, a perceive or a line heard goes into its working set
 // (npc/perception) and past the salience gate (npc/salience); when the gate
-// says think, a think is queued — at most one runs per NPC, and later
-// reasons wait behind it as one more. A think renders the prompt
+// says think, a think is queued (at most one per NPC). A think renders the prompt
 // (npc.RenderPrompt: lore, persona, the memory digest, the conversation so
 // far, the stimulus) and the decision schema (npc.DecisionSchema: the NPC's
 // actions with only the targets it can see or knows), decodes with the say
@@ -20,10 +19,20 @@
 //
 // A conversation's turns stay in the prompt as history and its memory
 // digest is frozen for its length, so each turn's prompt extends the last
-// one and the decoder reuses its cached prefix. A conversation ends after
-// Config.MaxTurns turns or Config.ConversationGap of silence; the next
-// starts from a fresh digest, in which the memories of the last one are
-// found.
+// one and the decoder reuses its cached prefix. Earlier replies go back
+// into the prompt cut into the pieces they were generated in
+// (Result.Pieces), so they tokenize as the decoder chose them and are found
+// in its cache too. A conversation ends after Config.MaxTurns turns,
+// Config.ConversationGap of silence, or when its prompt nears
+// Config.ContextTokens; the next starts from a fresh digest, in which the
+// memories of the last one are found.
+//
+// # One think per NPC
+//
+// A request while a think is queued merges into it (a player's line
+// promotes it to the player queue); a request while one runs waits behind
+// it as one more think, and a player's line cuts short the reply being
+// decoded, which the new line makes stale.
 //
 // # Priorities and overload
 //
