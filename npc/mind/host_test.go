@@ -501,3 +501,36 @@ func TestTooLongDropsTheConversation(t *testing.T) {
 		t.Errorf("counters %+v; want 2 decisions, no errors", c)
 	}
 }
+
+// A session's world message is the lore its NPCs think in from then on;
+// an inline character needs no persona file.
+func TestWorldAndInlineCharacter(t *testing.T) {
+	g := &scripted{emotion: "neutral", action: "greet", target: "p1", pieces: []string{"Hm."}}
+	h := newHost(t, g, nil)
+	if err := h.World("s1", &protocol.World{Lore: "Frostmere is a town of ice fishers on a frozen lake."}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.World("s1", &protocol.World{Lore: ""}); err == nil {
+		t.Error("World with empty lore: no error")
+	}
+	out := newOutbox()
+	ref := Ref{"s1", "ola"}
+	sp, err := h.Spawn(ref, &protocol.Spawn{Character: &protocol.Character{Name: "Ola", Role: "ice fisher", Style: "slow, few words"}}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp.Tree != "wanderer" || len(sp.Actions) == 0 {
+		t.Errorf("spawned %+v; want the default tree and the catalog's actions", sp)
+	}
+	h.Perceive(ref, &protocol.Perceive{Entities: []protocol.Entity{{ID: "p1", Kind: "player"}}})
+	if err := h.PlayerSay(ref, "r1", &protocol.PlayerSay{Speaker: "p1", Text: "Cold today?"}); err != nil {
+		t.Fatal(err)
+	}
+	out.await(t, "decision", isType("decision"))
+	in, _ := h.Inspect(ref)
+	for _, want := range []string{"[World] Frostmere is a town of ice fishers", "[You] Ola (ice fisher)", "Speech: slow, few words"} {
+		if !strings.Contains(in.Prompt, want) {
+			t.Errorf("prompt lacks %q:\n%s", want, in.Prompt)
+		}
+	}
+}
