@@ -89,12 +89,12 @@ func (m *Model) NewBatch(tokens, seqs int) (*Batch, error) {
 		b.hg, b.hu = make([]float32, tokens*c.FFN), make([]float32, tokens*c.FFN)
 		return b, nil
 	}
-	rows := tokens * c.ExpertsUsed
+	rows := tokens*c.ExpertsUsed + 3*c.Experts // each expert's rows padded to a multiple of 4
 	b.hg, b.hu = make([]float32, rows*c.ExpertFFN), make([]float32, rows*c.ExpertFFN)
 	b.ein, b.eout = make([]float32, rows*c.Dim), make([]float32, rows*c.Dim)
 	b.route = make([]float32, tokens*c.Experts)
-	b.sel = make([]int32, rows)
-	b.selW = make([]float32, rows)
+	b.sel = make([]int32, tokens*c.ExpertsUsed)
+	b.selW = make([]float32, tokens*c.ExpertsUsed)
 	b.byExp = make([][]int32, c.Experts)
 	for e := range b.byExp {
 		b.byExp[e] = make([]int32, 0, tokens)
@@ -305,7 +305,7 @@ func (m *Model) moeBatch(b *Batch, ly *layer, n int) {
 	off := 0
 	for e, routed := range b.byExp {
 		b.expOff[e] = off
-		off += len(routed)
+		off += padRows(len(routed))
 		if len(routed) > 0 {
 			b.active = append(b.active, int32(e))
 		}
@@ -324,6 +324,18 @@ func (m *Model) moeBatch(b *Batch, ly *layer, n int) {
 	}
 }
 
+// padRows rounds an expert's row count above one up to a multiple of 4:
+// the matrix kernels multiply 4 weight rows by 4 inputs at a time and take
+// leftover inputs one by one, rereading the weights for each, so up to 3
+// rows of zeros cost less than the leftovers. A single row (one decoding
+// sequence) stays one matrix-vector product.
+func padRows(n int) int {
+	if n <= 1 {
+		return n
+	}
+	return (n + 3) &^ 3
+}
+
 // experts runs active experts [lo, hi) of the layer in b.moeLayer, each
 // whole on the calling thread: gather its rows, gate and up, SwiGLU, down.
 func (b *Batch) experts(m *Model, lo, hi int) {
@@ -332,12 +344,13 @@ func (b *Batch) experts(m *Model, lo, hi int) {
 	ly := b.moeLayer
 	for _, e := range b.active[lo:hi] {
 		routed := b.byExp[e]
-		cnt, r0 := len(routed), b.expOff[e]
+		cnt, r0 := padRows(len(routed)), b.expOff[e]
 		in := b.ein[r0*D : (r0+cnt)*D]
 		for j, r := range routed {
 			tok := int(r) / K
 			copy(in[j*D:(j+1)*D], b.xb[tok*D:(tok+1)*D])
 		}
+		clear(in[len(routed)*D:])
 		hg, hu, out := b.hg[r0*F:(r0+cnt)*F], b.hu[r0*F:(r0+cnt)*F], b.eout[r0*D:(r0+cnt)*D]
 		gate, up, down := ly.gateExp[e], ly.upExp[e], ly.downExp[e]
 		p := b.serial[e]
