@@ -196,10 +196,11 @@ func (sb *serveBench) ttft(ctx context.Context, batch int) (cold, warm float64, 
 }
 
 // batchDecode runs c requests at once, each a 32-token prompt (16 shared,
-// 16 its own) decoding n tokens greedily, and returns the tokens generated
-// after each request's first, per second of the wall time from the first
-// request's first token to the last one's end: the engine's aggregate
-// decode rate with c sequences in flight.
+// 16 its own) decoding n tokens greedily, and returns the engine's decode
+// rate with all c in flight: the tokens streamed between the moment the
+// last request had its first token and the moment the first request
+// finished, per second of that window. (Before it, prompts are still
+// being prefilled; after it, fewer than c sequences remain.)
 func (sb *serveBench) batchDecode(ctx context.Context, c, n int) (float64, error) {
 	e, err := sb.engine(engine.Options{Context: 64 + n, MaxSeqs: c, QueueSize: c})
 	if err != nil {
@@ -209,6 +210,10 @@ func (sb *serveBench) batchDecode(ctx context.Context, c, n int) (float64, error
 	head, err := sb.text("npc", 16)
 	if err != nil {
 		return 0, err
+	}
+	type stamp struct {
+		at     time.Time
+		tokens int
 	}
 	var rates []float64
 	for rep := range sb.reps {
@@ -220,31 +225,21 @@ func (sb *serveBench) batchDecode(ctx context.Context, c, n int) (float64, error
 			}
 			reqs[i] = engine.Request{Segments: []engine.Segment{{Text: head}, {Text: own}}, MaxTokens: n}
 		}
-		var mu sync.Mutex
-		var firstTok, last time.Time
-		tokens := 0
+		stamps := make([][]stamp, c)
 		var wg sync.WaitGroup
 		errs := make(chan error, c)
-		for _, r := range reqs {
+		for i, r := range reqs {
 			wg.Add(1)
 			// Exits when its request has finished.
 			go func() {
 				defer wg.Done()
-				t0 := time.Now()
-				res, err := e.Generate(ctx, r, nil)
+				_, err := e.Generate(ctx, r, func(ev engine.Event) {
+					if len(ev.Tokens) > 0 {
+						stamps[i] = append(stamps[i], stamp{time.Now(), len(ev.Tokens)})
+					}
+				})
 				if err != nil {
 					errs <- err
-					return
-				}
-				end, first := time.Now(), t0.Add(res.Stats.TTFT)
-				mu.Lock()
-				defer mu.Unlock()
-				tokens += res.Stats.GeneratedTokens - 1
-				if firstTok.IsZero() || first.Before(firstTok) {
-					firstTok = first
-				}
-				if end.After(last) {
-					last = end
 				}
 			}()
 		}
@@ -253,9 +248,32 @@ func (sb *serveBench) batchDecode(ctx context.Context, c, n int) (float64, error
 		if err := <-errs; err != nil {
 			return 0, err
 		}
-		if d := last.Sub(firstTok).Seconds(); d > 0 {
+		var from, to time.Time
+		for _, st := range stamps {
+			if len(st) < 2 {
+				return 0, fmt.Errorf("a request generated %d tokens; want at least 2", len(st))
+			}
+			if first := st[0].at; first.After(from) {
+				from = first
+			}
+			if last := st[len(st)-1].at; to.IsZero() || last.Before(to) {
+				to = last
+			}
+		}
+		tokens := 0
+		for _, st := range stamps {
+			for _, s := range st {
+				if s.at.After(from) && !s.at.After(to) {
+					tokens += s.tokens
+				}
+			}
+		}
+		if d := to.Sub(from).Seconds(); d > 0 && tokens > 0 {
 			rates = append(rates, float64(tokens)/d)
 		}
+	}
+	if len(rates) == 0 {
+		return 0, fmt.Errorf("the %d requests never decoded together: raise -decode", c)
 	}
 	return median(rates), nil
 }
