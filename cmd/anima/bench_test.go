@@ -26,7 +26,7 @@ func TestBenchServingFigures(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	args := []string{"-m", path, "-json", "-reps", "1", "-prefill", "8", "-decode", "8", "-ctx", "0", "-concurrency", "1,3"}
+	args := []string{"-m", path, "-json", "-reps", "1", "-prefill", "8", "-decode", "24", "-ctx", "0", "-concurrency", "1,3"}
 	if err := bench(context.Background(), args, &out); err != nil {
 		t.Fatal(err)
 	}
