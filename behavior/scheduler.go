@@ -14,6 +14,16 @@ type SchedulerConfig struct {
 	Rate    float64 // ticks per second for each instance; default 10
 	Buckets int     // slices of the tick period; a step ticks one slice; default 10
 	Workers int     // goroutines that tick a step's instances; default GOMAXPROCS
+
+	// Lag, if set, is told after each step of Run that ticked anything how
+	// late its ticks ran: from when the step was due to when its last tick
+	// returned, on the Now clock (default time.Now). A step is due one
+	// period (1/Rate) after its bucket's previous step, or when its tick
+	// arrived if that is sooner, so ticks that a slow Run made a
+	// time.Ticker drop count as lag. It runs on Run's goroutine: keep it
+	// cheap (a histogram's Observe).
+	Lag func(time.Duration)
+	Now func() time.Time
 }
 
 // Scheduler ticks many Instances at a fixed rate on a fixed pool of
@@ -24,6 +34,8 @@ type SchedulerConfig struct {
 type Scheduler struct {
 	rate    float64
 	workers int
+	lag     func(time.Duration) // nil: lag is not measured
+	now     func() time.Time
 
 	// mu guards buckets, next and the bucket/pos fields of scheduled
 	// Instances. A step holds it while its instances tick, so Add and Remove
@@ -32,6 +44,9 @@ type Scheduler struct {
 	mu      sync.Mutex
 	buckets [][]*Instance
 	next    int // the bucket the next step ticks
+	// ticked is when each bucket's last step in Run was due to start (its
+	// tick's time), for Lag.
+	ticked []time.Time
 
 	ticks atomic.Uint64 // instance ticks done, for metrics
 }
@@ -50,7 +65,11 @@ func NewScheduler(cfg SchedulerConfig) *Scheduler {
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
-	return &Scheduler{rate: cfg.Rate, workers: cfg.Workers, buckets: make([][]*Instance, cfg.Buckets)}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Scheduler{rate: cfg.Rate, workers: cfg.Workers, lag: cfg.Lag, now: cfg.Now,
+		buckets: make([][]*Instance, cfg.Buckets), ticked: make([]time.Time, cfg.Buckets)}
 }
 
 // Interval is the time between steps: feed Run a ticker of this interval.
@@ -136,6 +155,18 @@ func tickAll(list []*Instance, now time.Time) {
 	}
 }
 
+// due returns when the step about to tick bucket s.next was due, given
+// that its tick arrived stamped now, and records now as that bucket's
+// latest; mu must be held.
+func (s *Scheduler) due(now time.Time) time.Time {
+	prev := s.ticked[s.next]
+	s.ticked[s.next] = now
+	if period := time.Duration(float64(time.Second) / s.rate); !prev.IsZero() && prev.Add(period).Before(now) {
+		return prev.Add(period)
+	}
+	return now
+}
+
 // span is one worker's share of a step.
 type span struct {
 	list []*Instance
@@ -169,6 +200,7 @@ func (s *Scheduler) Run(ctx context.Context, ticks <-chan time.Time) error {
 				return nil
 			}
 			s.mu.Lock()
+			due := s.due(now)
 			b := s.advance()
 			n := len(b)
 			chunk := (n + s.workers - 1) / s.workers
@@ -181,6 +213,9 @@ func (s *Scheduler) Run(ctx context.Context, ticks <-chan time.Time) error {
 			wg.Wait()
 			s.ticks.Add(uint64(n))
 			s.mu.Unlock()
+			if s.lag != nil && n > 0 {
+				s.lag(max(0, s.now().Sub(due)))
+			}
 		}
 	}
 }

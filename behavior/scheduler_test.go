@@ -187,6 +187,56 @@ func TestSchedulerRun(t *testing.T) {
 	}
 }
 
+// TestSchedulerRunLag: Run tells Lag how late each step that ticked
+// anything finished: from the tick's time, or from one period after its
+// bucket's previous tick when ticks were dropped in between, to the clock
+// when its last tick returned. Empty buckets report nothing (a lag sent for
+// one would be read in place of the next step's).
+func TestSchedulerRunLag(t *testing.T) {
+	tree := benchTree(t)
+	g := &countingGame{}
+	var mu sync.Mutex // guards clock
+	clock := time.Unix(0, 0)
+	lags := make(chan time.Duration)
+	// 100 ms a period, 25 ms a step; the two instances fill buckets 0 and 1.
+	s := NewScheduler(SchedulerConfig{Rate: 10, Buckets: 4, Workers: 1,
+		Lag: func(d time.Duration) { lags <- d },
+		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }})
+	for _, id := range []string{"a", "b"} {
+		if err := s.Add(newBenchInstance(t, tree, id, g)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ticks := make(chan time.Time)
+	go s.Run(ctx, ticks) // exits when ctx is cancelled
+	ms := func(n int) time.Time { return time.Unix(0, 0).Add(time.Duration(n) * time.Millisecond) }
+	for _, step := range []struct {
+		tick, end int // ms
+		lag       time.Duration
+		empty     bool
+	}{
+		{tick: 0, end: 1, lag: time.Millisecond}, // bucket 0's first step
+		{tick: 25, end: 25, lag: 0},              // bucket 1's, on time
+		{tick: 50, empty: true},
+		{tick: 75, empty: true},
+		{tick: 100, end: 103, lag: 3 * time.Millisecond},   // due at 0 + 100
+		{tick: 225, end: 226, lag: 101 * time.Millisecond}, // due at 25 + 100: four ticks were dropped
+	} {
+		mu.Lock()
+		clock = ms(step.end)
+		mu.Unlock()
+		ticks <- ms(step.tick)
+		if step.empty {
+			continue
+		}
+		if got := <-lags; got != step.lag {
+			t.Errorf("step ticked at %d ms, done at %d ms: lag %v; want %v", step.tick, step.end, got, step.lag)
+		}
+	}
+}
+
 // TestTickAllocatesNothing: in steady state (a running routine, thinking and
 // acting now and then) ticking an instance, and a scheduler step, allocate
 // nothing.

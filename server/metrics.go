@@ -49,3 +49,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	return m, nil
 }
+
+// NewTickLag returns anima_behavior_tick_lag_seconds, the histogram of how
+// late the NPC minds' behaviour tree ticks ran (mind.Config.TickLag
+// observes into it; see behavior.SchedulerConfig.Lag). It is returned
+// unregistered because the minds need it before their server exists:
+// register it on the server's registry. A tick is due every 10 ms at the
+// defaults, so the buckets run from half a millisecond, for a node keeping
+// up, to seconds, for one that has fallen behind.
+func NewTickLag() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "anima", Name: "behavior_tick_lag_seconds",
+		Help:    "How late each step of the behaviour tree scheduler finished its ticks, from when it was due.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	})
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/anima-rt/anima/node"
 	"github.com/anima-rt/anima/npc/mind"
 	"github.com/anima-rt/anima/protocol"
 )
@@ -41,7 +42,7 @@ func (o chatOutbox) Send(npcID, requestID string, m protocol.Message) {
 
 // chat runs anima chat with stdin, stdout and stderr given; d, when not
 // nil, is the model to use (tests share one).
-func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, d *decoder) error {
+func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, d *node.Decoder) error {
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	personaID := fs.String("persona", "brannoc", "persona to talk to (assets/personas)")
@@ -68,7 +69,7 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	if d == nil {
 		var err error
-		if d, err = loadDecoder(*modelPath, *threads); err != nil {
+		if d, err = node.LoadDecoder(*modelPath, *threads); err != nil {
 			return err
 		}
 		defer d.Close()
@@ -77,7 +78,7 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if temperature == 0 {
 		temperature = -1 // mind.Config: negative is greedy
 	}
-	m, err := openMinds(d, *dataDir, mind.Config{NoAmbient: true, KeepPrompt: true, MaxTokens: *maxTokens, Temperature: temperature,
+	m, err := node.OpenMinds(d, *dataDir, mind.Config{NoAmbient: true, KeepPrompt: true, MaxTokens: *maxTokens, Temperature: temperature,
 		Workers: 1, Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return err
@@ -147,7 +148,7 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return err
 	}
 
-	fmt.Fprintf(stdout, "Talking to %s (%s) on %s. /memory, /prompt, /quit.\n", p.Name, p.Role, d.info.Name)
+	fmt.Fprintf(stdout, "Talking to %s (%s) on %s. /memory, /prompt, /quit.\n", p.Name, p.Role, d.Info().Name)
 	in := bufio.NewScanner(stdin)
 	for {
 		fmt.Fprint(stdout, "> ")

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/anima-rt/anima/assets"
+	"github.com/anima-rt/anima/node"
 	"github.com/anima-rt/anima/npc"
 	"github.com/anima-rt/anima/npc/mind"
 	"github.com/anima-rt/anima/protocol"
@@ -32,13 +33,13 @@ import (
 // warming its caches once keeps the suite fast.
 var shared struct {
 	once sync.Once
-	d    *decoder
+	d    *node.Decoder
 	err  error
 }
 
-func testDecoder(t testing.TB) *decoder {
+func testDecoder(t testing.TB) *node.Decoder {
 	t.Helper()
-	shared.once.Do(func() { shared.d, shared.err = loadDecoder("", 0) })
+	shared.once.Do(func() { shared.d, shared.err = node.LoadDecoder("", 0) })
 	if errors.Is(shared.err, assets.ErrNoModel) {
 		t.Skip(shared.err)
 	}
@@ -51,7 +52,7 @@ func testDecoder(t testing.TB) *decoder {
 // mindServer is a real server with NPC minds on a loopback port.
 type mindServer struct {
 	url   string
-	minds *minds
+	minds *node.Minds
 	stop  func()
 }
 
@@ -64,25 +65,19 @@ func startMindServer(t testing.TB, dataDir string, wrap func(mind.Generator) min
 	d := testDecoder(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := mind.Config{NoAmbient: true, KeepPrompt: true, MaxTokens: 96, Logger: log, Temperature: -1}
-	m, err := openMinds(d, dataDir, cfg)
+	if wrap != nil {
+		cfg.Generator = wrap(d)
+	}
+	m, err := node.OpenMinds(d, dataDir, cfg)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if wrap != nil {
-		// Rebuild the host on the wrapped generator; the store stays.
-		m.Host.Close()
-		cfg.Generator, cfg.Assets, cfg.Store = wrap(d), mustAssets(t), m.store
-		cfg.ContextTokens = d.context
-		if m.Host, err = mind.New(cfg); err != nil {
-			t.Fatal(err)
-		}
 	}
 	reg := prometheus.NewRegistry()
-	host, err := server.NewMinds(m.Host, reg)
+	host, err := m.NPCHost(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Options{Host: host, Registry: reg, Logger: log, Model: d.info})
+	srv, err := server.New(server.Options{Host: host, Registry: reg, Logger: log, Model: d.Info()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,14 +102,6 @@ func startMindServer(t testing.TB, dataDir string, wrap func(mind.Generator) min
 	}
 	t.Cleanup(ms.stop)
 	return ms
-}
-
-func mustAssets(t testing.TB) *mind.Assets {
-	a, err := mind.DefaultAssets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
 }
 
 func (ms *mindServer) dial(t testing.TB) *client.Client {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/anima-rt/anima/inference/openai"
+	"github.com/anima-rt/anima/node"
 	"github.com/anima-rt/anima/server"
 )
 
@@ -32,7 +33,7 @@ func addOpenAIFlags(fs *flag.FlagSet) *openAIServer {
 
 // start serves the API on d's engine when -openai was given. Call stop
 // before closing d.
-func (o *openAIServer) start(d *decoder, keys []string, log *slog.Logger) error {
+func (o *openAIServer) start(d *node.Decoder, keys []string, log *slog.Logger) error {
 	if *o.addr == "" {
 		return nil
 	}
@@ -40,7 +41,7 @@ func (o *openAIServer) start(d *decoder, keys []string, log *slog.Logger) error 
 		return fmt.Errorf("-openai: %w: set ANIMA_API_KEYS or api_keys in -config to listen on %s", server.ErrNotLoopback, *o.addr)
 	}
 	h, err := openai.New(openai.Config{
-		Engine: d.eng, Vocab: d.vocab, Context: d.context, Model: d.info.Name, APIKeys: keys, Logger: log,
+		Engine: d.Engine(), Vocab: d.Vocab(), Context: d.Context(), Model: d.Info().Name, APIKeys: keys, Logger: log,
 		// Below player dialogue (2), above NPCs' ambient thinking (0).
 		Priority: 1,
 	})
@@ -58,7 +59,7 @@ func (o *openAIServer) start(d *decoder, keys []string, log *slog.Logger) error 
 			log.Error("openai endpoint stopped", "err", err)
 		}
 	}()
-	log.Info("serving the OpenAI-compatible API", "addr", ln.Addr().String(), "model", d.info.Name)
+	log.Info("serving the OpenAI-compatible API", "addr", ln.Addr().String(), "model", d.Info().Name)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/anima-rt/anima/inference/openai"
+	"github.com/anima-rt/anima/node"
 )
 
 // anima serve -openai: the embedded model answers an OpenAI client with
@@ -45,8 +46,8 @@ func TestServeOpenAI(t *testing.T) {
 	if err := json.Unmarshal([]byte(cr.Choices[0].Message.Content), &out); err != nil || out.Emotion == "" {
 		t.Errorf("content %q does not follow the schema: %v", cr.Choices[0].Message.Content, err)
 	}
-	if cr.Model != d.info.Name {
-		t.Errorf("model %q; want the decoder's %q", cr.Model, d.info.Name)
+	if cr.Model != d.Info().Name {
+		t.Errorf("model %q; want the decoder's %q", cr.Model, d.Info().Name)
 	}
 	t.Logf("%s (usage %+v)", cr.Choices[0].Message.Content, *cr.Usage)
 }
@@ -54,7 +55,7 @@ func TestServeOpenAI(t *testing.T) {
 func TestServeOpenAIRefusesAnOpenAddressWithoutKeys(t *testing.T) {
 	addr := "0.0.0.0:0"
 	o := &openAIServer{addr: &addr}
-	var d decoder // never reached
+	var d node.Decoder // never reached
 	if err := o.start(&d, nil, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "ANIMA_API_KEYS") {
 		t.Errorf("start on %s without keys = %v; want a refusal naming ANIMA_API_KEYS", addr, err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/anima-rt/anima/assets"
-	"github.com/anima-rt/anima/npc/memory"
+	"github.com/anima-rt/anima/node"
 	"github.com/anima-rt/anima/npc/mind"
 	"github.com/anima-rt/anima/protocol"
 	"github.com/anima-rt/anima/server"
@@ -91,7 +91,7 @@ func runServe(ctx context.Context, args []string) error {
 		defer si.Close()
 		host = si
 	} else {
-		d, err := loadDecoder(*modelPath, *threads)
+		d, err := node.LoadDecoder(*modelPath, *threads)
 		if errors.Is(err, assets.ErrNoModel) {
 			return fmt.Errorf("%w, or serve without one: anima serve -standin", err)
 		}
@@ -99,7 +99,7 @@ func runServe(ctx context.Context, args []string) error {
 			return err
 		}
 		defer d.Close()
-		m, err := openMinds(d, *dataDir, mind.Config{Workers: *workers, Logger: log})
+		m, err := node.OpenMinds(d, *dataDir, mind.Config{Workers: *workers, Logger: log})
 		if err != nil {
 			return err
 		}
@@ -108,10 +108,10 @@ func runServe(ctx context.Context, args []string) error {
 				log.Error("closing NPC minds", "err", err)
 			}
 		}()
-		if host, err = server.NewMinds(m.Host, reg); err != nil {
+		if host, err = m.NPCHost(reg); err != nil {
 			return err
 		}
-		info = d.info
+		info = d.Info()
 		log.Info("npc minds on the model", "model", info.Name, "arch", info.Arch, "context", info.ContextTokens, "data", *dataDir)
 		if err := oa.start(d, cfg.APIKeys, log); err != nil {
 			return err
@@ -150,49 +150,4 @@ func defaultDataDir() string {
 		return filepath.Join(home, ".local", "state", "anima")
 	}
 	return "anima-data"
-}
-
-// minds is a mind.Host with the memory store it owns.
-type minds struct {
-	*mind.Host
-	store *memory.Store // nil without a data directory
-}
-
-// openMinds starts NPC minds on d with the embedded assets, their memories
-// in dataDir/memory.db (created as needed; "" keeps them in RAM). cfg's
-// Generator, Assets and Store are filled in.
-func openMinds(d *decoder, dataDir string, cfg mind.Config) (*minds, error) {
-	a, err := mind.DefaultAssets()
-	if err != nil {
-		return nil, err
-	}
-	m := &minds{}
-	if dataDir != "" {
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("-data: %w", err)
-		}
-		if m.store, err = memory.Open(filepath.Join(dataDir, "memory.db"), 0); err != nil {
-			return nil, err
-		}
-	}
-	cfg.Generator, cfg.Assets, cfg.Store = d, a, m.store
-	if cfg.ContextTokens == 0 {
-		cfg.ContextTokens = d.context
-	}
-	if m.Host, err = mind.New(cfg); err != nil {
-		if m.store != nil {
-			m.store.Close()
-		}
-		return nil, err
-	}
-	return m, nil
-}
-
-// Close stops the minds, saving every NPC's memory, then closes the store.
-func (m *minds) Close() error {
-	err := m.Host.Close()
-	if m.store != nil {
-		err = errors.Join(err, m.store.Close())
-	}
-	return err
 }

@@ -72,8 +72,11 @@ type Config struct {
 	KeepPrompt bool
 	// Temperature samples the say (default 0.7; negative: greedy).
 	Temperature float32
-	// TickRate is the trees' ticks per second (default 10).
+	// TickRate is the trees' ticks per second (default 10). TickLag, if
+	// set, is told how late each step of the trees' scheduler ran
+	// (behavior.SchedulerConfig.Lag), on the wall clock that drives them.
 	TickRate float64
+	TickLag  func(time.Duration)
 	// Now is the clock (default time.Now); Seed seeds the gate's and the
 	// sampler's randomness (0 is a valid seed).
 	Now    func() time.Time
@@ -189,7 +192,7 @@ func New(cfg Config) (*Host, error) {
 	h := &Host{
 		cfg: cfg, a: cfg.Assets, gen: cfg.Generator, log: cfg.Logger,
 		gate:    salience.New(cfg.Salience, cfg.Now, rand.New(rand.NewPCG(cfg.Seed, 0x6d696e64))),
-		sched:   behavior.NewScheduler(behavior.SchedulerConfig{Rate: cfg.TickRate, Workers: 1}),
+		sched:   behavior.NewScheduler(behavior.SchedulerConfig{Rate: cfg.TickRate, Workers: 1, Lag: cfg.TickLag}),
 		player:  make(chan *job, cfg.Queue),
 		ambient: make(chan *job, cfg.Queue),
 		npcs:    map[Ref]*mindNPC{},

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"container/list"
@@ -20,8 +20,9 @@ import (
 	"github.com/anima-rt/anima/protocol"
 )
 
-// decoder is a loaded model behind an engine, and the mind.Generator over it.
-type decoder struct {
+// Decoder is a loaded model behind an engine, and the mind.Generator over
+// it: the NPC minds think on it, and anima serve -openai serves its engine.
+type Decoder struct {
 	info    protocol.Model
 	context int // the engine's context, in tokens
 	eng     *engine.Engine
@@ -47,10 +48,10 @@ type cachedGrammar struct {
 // far less.
 const maxGrammars = 64
 
-// loadDecoder loads the GGUF model at path, or the embedded default model
+// LoadDecoder loads the GGUF model at path, or the embedded default model
 // when path is empty, and starts an engine on it with threads compute
 // threads (0: all cores). Close it when done.
-func loadDecoder(path string, threads int) (*decoder, error) {
+func LoadDecoder(path string, threads int) (*Decoder, error) {
 	var f *gguf.File
 	var err error
 	name := path
@@ -67,8 +68,8 @@ func loadDecoder(path string, threads int) (*decoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &decoder{file: f, pool: kernels.NewPool(threads), grammars: list.New()}
-	fail := func(err error) (*decoder, error) {
+	d := &Decoder{file: f, pool: kernels.NewPool(threads), grammars: list.New()}
+	fail := func(err error) (*Decoder, error) {
 		d.Close()
 		return nil, err
 	}
@@ -95,8 +96,21 @@ func loadDecoder(path string, threads int) (*decoder, error) {
 	return d, nil
 }
 
+// Info describes the model as the server's welcome announces it.
+func (d *Decoder) Info() protocol.Model { return d.info }
+
+// Context is the engine's context, in tokens.
+func (d *Decoder) Context() int { return d.context }
+
+// Engine is the engine the minds think on; callers may submit their own
+// requests to it (the OpenAI-compatible endpoint does).
+func (d *Decoder) Engine() *engine.Engine { return d.eng }
+
+// Vocab is the model's vocabulary as the grammar compiler sees it.
+func (d *Decoder) Vocab() *grammar.Vocab { return d.vocab }
+
 // Close stops the engine and frees the model.
-func (d *decoder) Close() error {
+func (d *Decoder) Close() error {
 	if d.eng != nil {
 		d.eng.Close()
 	}
@@ -104,7 +118,7 @@ func (d *decoder) Close() error {
 	return d.file.Close()
 }
 
-func (d *decoder) grammar(schema []byte) (*grammar.Grammar, error) {
+func (d *Decoder) grammar(schema []byte) (*grammar.Grammar, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for e := d.grammars.Front(); e != nil; e = e.Next() {
@@ -128,10 +142,10 @@ func (d *decoder) grammar(schema []byte) (*grammar.Grammar, error) {
 // parsed for ChatML control tokens: npc.RenderPrompt has already broken up
 // any such string in free text (what a player said), so only its own
 // scaffolding can open a turn.
-func (d *decoder) Generate(ctx context.Context, req mind.Request, say func(string)) (mind.Result, error) {
+func (d *Decoder) Generate(ctx context.Context, req mind.Request, say func(string)) (mind.Result, error) {
 	g, err := d.grammar(req.Schema)
 	if err != nil {
-		return mind.Result{}, fmt.Errorf("anima: decision schema: %w", err)
+		return mind.Result{}, fmt.Errorf("node: decision schema: %w", err)
 	}
 	segs := make([]engine.Segment, len(req.Segments))
 	for i, s := range req.Segments {
