@@ -43,6 +43,7 @@ func newSlot(m *model.Model, opt Options) (*slot, error) {
 // sequence is one request running in a slot.
 type sequence struct {
 	j       *job
+	prompt  []int32
 	pending []int32 // tokens to feed before the next sample: the prompt's rest, then each step's choice
 	prefill bool    // pending is (the rest of) the prompt
 
@@ -136,7 +137,7 @@ func (e *Engine) start(j *job) {
 		j.finish(Result{Stats: Stats{PromptTokens: len(prompt), Finish: f}}, nil)
 		return
 	}
-	seq := &sequence{j: j, prefill: true, dec: e.tok.NewDecoder()}
+	seq := &sequence{j: j, prompt: prompt, prefill: true, dec: e.tok.NewDecoder()}
 	seq.res.Stats.PromptTokens = len(prompt)
 	var rng *rand.Rand
 	if !req.Sampling.Greedy() {
@@ -244,9 +245,12 @@ func (e *Engine) step() {
 	})
 	budget := e.batch.Tokens()
 	e.chunks, e.inStep = e.chunks[:0], e.inStep[:0]
-	for _, s := range e.active {
+	for i, s := range e.active {
 		if budget == 0 || len(e.chunks) == e.batch.Seqs() {
 			break
+		}
+		if s.seq.prefill && !e.catchUp(s, e.active[:i]) {
+			continue
 		}
 		k := min(len(s.seq.pending), budget)
 		if s.seq.prefill {
@@ -285,6 +289,39 @@ func (e *Engine) step() {
 	for i := range e.chunks {
 		e.chunks[i] = model.Chunk{} // drop the States and token slices
 	}
+}
+
+// catchUp lets sequences that start alike prefill their common prefix
+// once (NPCs of one world share its lore; a cold start admits many at
+// once): prefilling slot s first copies whatever any other slot has cached
+// of its prompt beyond its own position, then reports whether it should
+// compute its next chunk — not if a sequence ahead of it in this step (in
+// order) is computing the same next tokens, from which s will copy them
+// on a later step.
+func (e *Engine) catchUp(s *slot, ahead []*slot) bool {
+	prompt := s.seq.prompt
+	pos := s.st.Pos()
+	var src *slot
+	best := pos
+	for _, o := range e.slots {
+		if o != s {
+			if n := min(lcp(o.kv, prompt), len(prompt)-1); n > best {
+				src, best = o, n
+			}
+		}
+	}
+	if src != nil && s.st.CopyPrefix(src.st, best) == nil {
+		s.kv = append(s.kv[:0], prompt[:best]...)
+		s.seq.pending = prompt[best:]
+		s.seq.res.Stats.ReusedTokens += best - pos
+		pos = best
+	}
+	for _, o := range ahead {
+		if o.seq.prefill && o.st.Pos() == pos && lcp(o.seq.prompt, prompt) > pos {
+			return false
+		}
+	}
+	return true
 }
 
 // next chooses slot s's next tokens from logits — a forced run of the

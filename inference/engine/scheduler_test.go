@@ -203,3 +203,50 @@ func TestMoreRequestsThanSlots(t *testing.T) {
 		t.Errorf("%d of %d requests reused a cached prefix; want all but the first wave of 3 at least", reused, len(results))
 	}
 }
+
+// TestSharedPrefixPrefilledOnce admits six requests with the same long
+// prefix at once: one of them computes the prefix and the others copy it,
+// so the steps compute little more than one prompt plus the six endings —
+// and the outputs are what each gives alone.
+func TestSharedPrefixPrefilledOnce(t *testing.T) {
+	fx := loadFixture(t)
+	reqs := mixedRequests(t, fx)
+	alone := fx.engine(t, Options{MaxSeqs: 1})
+	want := make([]outcome, len(reqs))
+	for i, r := range reqs {
+		want[i], _ = run(t, alone, context.Background(), r, nil)
+	}
+
+	var p pauser
+	e := fx.engineHooks(t, Options{MaxSeqs: 8, Batch: 48}, hooks{beforeStep: p.hook})
+	p.mu.Lock()
+	got := make([]outcome, len(reqs))
+	results := make([]Result, len(reqs))
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		wg.Add(1)
+		// Exits when its request has finished.
+		go func() { defer wg.Done(); got[i], results[i] = run(t, e, context.Background(), r, nil) }()
+		waitQueued(t, e, i+1)
+	}
+	p.mu.Unlock()
+	wg.Wait()
+
+	shared := len(e.tokens(&Request{Segments: segments("")[:4]}))
+	prompts, generated, reused := 0, 0, 0
+	for i, r := range results {
+		prompts += r.Stats.PromptTokens
+		generated += r.Stats.GeneratedTokens
+		reused += r.Stats.ReusedTokens
+		if !slices.Equal(got[i].tokens, want[i].tokens) || got[i].text != want[i].text {
+			t.Errorf("request %d beside others sharing its prefix: %+v; alone: %+v", i, got[i], want[i])
+		}
+	}
+	if reused < (len(reqs)-1)*(shared-1) {
+		t.Errorf("the six requests reused %d prompt tokens; want at least %d (all but one share %d)", reused, (len(reqs)-1)*(shared-1), shared)
+	}
+	own := prompts - len(reqs)*shared // the tokens after the shared prefix, all requests together
+	if computed := prompts - reused; computed > shared+own {
+		t.Errorf("computed %d prompt tokens of %d; want at most the shared %d once and the %d of the requests' own", computed, prompts, shared, own)
+	}
+}
