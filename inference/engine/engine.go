@@ -12,7 +12,11 @@
 // running sequence and prefill chunks of waiting prompts within a token
 // budget, higher priorities first. A new request starts in the slot whose
 // cached tokens share the longest prefix with its prompt, or copies that
-// prefix from any other slot, running or idle, rather than recomputing it.
+// prefix from any other slot, running or idle, rather than recomputing it;
+// requests admitted together compute the prefix they share once. Priority
+// orders the queue and each step's budget; a running sequence is never
+// preempted, so an urgent request that finds every slot busy waits for the
+// first to finish (MaxSeqs sizes that risk).
 package engine
 
 import (
