@@ -10,8 +10,8 @@
 //
 // Run drives one scenario (Config) against a server URL, loopback only.
 // StartLocal runs the server in this process; the caller picks its NPC
-// host, which is how the same tool measures the stand-in host today and
-// the NPC pipeline later.
+// host: anima load hands it NPC minds on the embedded model (package
+// node), or the stand-in to measure the server alone.
 //
 // Each simulated connection has two goroutines: a world goroutine that
 // steps the world every 50 ms and sends perceives, player lines and action

@@ -37,14 +37,21 @@ type Local struct {
 	done     chan error // Serve's result
 }
 
+// NewRegistry returns a registry with the Go and process collectors, as
+// anima serve has: the one to hand StartLocal when the NPC host registers
+// metrics of its own before the server starts.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
 // StartLocal serves a server built from opt on 127.0.0.1 on a free port.
-// opt.Host is required; a nil Registry gets a fresh one with the Go and
-// process collectors (as anima serve has), a nil Logger discards logs.
-// Close stops it.
+// opt.Host is required; a nil Registry gets NewRegistry's, a nil Logger
+// discards logs. Close stops it.
 func StartLocal(opt server.Options) (*Local, error) {
 	if opt.Registry == nil {
-		opt.Registry = prometheus.NewRegistry()
-		opt.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		opt.Registry = NewRegistry()
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -48,6 +48,7 @@ type counters struct {
 	deltas       uint64 // non-final says received
 	acts         uint64 // acts received
 	cancels      uint64 // cancels received
+	crossed      uint64 // final statuses answered unknown_action because they crossed their action's cancel
 	statuses     uint64 // action_status sent
 	perceives    uint64 // perceive sent
 	skipped      uint64 // perceives skipped because the world step ran late
@@ -68,6 +69,7 @@ func (c *counters) add(o *counters) {
 	c.deltas += o.deltas
 	c.acts += o.acts
 	c.cancels += o.cancels
+	c.crossed += o.crossed
 	c.statuses += o.statuses
 	c.perceives += o.perceives
 	c.skipped += o.skipped

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"slices"
 	"time"
 
 	"github.com/anima-rt/anima/protocol"
@@ -87,10 +88,16 @@ func (c *simConn) handle(env protocol.Envelope, now time.Time) {
 			c.rec.latency(LatActRTT, d)
 		}
 	case *protocol.Error:
-		c.rec.error(string(b.Code), b.Message)
 		c.mu.Lock()
+		crossed := b.Code == protocol.CodeUnknownAction && c.crossed[env.ID]
+		delete(c.crossed, env.ID)
 		delete(c.pending, env.ID) // a refused line gets no reply
 		c.mu.Unlock()
+		if crossed {
+			c.rec.count(func(k *counters) { k.crossed++ })
+		} else {
+			c.rec.error(string(b.Code), b.Message)
+		}
 	case *protocol.Welcome:
 		// A reconnection. Unless the session was resumed, the NPCs are
 		// gone and must be spawned again.
@@ -107,10 +114,18 @@ func (c *simConn) handle(env protocol.Envelope, now time.Time) {
 }
 
 // handleCancelLocked stops n's action id if it runs it; no status is owed
-// for a cancelled action. mu must be held.
+// for a cancelled action, so a superseded one's failure is not sent. A
+// final status already sent for it crossed the cancel: its unknown_action
+// answer is expected. mu must be held.
 func (c *simConn) handleCancelLocked(n *simNPC, id string) {
 	if n.act != nil && n.act.id == id {
 		n.act = nil
+	}
+	n.superseded = slices.DeleteFunc(n.superseded, func(s string) bool { return s == id })
+	for _, f := range n.finals {
+		if f.act == id {
+			c.crossed[f.req] = true
+		}
 	}
 }
 

@@ -37,7 +37,11 @@ type Report struct {
 	Tokens  Tokens            `json:"tokens"`
 	// Errors are errors by kind: protocol error codes the server sent,
 	// and the tool's own (dial, spawn:CODE, send:KIND, no_reply,
-	// session_lost, client_stopped:KIND).
+	// session_lost, client_stopped:KIND). An unknown_action answering a
+	// final status that crossed its action's cancel on the wire is not
+	// one: the game cannot avoid it, and the status was owed nothing
+	// (Counts' statuses_crossing_cancel counts them; the server's own
+	// count is in ServerErrors).
 	Errors map[string]uint64 `json:"errors"`
 	// ErrorExamples holds the first message of each error kind.
 	ErrorExamples map[string]string `json:"error_examples"`
@@ -150,7 +154,7 @@ func buildReport(cfg *Config, rec *Recorder, conns []*simConn, samples []Sample,
 	s := rec.steadyC
 	r.Counts = map[string]uint64{
 		"lines_sent": s.linesSent, "replies": s.repliesDone, "decisions": s.decisions, "say_deltas": s.deltas,
-		"acts": s.acts, "cancels": s.cancels, "statuses_sent": s.statuses, "perceives_sent": s.perceives, "perceives_skipped": s.skipped,
+		"acts": s.acts, "cancels": s.cancels, "statuses_crossing_cancel": s.crossed, "statuses_sent": s.statuses, "perceives_sent": s.perceives, "perceives_skipped": s.skipped,
 		"perceive_events": s.events, "messages_in": s.framesIn,
 		"lines_sent_total": rec.all.linesSent, "messages_in_total": rec.all.framesIn,
 	}

@@ -49,6 +49,11 @@ type simConn struct {
 	nextEvt  time.Time
 	respawn  bool // the session was lost; spawn the NPCs again
 	spawnedN int  // NPCs the server confirmed
+	// crossed holds the request ids of final statuses that crossed a
+	// cancel of their action on the wire: the server, having cancelled
+	// it, answers them unknown_action, which is not an error (PROTOCOL.md
+	// §5.5). An id leaves when its answer comes.
+	crossed map[string]bool
 }
 
 type simNPC struct {
@@ -61,6 +66,20 @@ type simNPC struct {
 	act            *simAction       // the action being executed, if any
 	ackPing        string           // the ping that acks the last final status, if unanswered
 	superseded     []string         // running actions replaced by a newer act, owed a failure status
+	// finals are the last final statuses sent (a ring, next the oldest):
+	// enough to recognize one that crossed its action's cancel, which
+	// comes within a round trip.
+	finals [4]sentStatus
+	next   int
+}
+
+// sentStatus is a final action_status sent: its action and request ids.
+type sentStatus struct{ act, req string }
+
+// sentFinal records a final status for act sent as request req.
+func (n *simNPC) sentFinal(act, req string) {
+	n.finals[n.next] = sentStatus{act, req}
+	n.next = (n.next + 1) % len(n.finals)
 }
 
 type simAction struct {
@@ -132,6 +151,7 @@ func newSimConn(idx int, cfg *Config, rec *Recorder) *simConn {
 		byID:    make(map[string]*simNPC),
 		pending: make(map[string]*pendingLine),
 		acks:    make(map[string]ackWait),
+		crossed: make(map[string]bool),
 	}
 	c.side = max(40, math.Sqrt(float64(cfg.NPCs))*12)
 	for i := range cfg.NPCs {
@@ -375,7 +395,9 @@ func (c *simConn) step(now time.Time, dt float64, out []outMsg) []outMsg {
 // duration has passed. mu must be held.
 func (c *simConn) stepAction(n *simNPC, now time.Time, move float64, out []outMsg) []outMsg {
 	for _, id := range n.superseded {
-		out = append(out, outMsg{npc: n.id, id: c.newID("s"),
+		req := c.newID("s")
+		n.sentFinal(id, req)
+		out = append(out, outMsg{npc: n.id, id: req,
 			m: &protocol.ActionStatus{ActionID: id, Status: protocol.StatusFailure, Reason: "superseded by a newer action"}})
 	}
 	n.superseded = n.superseded[:0]
@@ -411,7 +433,9 @@ func (c *simConn) stepAction(n *simNPC, now time.Time, move float64, out []outMs
 	ping := c.newID("k")
 	c.acks[ping] = ackWait{npc: n.id, sent: now}
 	n.ackPing = ping
-	out = append(out, outMsg{npc: n.id, id: c.newID("s"), m: st})
+	req := c.newID("s")
+	n.sentFinal(a.id, req)
+	out = append(out, outMsg{npc: n.id, id: req, m: st})
 	return append(out, outMsg{id: ping, m: &protocol.Ping{TimeMS: now.UnixMilli()}, timed: true})
 }
 

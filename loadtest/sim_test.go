@@ -65,3 +65,59 @@ func TestStepSendsValidMessages(t *testing.T) {
 		}
 	}
 }
+
+// A final status that crosses its action's cancel on the wire draws
+// unknown_action from the server, which is counted apart, not as an error;
+// a superseded action cancelled before its failure went out gets no status
+// at all. Any other unknown_action is still an error.
+func TestStatusCrossingCancel(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Conns, cfg.NPCs, cfg.ReplyTimeout = 1, 1, time.Hour
+	rec := newRecorder()
+	c := newSimConn(0, &cfg, rec)
+	c.spawnedN = 1
+	n := c.npcs[0]
+	now := time.Now()
+	c.nextSay, c.nextEvt, n.nextPerceive = now.Add(time.Hour), now.Add(time.Hour), now.Add(time.Hour)
+	statuses := func(out []outMsg) map[string]string { // action id → request id
+		m := map[string]string{}
+		for _, o := range out {
+			if st, ok := o.m.(*protocol.ActionStatus); ok && st.Status != protocol.StatusRunning {
+				m[st.ActionID] = o.id
+			}
+		}
+		return m
+	}
+	act := func(id string) {
+		c.handle(protocol.NewEnvelope("", n.id, &protocol.Act{ActionID: id, Name: "idle"}), now)
+	}
+	errorFor := func(req string) {
+		c.handle(protocol.NewEnvelope(req, n.id, protocol.Errorf(protocol.CodeUnknownAction, "npc runs no action")), now)
+	}
+
+	act("a1")
+	c.step(now, 0.05, nil) // running
+	now = now.Add(time.Minute)
+	sent := statuses(c.step(now, 0.05, nil)) // done: success
+	if sent["a1"] == "" {
+		t.Fatalf("no final status for a1 after its duration; sent %v", sent)
+	}
+	c.handle(protocol.NewEnvelope("", n.id, &protocol.Cancel{ActionID: "a1"}), now)
+	errorFor(sent["a1"])
+
+	act("a2")
+	c.step(now, 0.05, nil)                                                          // a2 running
+	act("a3")                                                                       // supersedes a2 …
+	c.handle(protocol.NewEnvelope("", n.id, &protocol.Cancel{ActionID: "a2"}), now) // … which the server withdraws
+	if got := statuses(c.step(now, 0.05, nil)); got["a2"] != "" {
+		t.Errorf("a failure status for a2 after its cancel; want none (sent %v)", got)
+	}
+	errorFor("s-unrelated")
+
+	if got := rec.all.crossed; got != 1 {
+		t.Errorf("statuses crossing a cancel = %d; want 1", got)
+	}
+	if got := rec.errs[string(protocol.CodeUnknownAction)]; got != 1 {
+		t.Errorf("unknown_action errors = %d; want 1 (the unrelated one)", got)
+	}
+}

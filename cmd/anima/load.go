@@ -2,15 +2,21 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/anima-rt/anima/assets"
 	"github.com/anima-rt/anima/loadtest"
+	"github.com/anima-rt/anima/node"
+	"github.com/anima-rt/anima/npc/mind"
 	"github.com/anima-rt/anima/protocol"
 	"github.com/anima-rt/anima/server"
 )
@@ -18,6 +24,11 @@ import (
 // runLoad runs a load scenario (package loadtest) against an in-process
 // server on a loopback port, or against -addr, and prints its report.
 func runLoad(ctx context.Context, args []string) error {
+	return load(ctx, args, os.Stdout)
+}
+
+// load is runLoad with the report written to stdout.
+func load(ctx context.Context, args []string, stdout io.Writer) error {
 	def := loadtest.DefaultConfig()
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	conns := fs.Int("conns", def.Conns, "simulated game servers, one websocket connection each")
@@ -32,12 +43,16 @@ func runLoad(ctx context.Context, args []string) error {
 	persona := fs.String("persona", "", "persona to spawn every NPC with (default: an inline character each)")
 	addr := fs.String("addr", "", "load a running server at this ws:// URL (loopback only) instead of an in-process one")
 	apiKey := fs.String("api-key", "", "API key for -addr (default $ANIMA_API_KEY)")
-	delay := fs.Duration("standin-delay", 40*time.Millisecond, "in-process stand-in host: pause between say deltas")
+	standin := fs.Bool("standin", false, "in-process server with the stand-in host (a keyword table, no model): measures the server alone")
+	delay := fs.Duration("standin-delay", 40*time.Millisecond, "with -standin: pause between say deltas")
+	modelPath := fs.String("m", "", "in-process server: GGUF model `file` instead of the embedded one")
+	threads := fs.Int("threads", 0, "in-process server: compute threads (0: all cores)")
+	workers := fs.Int("think-workers", 0, "in-process server: NPC thinks decoded at once (default 16)")
 	jsonOut := fs.Bool("json", false, "print the report as one JSON object instead of the summary")
 	htmlOut := fs.String("html", "", "also write a self-contained HTML report with charts to this file")
 	quiet := fs.Bool("q", false, "no progress line")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: anima load [flags]\n\nSimulates -conns game servers with -npcs NPCs each against a real server and reports latencies,\nthroughput, errors and resources. Without -addr the server runs in this process on 127.0.0.1,\nwith the stand-in NPC host until the NPC pipeline lands.\n\nflags:\n")
+		fmt.Fprintf(fs.Output(), "usage: anima load [flags]\n\nSimulates -conns game servers with -npcs NPCs each against a real server and reports latencies,\nthroughput, errors and resources. Without -addr the server runs in this process on 127.0.0.1,\nwith NPC minds on the embedded model (or -m FILE), as anima serve runs them; -standin\nputs the keyword stand-in in their place, to measure the server alone.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -56,20 +71,40 @@ func runLoad(ctx context.Context, args []string) error {
 	}
 
 	if *addr == "" {
-		// The NPC host of the in-process server: the one line to change
-		// when the NPC pipeline replaces the stand-in (as in serve.go).
-		host := server.NewStandIn(server.StandInOptions{DeltaDelay: *delay})
-		defer host.Close()
-		local, err := loadtest.StartLocal(server.Options{
-			Config: localConfig(*npcs, *perceiveEvery, *sayEvery, *conns),
-			Host:   host,
-			Model:  protocol.Model{Name: "stand-in", Backend: "standin"},
-		})
+		opt := server.Options{Config: localConfig(*npcs, *perceiveEvery, *sayEvery, *conns), Registry: loadtest.NewRegistry()}
+		if *standin {
+			host := server.NewStandIn(server.StandInOptions{DeltaDelay: *delay})
+			defer host.Close()
+			opt.Host, opt.Model = host, protocol.Model{Name: "stand-in", Backend: "standin"}
+			cfg.Target = "in-process server, stand-in NPC host"
+		} else {
+			d, err := node.LoadDecoder(*modelPath, *threads)
+			if errors.Is(err, assets.ErrNoModel) {
+				return fmt.Errorf("%w, or load the server alone: anima load -standin", err)
+			}
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			// The minds' own log (invalid outputs, failed thinks) would
+			// break the progress line; what they count is in the report.
+			m, err := node.OpenMinds(d, "", mind.Config{Workers: *workers, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			if opt.Host, err = m.NPCHost(opt.Registry); err != nil {
+				return err
+			}
+			opt.Model = d.Info()
+			cfg.Target = "in-process server, NPC minds on " + d.Info().Name
+		}
+		local, err := loadtest.StartLocal(opt)
 		if err != nil {
 			return err
 		}
 		defer local.Close()
-		cfg.URL, cfg.Target = local.URL, "in-process server, stand-in NPC host"
+		cfg.URL = local.URL
 		cfg.ServerMetrics = local.Gather
 		cfg.Resources = loadtest.SelfResources
 		cfg.ResourcesFrom = "this process: server and load clients together"
@@ -131,9 +166,9 @@ func runLoad(ctx context.Context, args []string) error {
 		}
 	}
 	if *jsonOut {
-		err = rep.WriteJSON(os.Stdout)
+		err = rep.WriteJSON(stdout)
 	} else {
-		err = rep.WriteText(os.Stdout)
+		err = rep.WriteText(stdout)
 	}
 	if err != nil {
 		return err
