@@ -195,109 +195,98 @@ func (sb *serveBench) ttft(ctx context.Context, batch int) (cold, warm float64, 
 	return median(colds), median(warms), nil
 }
 
-// batchDecode runs c requests at once, each a 32-token prompt (16 shared,
-// 16 its own) decoding n tokens greedily, and returns the engine's decode
-// rate with all c in flight: the tokens streamed between the moment the
-// last request had its first token and the moment the first request
-// finished, per second of that window. (Before it, prompts are still
-// being prefilled; after it, fewer than c sequences remain.)
-func (sb *serveBench) batchDecode(ctx context.Context, c, n int) (float64, error) {
-	e, err := sb.engine(engine.Options{Context: 64 + n, MaxSeqs: c, QueueSize: c})
-	if err != nil {
-		return 0, err
-	}
-	defer e.Close()
+// batchDecode runs c requests at once on e, each a 32-token prompt (16
+// shared, 16 its own, rep keeping them new) decoding n tokens greedily, and
+// returns the engine's decode rate with all c in flight: the tokens
+// streamed between the moment the last request had its first token and the
+// moment the first request finished, per second of that window. (Before
+// it, prompts are still being prefilled; after it, fewer than c sequences
+// remain.) A run too short for such a window is timed whole.
+func (sb *serveBench) batchDecode(ctx context.Context, e *engine.Engine, c, n, rep int) (float64, error) {
 	head, err := sb.text("npc", 16)
 	if err != nil {
 		return 0, err
+	}
+	reqs := make([]engine.Request, c)
+	for i := range reqs {
+		own, err := sb.text(fmt.Sprintf("r%di%dx", rep, i), 16)
+		if err != nil {
+			return 0, err
+		}
+		reqs[i] = engine.Request{Segments: []engine.Segment{{Text: head}, {Text: own}}, MaxTokens: n}
 	}
 	type stamp struct {
 		at     time.Time
 		tokens int
 	}
-	var rates []float64
-	for rep := range sb.reps {
-		reqs := make([]engine.Request, c)
-		for i := range reqs {
-			own, err := sb.text(fmt.Sprintf("r%di%dx", rep, i), 16)
+	stamps := make([][]stamp, c)
+	var wg sync.WaitGroup
+	errs := make(chan error, c)
+	for i, r := range reqs {
+		wg.Add(1)
+		// Exits when its request has finished.
+		go func() {
+			defer wg.Done()
+			_, err := e.Generate(ctx, r, func(ev engine.Event) {
+				if len(ev.Tokens) > 0 {
+					stamps[i] = append(stamps[i], stamp{time.Now(), len(ev.Tokens)})
+				}
+			})
 			if err != nil {
-				return 0, err
+				errs <- err
 			}
-			reqs[i] = engine.Request{Segments: []engine.Segment{{Text: head}, {Text: own}}, MaxTokens: n}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	// A request that a random model ended at once (an end-of-turn token)
+	// has no decode to time.
+	stamps = slices.DeleteFunc(stamps, func(st []stamp) bool { return len(st) < 2 })
+	if len(stamps) == 0 {
+		return 0, fmt.Errorf("the %d requests decoded too few tokens to time: raise -decode", c)
+	}
+	var from, to time.Time
+	for _, st := range stamps {
+		if first := st[0].at; first.After(from) {
+			from = first
 		}
-		stamps := make([][]stamp, c)
-		var wg sync.WaitGroup
-		errs := make(chan error, c)
-		for i, r := range reqs {
-			wg.Add(1)
-			// Exits when its request has finished.
-			go func() {
-				defer wg.Done()
-				_, err := e.Generate(ctx, r, func(ev engine.Event) {
-					if len(ev.Tokens) > 0 {
-						stamps[i] = append(stamps[i], stamp{time.Now(), len(ev.Tokens)})
-					}
-				})
-				if err != nil {
-					errs <- err
-				}
-			}()
+		if last := st[len(st)-1].at; to.IsZero() || last.Before(to) {
+			to = last
 		}
-		wg.Wait()
-		close(errs)
-		if err := <-errs; err != nil {
-			return 0, err
-		}
-		// A request that a random model ended at once (an end-of-turn
-		// token) has no decode to time.
-		stamps = slices.DeleteFunc(stamps, func(st []stamp) bool { return len(st) < 2 })
-		if len(stamps) == 0 {
-			continue
-		}
-		var from, to time.Time
-		for _, st := range stamps {
-			if first := st[0].at; first.After(from) {
-				from = first
-			}
-			if last := st[len(st)-1].at; to.IsZero() || last.Before(to) {
-				to = last
-			}
-		}
-		tokens := 0
-		for _, st := range stamps {
-			for _, s := range st {
-				if s.at.After(from) && !s.at.After(to) {
-					tokens += s.tokens
-				}
-			}
-		}
-		if d := to.Sub(from).Seconds(); d > 0 && tokens > 0 {
-			rates = append(rates, float64(tokens)/d)
-			continue
-		}
-		// Too short a run for such a window (or its events were read in
-		// one burst): every token after each request's first, over the
-		// whole run from the earliest first token.
-		from, to, tokens = time.Time{}, time.Time{}, 0
-		for _, st := range stamps {
-			if from.IsZero() || st[0].at.Before(from) {
-				from = st[0].at
-			}
-			if last := st[len(st)-1].at; last.After(to) {
-				to = last
-			}
-			for _, s := range st[1:] {
+	}
+	tokens := 0
+	for _, st := range stamps {
+		for _, s := range st {
+			if s.at.After(from) && !s.at.After(to) {
 				tokens += s.tokens
 			}
 		}
-		if d := to.Sub(from).Seconds(); d > 0 {
-			rates = append(rates, float64(tokens)/d)
+	}
+	if d := to.Sub(from).Seconds(); d > 0 && tokens > 0 {
+		return float64(tokens) / d, nil
+	}
+	// Too short a run for that window (or its events were read in one
+	// burst): every token after each request's first, over the whole run
+	// from the earliest first token.
+	from, to, tokens = time.Time{}, time.Time{}, 0
+	for _, st := range stamps {
+		if from.IsZero() || st[0].at.Before(from) {
+			from = st[0].at
+		}
+		if last := st[len(st)-1].at; last.After(to) {
+			to = last
+		}
+		for _, s := range st[1:] {
+			tokens += s.tokens
 		}
 	}
-	if len(rates) == 0 {
-		return 0, fmt.Errorf("the %d requests decoded too few tokens to time: raise -decode", c)
+	if d := to.Sub(from).Seconds(); d > 0 {
+		return float64(tokens) / d, nil
 	}
-	return median(rates), nil
+	return 0, fmt.Errorf("the %d requests decoded too few tokens to time: raise -decode", c)
 }
 
 // grammarRatio decodes NPC decisions with the decision grammar and the
@@ -376,12 +365,27 @@ func serveFigures(ctx context.Context, m *model.Model, f *gguf.File, reps, batch
 	if res.TTFTColdMs, res.TTFTWarmMs, err = sb.ttft(ctx, batch); err != nil {
 		return nil, fmt.Errorf("serving figures: TTFT: %w", err)
 	}
-	for _, c := range conc {
-		r, err := sb.batchDecode(ctx, c, decode)
-		if err != nil {
+	// One engine per concurrency, measured in turn rep by rep, so that a
+	// change in the machine's load mid-run moves every figure alike.
+	engines := make([]*engine.Engine, len(conc))
+	for i, c := range conc {
+		if engines[i], err = sb.engine(engine.Options{Context: 64 + decode, MaxSeqs: c, QueueSize: c}); err != nil {
 			return nil, fmt.Errorf("serving figures: %d concurrent: %w", c, err)
 		}
-		res.BatchDecodeTokS[strconv.Itoa(c)] = r
+		defer engines[i].Close()
+	}
+	rates := make([][]float64, len(conc))
+	for rep := range reps {
+		for i, c := range conc {
+			r, err := sb.batchDecode(ctx, engines[i], c, decode, rep)
+			if err != nil {
+				return nil, fmt.Errorf("serving figures: %d concurrent: %w", c, err)
+			}
+			rates[i] = append(rates[i], r)
+		}
+	}
+	for i, c := range conc {
+		res.BatchDecodeTokS[strconv.Itoa(c)] = median(rates[i])
 	}
 	if res.FreeDecodeTokS, res.GrammarDecodeTokS, err = sb.grammarRatio(ctx); err != nil {
 		return nil, fmt.Errorf("serving figures: grammar: %w", err)
