@@ -43,6 +43,7 @@ func (l Latency) String() string { return latencyNames[l] }
 // one-second interval.
 type counters struct {
 	linesSent    uint64 // player_say sent
+	superseded   uint64 // lines whose answer a newer line to the same NPC cut short or replaced
 	repliesDone  uint64 // final says answering a player line
 	decisions    uint64 // decisions received (any)
 	deltas       uint64 // non-final says received
@@ -64,6 +65,7 @@ type counters struct {
 
 func (c *counters) add(o *counters) {
 	c.linesSent += o.linesSent
+	c.superseded += o.superseded
 	c.repliesDone += o.repliesDone
 	c.decisions += o.decisions
 	c.deltas += o.deltas

@@ -27,14 +27,17 @@ func (c *simConn) handle(env protocol.Envelope, now time.Time) {
 		c.mu.Lock()
 		p := c.pending[env.ID]
 		var first, final time.Duration = -1, -1
-		if p != nil {
+		if p != nil && !p.replied {
 			if !p.firstSay {
 				p.firstSay = true
 				first = now.Sub(p.sent)
 			}
 			if b.Final {
 				final = now.Sub(p.sent)
-				delete(c.pending, env.ID)
+				p.replied = true
+				if p.decided {
+					delete(c.pending, env.ID)
+				}
 			}
 		}
 		c.mu.Unlock()
@@ -54,6 +57,12 @@ func (c *simConn) handle(env protocol.Envelope, now time.Time) {
 		if p := c.pending[env.ID]; p != nil && !p.decided {
 			p.decided = true
 			d = now.Sub(p.sent)
+			if p.replied || b.Say == "" {
+				// The answer is whole: its final say came first (NPC
+				// minds) or will not come, as the NPC chose to say
+				// nothing. The stand-in decides before it speaks.
+				delete(c.pending, env.ID)
+			}
 		}
 		c.mu.Unlock()
 		if d >= 0 {

@@ -153,7 +153,7 @@ func buildReport(cfg *Config, rec *Recorder, conns []*simConn, samples []Sample,
 	}
 	s := rec.steadyC
 	r.Counts = map[string]uint64{
-		"lines_sent": s.linesSent, "replies": s.repliesDone, "decisions": s.decisions, "say_deltas": s.deltas,
+		"lines_sent": s.linesSent, "lines_superseded": s.superseded, "replies": s.repliesDone, "decisions": s.decisions, "say_deltas": s.deltas,
 		"acts": s.acts, "cancels": s.cancels, "statuses_crossing_cancel": s.crossed, "statuses_sent": s.statuses, "perceives_sent": s.perceives, "perceives_skipped": s.skipped,
 		"perceive_events": s.events, "messages_in": s.framesIn,
 		"lines_sent_total": rec.all.linesSent, "messages_in_total": rec.all.framesIn,

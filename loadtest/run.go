@@ -268,7 +268,11 @@ func outstanding(conns []*simConn) int {
 	n := 0
 	for _, c := range conns {
 		c.mu.Lock()
-		n += len(c.pending)
+		for _, p := range c.pending {
+			if !p.superseded && !p.replied {
+				n++
+			}
+		}
 		c.mu.Unlock()
 	}
 	return n

@@ -65,6 +65,7 @@ type simNPC struct {
 	events         []protocol.Event // since the last perceive
 	act            *simAction       // the action being executed, if any
 	ackPing        string           // the ping that acks the last final status, if unanswered
+	line           string           // request id of the last player line sent to it
 	superseded     []string         // running actions replaced by a newer act, owed a failure status
 	// finals are the last final statuses sent (a ring, next the oldest):
 	// enough to recognize one that crossed its action's cancel, which
@@ -102,6 +103,10 @@ type pendingLine struct {
 	npc                    string
 	sent                   time.Time
 	firstSay, decided, act bool
+	superseded             bool // a newer line to the NPC came first: its answer may never come
+	// replied: its final say came, and its decision may follow (a reply
+	// cut short by a newer line or an interrupt has none).
+	replied bool
 }
 
 // ackWait is a ping sent right behind a final action_status.
@@ -515,8 +520,20 @@ func (c *simConn) playerLine(now time.Time) (outMsg, bool) {
 		text = linesKorean[c.rng.IntN(len(linesKorean))]
 	}
 	id := c.newID("p")
+	if old := c.pending[n.line]; old != nil && !old.superseded && !old.replied {
+		// A new line to an NPC still answering the last one cuts that
+		// answer short, or takes its place if it had not started
+		// (PROTOCOL.md §4.6): the old line may get a final say of what
+		// was said, and is owed nothing more.
+		old.superseded = true
+		c.rec.count(func(k *counters) { k.superseded++ })
+	}
+	n.line = id
 	c.pending[id] = &pendingLine{npc: n.id, sent: now}
-	c.witness(n.pos, protocol.Event{Kind: "speech", Source: p.id, Target: n.id, Text: text}, n)
+	// The NPC spoken to hears the line through the player_say alone: the
+	// same line again in its perceive would reach its mind as a second
+	// address, which cuts the answer short.
+	c.witness(n.pos, protocol.Event{Kind: "speech", Source: p.id, Target: n.id, Text: text}, nil, n)
 	return outMsg{npc: n.id, id: id, m: &protocol.PlayerSay{Speaker: p.id, Name: p.name, Text: text}, timed: true}, true
 }
 
@@ -546,15 +563,16 @@ func (c *simConn) worldEvent() uint64 {
 			n.inventory = n.inventory[1:]
 		}
 	}
-	return c.witness(n.pos, ev, nil)
+	return c.witness(n.pos, ev, nil, nil)
 }
 
-// witness queues ev for every NPC within sight of at (and for also, which
-// may be nil); it returns how many NPCs will see it. mu must be held.
-func (c *simConn) witness(at protocol.Vec, ev protocol.Event, also *simNPC) uint64 {
+// witness queues ev for every NPC within sight of at (and for also) but
+// except (either may be nil); it returns how many NPCs will see it. mu must
+// be held.
+func (c *simConn) witness(at protocol.Vec, ev protocol.Event, also, except *simNPC) uint64 {
 	var k uint64
 	for _, o := range c.npcs {
-		if o == also || dist(o.pos, at) <= sightRadius {
+		if o != except && (o == also || dist(o.pos, at) <= sightRadius) {
 			if len(o.events) < 16 { // bounded, as a game would bound it
 				o.events = append(o.events, ev)
 				k++
@@ -570,6 +588,9 @@ func (c *simConn) expire(now time.Time) {
 	for id, p := range c.pending {
 		if now.Sub(p.sent) > c.cfg.ReplyTimeout {
 			delete(c.pending, id)
+			if p.superseded || p.replied {
+				continue
+			}
 			c.rec.error("no_reply", fmt.Sprintf("no final say to %s within %v", p.npc, c.cfg.ReplyTimeout))
 		}
 	}

@@ -121,3 +121,60 @@ func TestStatusCrossingCancel(t *testing.T) {
 		t.Errorf("unknown_action errors = %d; want 1 (the unrelated one)", got)
 	}
 }
+
+// A line's answer ends with its final say, or with its decision when the
+// NPC chose to say nothing; a newer line to the same NPC supersedes an
+// older one still unanswered (PROTOCOL.md §4.6). Neither is left waiting
+// to time out as no_reply.
+func TestLineAnswerEnds(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Conns, cfg.NPCs = 1, 1
+	rec := newRecorder()
+	c := newSimConn(0, &cfg, rec)
+	c.spawnedN = 1
+	now := time.Now()
+	line := func() string {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		o, ok := c.playerLine(now)
+		if !ok {
+			t.Fatal("no line sent")
+		}
+		return o.id
+	}
+	first := line()
+	second := line()
+	if p := c.pending[first]; p == nil || !p.superseded || rec.all.superseded != 1 || outstanding([]*simConn{c}) != 1 {
+		t.Errorf("after a second line: first %+v, superseded %d, outstanding %d; want it superseded, its cut reply still counted if it comes",
+			p, rec.all.superseded, outstanding([]*simConn{c}))
+	}
+	c.handle(protocol.NewEnvelope(first, c.npcs[0].id, &protocol.Say{UtteranceID: "u1", Final: true, Text: "Well—"}), now)
+	c.handle(protocol.NewEnvelope(second, c.npcs[0].id, &protocol.Decision{Emotion: "calm", Action: "idle"}), now)
+	if n := outstanding([]*simConn{c}); n != 0 || rec.all.repliesDone != 1 {
+		t.Errorf("%d lines outstanding, %d replies after the cut reply and a decision that says nothing; want none, one reply",
+			n, rec.all.repliesDone)
+	}
+	third := line()
+	c.handle(protocol.NewEnvelope(third, c.npcs[0].id, &protocol.Decision{Emotion: "calm", Action: "idle", Say: "Hm."}), now)
+	if _, ok := c.pending[third]; !ok {
+		t.Error("a decision that says something ended the line; want it to wait for the final say")
+	}
+	// NPC minds send the final say first, then the decision: both count.
+	fourth := line()
+	c.handle(protocol.NewEnvelope(fourth, c.npcs[0].id, &protocol.Say{UtteranceID: "u4", Final: true, Text: "Aye."}), now)
+	c.handle(protocol.NewEnvelope(fourth, c.npcs[0].id, &protocol.Decision{Emotion: "calm", Action: "idle", Say: "Aye."}), now)
+	if _, ok := c.pending[fourth]; ok || rec.interval[LatDecision].Count() == 0 {
+		t.Errorf("final say then decision: pending %v, decision latencies %d; want the line done and its decision timed",
+			ok, rec.interval[LatDecision].Count())
+	}
+	if rec.all.superseded != 2 {
+		t.Errorf("superseded = %d; want 2 (the first, and the third by the fourth)", rec.all.superseded)
+	}
+	line() // the fourth was answered: nothing to supersede
+	c.mu.Lock()
+	c.expire(now.Add(time.Hour))
+	c.mu.Unlock()
+	if got := rec.errs["no_reply"]; got != 1 {
+		t.Errorf("no_reply errors = %d after the lines timed out; want 1, the last (the superseded third owed nothing)", got)
+	}
+}

@@ -221,8 +221,10 @@ func (w *World) WalkPlayerTo(to Point) bool {
 	return true
 }
 
-// Talk sends the player's line to NPC id, and lets every NPC in earshot
-// hear it as a speech event.
+// Talk sends the player's line to NPC id, and lets every other NPC in
+// earshot hear it as a speech event. NPC id hears it through the
+// player_say alone: the same line again in its perceive would reach its
+// mind as a second address, which cuts the answer short.
 func (w *World) Talk(id, text string) error {
 	n := w.byID[id]
 	if n == nil || n.Kind != "npc" {
@@ -234,7 +236,7 @@ func (w *World) Talk(id, text string) error {
 	}
 	w.Player.Bubble, w.Player.BubbleUntil = text, w.Now+bubbleHold
 	n.AskedAt, n.WaitingFirst, n.answering = w.Clock(), true, true
-	w.hear(protocol.Event{Kind: "speech", Source: PlayerID, Target: id, Text: text}, w.Player.Pos, id)
+	w.hear(protocol.Event{Kind: "speech", Source: PlayerID, Target: id, Text: text}, w.Player.Pos, "", id)
 	w.send(id, &protocol.PlayerSay{Speaker: PlayerID, Name: PlayerName, Text: text})
 	w.logf("you to %s: %s", n.Name, text)
 	return nil
