@@ -6,6 +6,9 @@
 // The forward pass (forward.go) reads top to bottom like the papers:
 // embed → per layer: norm, attention, residual, norm, feed-forward (a
 // mixture of experts or a dense SwiGLU), residual → final norm → logits.
+// Step (batch.go) runs the same pass over the tokens of several sequences
+// at once, each against its own State's cache: the batched step of a
+// continuous-batching scheduler.
 package model
 
 import (
