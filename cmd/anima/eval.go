@@ -52,6 +52,7 @@ func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	start := fs.Int("start", 0, "index of the first held-out example")
 	samples := fs.Int("samples", 0, "also print this many random examples' outputs per language")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	report := fs.String("report", "", "also write the JSON object to this `file`")
 	threads := fs.Int("threads", 0, "compute threads (0: all cores)")
 	maxTokens := fs.Int("max-tokens", 160, "most tokens generated per decision")
 	fs.Usage = func() {
@@ -134,6 +135,19 @@ func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		})
 	if err != nil {
 		return err
+	}
+	if *report != "" {
+		f, err := os.Create(*report)
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		err = writeEvalJSON(f, name, rep)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
 	}
 	if *asJSON {
 		return writeEvalJSON(stdout, name, rep)
