@@ -11,7 +11,7 @@ RACE_PKGS ?= ./protocol/... ./server/... ./behavior/... ./inference/grammar/ \
 MODEL_DIR ?= build/model
 PYTHON    ?= /usr/bin/python3
 
-.PHONY: run test vet race bench fuzz demo load build model deps-demo
+.PHONY: run test vet race bench fuzz demo load build model deps-demo deps-train eval
 
 build:
 	$(GO) build -o bin/anima ./cmd/anima
@@ -72,10 +72,23 @@ load:
 	$(GO) run ./cmd/anima load -html load-report.html
 
 ## model: rebuild the embedded model from scratch (see train/README.md).
-model: build
+model: build deps-train
 	mkdir -p $(MODEL_DIR)
 	bin/anima corpus -seed 1 -n 32000 -split train -o $(MODEL_DIR)/train.jsonl -q
 	bin/anima train tokenizer -corpus $(MODEL_DIR)/train.jsonl -vocab 6144 -o $(MODEL_DIR)/tokenizer.gguf
 	bin/anima train tokenize -corpus $(MODEL_DIR)/train.jsonl -tokenizer $(MODEL_DIR)/tokenizer.gguf -o $(MODEL_DIR)/tokens
-	$(PYTHON) train/train.py --tokens $(MODEL_DIR)/tokens --out $(MODEL_DIR)/weights $$(cat train/recipe.flags)
+	OMP_WAIT_POLICY=PASSIVE $(PYTHON) train/train.py --tokens $(MODEL_DIR)/tokens --out $(MODEL_DIR)/weights $$(cat train/recipe.flags)
 	bin/anima train export -weights $(MODEL_DIR)/weights -tokenizer $(MODEL_DIR)/tokenizer.gguf -type q8_0 -o assets/model/anima-npc-q8_0.gguf
+	$(PYTHON) train/plot_loss.py $(MODEL_DIR)/weights/loss.csv assets/model/loss.svg
+
+## deps-train: Debian's PyTorch and the OpenMP OpenBLAS it needs to be fast
+## (without it matrix products fall back to the slow reference BLAS).
+deps-train:
+	@$(PYTHON) -c 'import torch' 2>/dev/null && dpkg -s libopenblas0-openmp >/dev/null 2>&1 || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch libopenblas0-openmp) || \
+		(echo "make model needs: apt-get install python3-torch libopenblas0-openmp (as root)" >&2; exit 1)
+
+## eval: the embedded model on 400 held-out examples (issue 5), with 20
+## samples per language; EVAL_FLAGS=-json for one JSON object.
+eval:
+	$(GO) run ./cmd/anima eval -n 400 -samples 20 $(EVAL_FLAGS)
