@@ -59,6 +59,10 @@ type Options struct {
 type NPCReport struct {
 	ID, Name   string
 	Says, Acts int    // utterances finished, acts received
+	Answers    int    // answers to the player ended (a final say, or a decision that says nothing)
+	Errors     int    // error messages the server sent about it
+	LastError  string // the last one
+	Decision   string // the last decision, as JSON
 	LastAct    string // the last act's action id
 	LastSaid   string // the last final say
 	Bubble     string // what its speech bubble showed last

@@ -275,8 +275,8 @@ func (g *game) shotErr() error {
 func (g *game) report() *Report {
 	r := &Report{Statuses: g.w.StatusesSent(), NPCs: map[string]NPCReport{}, Frames: g.ticks}
 	for _, n := range g.w.NPCs {
-		r.NPCs[n.ID] = NPCReport{ID: n.ID, Name: n.Name, Says: n.Says, Acts: n.Acts,
-			LastAct: n.LastActID, LastSaid: n.LastSaid, Bubble: n.Bubble}
+		r.NPCs[n.ID] = NPCReport{ID: n.ID, Name: n.Name, Says: n.Says, Acts: n.Acts, Answers: n.Answers, Errors: n.Errors, LastError: n.LastError,
+			Decision: n.LastDecision, LastAct: n.LastActID, LastSaid: n.LastSaid, Bubble: n.Bubble}
 	}
 	return r
 }

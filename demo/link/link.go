@@ -244,18 +244,16 @@ type spawnSpec struct {
 	body *protocol.Spawn
 }
 
-// spawnSpecs describes every NPC of w as it is now: persona, tree, home and
-// what it carries.
+// spawnSpecs describes every NPC of w as it is now: persona, tree and
+// home. What it carries goes in every perceive (self.inventory), where
+// the mind reads it; NPC minds take only strings, numbers and booleans on
+// the blackboard.
 func spawnSpecs(w *village.World) []spawnSpec {
 	var specs []spawnSpec
 	for _, n := range w.NPCs {
 		home, _ := w.Map.PlaceAt(n.Home)
-		inv := make([]any, len(n.Inventory)) // Args hold JSON values only
-		for i, it := range n.Inventory {
-			inv[i] = it
-		}
 		specs = append(specs, spawnSpec{n.ID, &protocol.Spawn{Persona: n.Persona, Tree: n.Tree,
-			Blackboard: protocol.Args{"home": home.Name, "inventory": inv}}})
+			Blackboard: protocol.Args{"home": home.Name}}})
 	}
 	return specs
 }

@@ -27,7 +27,8 @@ const (
 //	                          (it is sent by key Enter, dropped by key Esc)
 //	key K                     press a key: F attack, G give, R steal, Tab overlay,
 //	                          Enter, Esc
-//	await reply NPC [DUR]     wait until NPC finished answering the last talk (default 10s)
+//	await reply NPC [DUR]     wait until NPC finished answering the last talk: its
+//	                          final say, or a decision that says nothing (default 10s)
 //	await act NPC [DUR]       wait until NPC got an act since the last talk (whose
 //	                          running status the game sends at once)
 //	screenshot FILE           save the screen as PNG
@@ -193,17 +194,17 @@ func KeyIntent(k string) Intent {
 
 // Runner plays a script against a world, one game tick at a time.
 type Runner struct {
-	cmds    []Command
-	i       int
-	started bool
-	since   time.Duration // game time the current command started
-	saysAt  map[string]int
-	actsAt  map[string]int
+	cmds      []Command
+	i         int
+	started   bool
+	since     time.Duration // game time the current command started
+	answersAt map[string]int
+	actsAt    map[string]int
 }
 
 // NewRunner plays cmds.
 func NewRunner(cmds []Command) *Runner {
-	return &Runner{cmds: cmds, saysAt: map[string]int{}, actsAt: map[string]int{}}
+	return &Runner{cmds: cmds, answersAt: map[string]int{}, actsAt: map[string]int{}}
 }
 
 // Done reports whether every command has run.
@@ -244,14 +245,14 @@ func (r *Runner) Tick(w *World) ([]Intent, error) {
 			done = w.Now-r.since >= c.Dur
 		case "talk", "type":
 			n := w.Entity(c.NPC)
-			r.saysAt[c.NPC], r.actsAt[c.NPC] = n.Says, n.Acts
+			r.answersAt[c.NPC], r.actsAt[c.NPC] = n.Answers, n.Acts
 			out = append(out, Intent{Kind: c.Op, NPC: c.NPC, Text: c.Text})
 		case "key":
 			out = append(out, KeyIntent(c.Key))
 		case "await":
 			n := w.Entity(c.NPC)
 			if c.Text == "reply" {
-				done = n.Says > r.saysAt[c.NPC]
+				done = n.Answers > r.answersAt[c.NPC]
 			} else {
 				done = n.Acts > r.actsAt[c.NPC]
 			}

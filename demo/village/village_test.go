@@ -241,15 +241,40 @@ func TestCallGuardSendsTheGuard(t *testing.T) {
 	}
 }
 
+// A new act supersedes the running one, which fails at the next step; a
+// cancel silences an action. NPC minds start the new action before they
+// halt the old one, so the old one's cancel comes right behind the new act:
+// then no failure is owed. And a status that crossed its action's cancel
+// on the wire draws an unknown_action the game expects, not an error.
 func TestNewActSupersedesAndCancelSilences(t *testing.T) {
 	w := newTestWorld(t)
 	act(w, "pip", "a1", "follow", protocol.Args{"target": PlayerID})
 	act(w, "pip", "a2", "go_to", protocol.Args{"target": "gate"})
 	w.Handle(protocol.Envelope{Type: "cancel", NPC: "pip", Body: &protocol.Cancel{ActionID: "a2"}})
 	step(w, 20*time.Second)
-	want := []string{"pip:a1:running", "pip:a1:failure", "pip:a2:running"}
+	want := []string{"pip:a1:running", "pip:a2:running", "pip:a1:failure"}
 	if got := statuses(w.Drain()); !slices.Equal(got, want) {
 		t.Errorf("statuses %q; want %q", got, want)
+	}
+
+	act(w, "pip", "a3", "follow", protocol.Args{"target": PlayerID})
+	act(w, "pip", "a4", "greet", protocol.Args{"target": PlayerID})
+	w.Handle(protocol.Envelope{Type: "cancel", NPC: "pip", Body: &protocol.Cancel{ActionID: "a3"}})
+	step(w, 20*time.Second)
+	want = []string{"pip:a3:running", "pip:a4:running", "pip:a4:success"}
+	if got := statuses(w.Drain()); !slices.Equal(got, want) {
+		t.Errorf("superseded, then cancelled: statuses %q; want %q", got, want)
+	}
+
+	pip := w.Entity("pip")
+	w.Handle(protocol.Envelope{Type: "cancel", NPC: "pip", Body: &protocol.Cancel{ActionID: "a4"}}) // after its success went out
+	w.Handle(protocol.Envelope{Type: "error", NPC: "pip", Body: protocol.Errorf(protocol.CodeUnknownAction, "no action a4")})
+	if pip.Errors != 0 {
+		t.Errorf("errors = %d after the unknown_action a crossed status draws; want 0", pip.Errors)
+	}
+	w.Handle(protocol.Envelope{Type: "error", NPC: "pip", Body: protocol.Errorf(protocol.CodeUnknownAction, "no action a9")})
+	if pip.Errors != 1 {
+		t.Errorf("errors = %d after an unexpected unknown_action; want 1", pip.Errors)
 	}
 }
 
@@ -287,6 +312,38 @@ func TestSayDeltasBuildTheBubble(t *testing.T) {
 	}
 	if err := w.Talk("nobody", "hi"); err == nil {
 		t.Error(`Talk("nobody") = nil; want an error`)
+	}
+}
+
+// An answer ends with its final say, or with a decision that says
+// nothing (a model may choose silence): the script's await reply waits for
+// either, and the NPC is no longer answering.
+func TestAnswerEndsWithoutWords(t *testing.T) {
+	w := newTestWorld(t)
+	n := w.Entity("selka")
+	for _, tc := range []struct {
+		name string
+		end  []protocol.Message
+	}{
+		{"final say", []protocol.Message{&protocol.Say{UtteranceID: "u1", Final: true, Text: "Hi."},
+			&protocol.Decision{Emotion: "happy", Action: "greet", Say: "Hi."}}},
+		{"silent decision", []protocol.Message{&protocol.Decision{Emotion: "calm", Action: "idle"}}},
+	} {
+		before := n.Answers
+		if err := w.Talk("selka", "Hello"); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range tc.end {
+			w.Handle(protocol.NewEnvelope("", "selka", m))
+		}
+		if n.Answers != before+1 || n.answering || n.WaitingFirst {
+			t.Errorf("%s: answers %d→%d, answering %v, waiting %v; want one answer ended", tc.name, before, n.Answers, n.answering, n.WaitingFirst)
+		}
+	}
+	// A decision of the NPC's own, with nobody waiting, is no answer.
+	w.Handle(protocol.NewEnvelope("", "selka", &protocol.Decision{Emotion: "calm", Action: "idle"}))
+	if n.Answers != 2 {
+		t.Errorf("answers = %d after an ambient decision; want 2", n.Answers)
 	}
 }
 

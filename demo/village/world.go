@@ -73,6 +73,9 @@ type Entity struct {
 	ReusedKnown  bool
 	TreePath     string // the active tree path, when the server reports one
 	Acts, Says   int    // acts received and utterances finished, for tests
+	Answers      int    // answers to the player ended: with a final say, or a decision that says nothing
+	Errors       int    // error messages the server sent about it
+	LastError    string // the last one's text
 	LastActID    string // the last act's id
 	LastSaid     string // the last final say
 
@@ -82,6 +85,15 @@ type Entity struct {
 	cutOff     bool   // an interrupt was sent for the open utterance
 	nextSeeAt  time.Duration
 	summonedBy string // an NPC whose call_guard this guard answers
+	// superseded are acts a newer act replaced, owed a failure status at
+	// the next step unless their cancel comes first; ended the last
+	// actions whose final status was sent (a ring, endedAt the oldest);
+	// crossed counts statuses that crossed their action's cancel, whose
+	// unknown_action answers are expected.
+	superseded []string
+	ended      [4]string
+	endedAt    int
+	crossed    int
 }
 
 // Running is an act the game is carrying out.
@@ -319,7 +331,10 @@ func (w *World) Handle(env protocol.Envelope) {
 		n.Bubble += m.Delta
 		n.speaking = !m.Final
 		if m.Final {
-			n.answering = false
+			if n.answering {
+				n.answering = false
+				n.Answers++
+			}
 			// Everyone near hears it, so minds can answer one another.
 			w.hear(protocol.Event{Kind: "speech", Source: n.ID, Text: m.Text}, n.Pos, "", n.ID)
 			n.Bubble = m.Text
@@ -331,6 +346,11 @@ func (w *World) Handle(env protocol.Envelope) {
 	case *protocol.Decision:
 		if b, err := json.Marshal(m); err == nil {
 			n.LastDecision = string(b)
+		}
+		if n.answering && m.Say == "" {
+			// It chose to say nothing: no final say will end the answer.
+			n.answering, n.WaitingFirst = false, false
+			n.Answers++
 		}
 		if m.Emotion != "" {
 			n.Emotion, n.EmotionUntil = m.Emotion, w.Now+bubbleHold
@@ -347,11 +367,22 @@ func (w *World) Handle(env protocol.Envelope) {
 		n.LastActID = m.ActionID
 		w.start(n, m)
 	case *protocol.Cancel:
+		// The server withdrew it: stop, and report nothing more.
 		if n.Action != nil && n.Action.ID == m.ActionID {
-			// The server withdrew it: stop, and report nothing more.
 			n.Action, n.Path = nil, nil
 		}
+		if i := slices.Index(n.superseded, m.ActionID); i >= 0 {
+			n.superseded = slices.Delete(n.superseded, i, i+1)
+		} else if slices.Contains(n.ended[:], m.ActionID) {
+			n.crossed++ // its final status is on its way; the server will not know it
+		}
 	case *protocol.Error:
+		if m.Code == protocol.CodeUnknownAction && n.crossed > 0 {
+			n.crossed--
+			return
+		}
+		n.Errors++
+		n.LastError = string(m.Code) + ": " + m.Message
 		w.logf("server error for %s: %s", n.Name, m.Message)
 	}
 }
@@ -365,6 +396,7 @@ func (w *World) status(n *Entity, status, reason string) {
 	w.statusN++
 	w.send(n.ID, &protocol.ActionStatus{ActionID: a.ID, Status: status, Reason: reason})
 	if status != protocol.StatusRunning {
+		n.ended[n.endedAt], n.endedAt = a.ID, (n.endedAt+1)%len(n.ended)
 		n.Action = nil
 		if status == protocol.StatusFailure {
 			w.logf("%s could not %s: %s", n.Name, a.Name, reason)
@@ -389,7 +421,11 @@ func argString(a protocol.Args, keys ...string) string {
 // as failed.
 func (w *World) start(n *Entity, a *protocol.Act) {
 	if n.Action != nil {
-		w.status(n, protocol.StatusFailure, "superseded by "+a.Name)
+		// Its failure goes out at the next step: a server whose tree
+		// starts the new action before it halts the old one sends the old
+		// one's cancel right behind this act, and then nothing is owed.
+		n.superseded = append(n.superseded, n.Action.ID)
+		n.Action, n.Path = nil, nil
 	}
 	r := &Running{ID: a.ActionID, Name: a.Name, Target: argString(a.Args, "target", "entity"),
 		Item: argString(a.Args, "item")}
@@ -555,6 +591,12 @@ func (w *World) Step(dt time.Duration) {
 	w.Now += dt
 	w.move(w.Player, dt)
 	for _, n := range w.NPCs {
+		for _, id := range n.superseded {
+			w.statusN++
+			w.send(n.ID, &protocol.ActionStatus{ActionID: id, Status: protocol.StatusFailure, Reason: "superseded by a newer act"})
+			n.ended[n.endedAt], n.endedAt = id, (n.endedAt+1)%len(n.ended)
+		}
+		n.superseded = n.superseded[:0]
 		w.move(n, dt)
 		w.progress(n)
 		if n.Emote != "" && w.Now >= n.EmoteUntil {

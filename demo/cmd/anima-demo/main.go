@@ -19,7 +19,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/anima-rt/anima/assets"
 	"github.com/anima-rt/anima/demo"
+	"github.com/anima-rt/anima/node"
+	"github.com/anima-rt/anima/npc/mind"
 	"github.com/anima-rt/anima/protocol"
 	"github.com/anima-rt/anima/server"
 )
@@ -35,8 +38,9 @@ func main() {
 }
 
 // runDemo plays the demo game. By default it serves the NPCs from an
-// in-process server built as anima serve builds it; -addr plays against a
-// running server instead.
+// in-process server built as anima serve builds it: NPC minds on the
+// embedded model (package node). -standin serves them from the keyword
+// stand-in instead, for quick runs; -addr plays against a running server.
 func runDemo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("anima-demo", flag.ContinueOnError)
 	addr := fs.String("addr", "", "websocket URL of a running server (ws://host:port/v1/ws); empty starts one in this process")
@@ -44,7 +48,10 @@ func runDemo(ctx context.Context, args []string) error {
 	world := fs.String("world", "oakvale", "world to play (assets/worlds)")
 	script := fs.String("script", "", "play the player's inputs from this script file (see demo/village.Command)")
 	shot := fs.String("screenshot", "", "save the screen as PNG here: at the script's end, or after 3 s, then quit")
-	delay := fs.Duration("standin-delay", 40*time.Millisecond, "pause between the stand-in NPC's say deltas")
+	standin := fs.Bool("standin", false, "in-process server: NPCs answer from the stand-in's keyword table, no model (quick runs)")
+	delay := fs.Duration("standin-delay", 40*time.Millisecond, "with -standin: pause between say deltas")
+	modelPath := fs.String("m", "", "in-process server: GGUF model `file` instead of the embedded one")
+	threads := fs.Int("threads", 0, "in-process server: compute threads of the model (0: all cores)")
 	verbose := fs.Bool("v", false, "log the server and the client to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -63,16 +70,43 @@ func runDemo(ctx context.Context, args []string) error {
 		}
 		opt.Script = cmds
 	}
-	if *addr == "" {
-		// The NPC minds: the one line to change when the NPC pipeline
-		// (issue 7) replaces the stand-in.
+	closeMinds := func() error { return nil }
+	switch {
+	case *addr != "":
+	case *standin:
 		host := server.NewStandIn(server.StandInOptions{DeltaDelay: *delay})
 		defer host.Close()
 		opt.Server = server.Options{Host: host, Registry: prometheus.NewRegistry(),
 			Model: protocol.Model{Name: "stand-in", Backend: "standin"}}
+	default:
+		d, err := node.LoadDecoder(*modelPath, *threads)
+		if errors.Is(err, assets.ErrNoModel) {
+			return fmt.Errorf("%w, or play without one: anima-demo -standin", err)
+		}
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		// Memories last as long as the game: every run starts the
+		// village afresh.
+		log := opt.Logger
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		m, err := node.OpenMinds(d, "", mind.Config{Logger: log})
+		if err != nil {
+			return err
+		}
+		closeMinds = m.Close // once the game has stopped its server
+		reg := prometheus.NewRegistry()
+		host, err := m.NPCHost(reg)
+		if err != nil {
+			return errors.Join(err, m.Close())
+		}
+		opt.Server = server.Options{Host: host, Registry: reg, Model: d.Info()}
 	}
 	rep, err := demo.Run(ctx, opt)
-	if err != nil {
+	if err := errors.Join(err, closeMinds()); err != nil {
 		return err
 	}
 	if *script != "" {
