@@ -14,9 +14,10 @@
 // cached tokens share the longest prefix with its prompt, or copies that
 // prefix from any other slot, running or idle, rather than recomputing it;
 // requests admitted together compute the prefix they share once. Priority
-// orders the queue and each step's budget; a running sequence is never
-// preempted, so an urgent request that finds every slot busy waits for the
-// first to finish (MaxSeqs sizes that risk).
+// orders the queue and each step's budget, and a request that outranks a
+// running sequence may take one of a few slots held back for it
+// (Options.UrgentSeqs) when the others are busy; running sequences are
+// never preempted.
 package engine
 
 import (
@@ -124,9 +125,15 @@ type Options struct {
 	// needed, then kept for prefix reuse); 0: 8. Memory grows with it:
 	// MaxSeqs × Context × layers × 2 × KV width × 4 bytes.
 	MaxSeqs int
+	// UrgentSeqs are slots beyond MaxSeqs that only a request outranking a
+	// running sequence may take (a player's line while ambient thoughts
+	// fill every slot), so that it starts at once rather than when the
+	// first of those ends; 0: MaxSeqs/4, at least 1; negative: none.
+	UrgentSeqs int
 	// StepTokens is the token budget of one step, all sequences together:
 	// running sequences' decode tokens first, then prefill chunks; 0:
-	// Batch + MaxSeqs, room for one full chunk beside every decode.
+	// Batch + MaxSeqs + UrgentSeqs, room for one full chunk beside every
+	// decode.
 	StepTokens int
 }
 
@@ -142,7 +149,7 @@ type Engine struct {
 
 	// The fields below belong to the scheduler goroutine alone.
 	batch  *model.Batch
-	slots  []*slot       // up to MaxSeqs, created on demand
+	slots  []*slot       // up to MaxSeqs + UrgentSeqs, created on demand
 	segs   *lru          // segment tokenizations
 	clock  uint64        // steps run; orders slots by last use
 	chunks []model.Chunk // scratch: the step being built
@@ -184,13 +191,20 @@ func newEngine(m *model.Model, tok *tokenizer.Tokenizer, opt Options, hk hooks) 
 	if opt.MaxSeqs <= 0 {
 		opt.MaxSeqs = 8
 	}
+	switch {
+	case opt.UrgentSeqs == 0:
+		opt.UrgentSeqs = max(1, opt.MaxSeqs/4)
+	case opt.UrgentSeqs < 0:
+		opt.UrgentSeqs = 0
+	}
+	seqs := opt.MaxSeqs + opt.UrgentSeqs
 	if opt.StepTokens <= 0 {
-		opt.StepTokens = opt.Batch + opt.MaxSeqs
+		opt.StepTokens = opt.Batch + seqs
 	}
-	if opt.Context < 2 || opt.MaxSeqs > 1<<12 {
-		return nil, fmt.Errorf("engine: new: context of %d positions, %d sequences: want a context of 2 or more, at most 4096 sequences", opt.Context, opt.MaxSeqs)
+	if opt.Context < 2 || seqs > 1<<12 {
+		return nil, fmt.Errorf("engine: new: context of %d positions, %d sequences: want a context of 2 or more, at most 4096 sequences", opt.Context, seqs)
 	}
-	b, err := m.NewBatch(opt.StepTokens, min(opt.MaxSeqs, opt.StepTokens))
+	b, err := m.NewBatch(opt.StepTokens, min(seqs, opt.StepTokens))
 	if err != nil {
 		return nil, fmt.Errorf("engine: new: %w", err)
 	}

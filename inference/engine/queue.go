@@ -55,6 +55,16 @@ func (q *queue) tryPop() (j *job, closed bool) {
 	return heap.Pop(&q.h).(*job), false
 }
 
+// peek returns the priority of the most urgent waiting job, if any.
+func (q *queue) peek() (priority int, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || len(q.h) == 0 {
+		return 0, false
+	}
+	return q.h[0].req.Priority, true
+}
+
 // wait blocks until a push or close since the last wait (or since the
 // queue was made): a caller that found the queue empty and then waits
 // cannot miss a push in between.

@@ -86,15 +86,27 @@ func (e *Engine) running() bool {
 	return false
 }
 
-// admit starts waiting requests while a slot is free, and reports whether
-// the queue is closed.
+// admit starts waiting requests while fewer than MaxSeqs run — or fewer
+// than MaxSeqs + UrgentSeqs, for a request that outranks a running one —
+// and reports whether the queue is closed.
 func (e *Engine) admit() (closed bool) {
 	for {
-		free := len(e.slots) < e.opt.MaxSeqs
+		running, lowest := 0, 0
 		for _, s := range e.slots {
-			free = free || s.seq == nil
+			if s.seq != nil {
+				if p := s.seq.j.req.Priority; running == 0 || p < lowest {
+					lowest = p
+				}
+				running++
+			}
 		}
-		if !free {
+		switch {
+		case running < e.opt.MaxSeqs:
+		case running < e.opt.MaxSeqs+e.opt.UrgentSeqs:
+			if p, ok := e.q.peek(); !ok || p <= lowest {
+				return false
+			}
+		default:
 			return false
 		}
 		j, closed := e.q.tryPop()
@@ -160,7 +172,8 @@ func (e *Engine) start(j *job) {
 	seq.recent = append(seq.recent, prompt...)
 
 	// The slot: the idle one sharing the longest prefix with the prompt;
-	// failing any, a new one while fewer than MaxSeqs exist; failing that,
+	// failing any, a new one while fewer than MaxSeqs + UrgentSeqs exist
+	// (admit has checked that this request may run); failing that,
 	// the least recently used idle one.
 	var dst *slot
 	best := -1
@@ -173,7 +186,7 @@ func (e *Engine) start(j *job) {
 			dst, best = s, n
 		}
 	}
-	if best <= 0 && len(e.slots) < e.opt.MaxSeqs {
+	if best <= 0 && len(e.slots) < e.opt.MaxSeqs+e.opt.UrgentSeqs {
 		s, err := newSlot(e.m, e.opt)
 		if err != nil {
 			fail(fmt.Errorf("engine: generate: %w", err))

@@ -250,3 +250,52 @@ func TestSharedPrefixPrefilledOnce(t *testing.T) {
 		t.Errorf("computed %d prompt tokens of %d; want at most the shared %d once and the %d of the requests' own", computed, prompts, shared, own)
 	}
 }
+
+// TestUrgentRequestTakesReservedSlot: with the only ordinary slot busy, a
+// request of the same priority waits, but one that outranks the running
+// sequence starts at once in the urgent slot and finishes while the first
+// still runs.
+func TestUrgentRequestTakesReservedSlot(t *testing.T) {
+	fx := loadFixture(t)
+	var mu sync.Mutex
+	var started []int
+	e := fx.engineHooks(t, Options{MaxSeqs: 1, UrgentSeqs: 1}, hooks{onStart: func(r *Request) {
+		mu.Lock()
+		started = append(started, r.Priority)
+		mu.Unlock()
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	// Both exit once cancelled (the second may never start before that).
+	go func() {
+		defer wg.Done()
+		once := false
+		run(t, e, ctx, Request{Segments: segments("Tell me everything."), MaxTokens: 500}, func(int) {
+			if !once {
+				once = true
+				close(first)
+			}
+		})
+	}()
+	<-first
+	go func() { defer wg.Done(); run(t, e, ctx, Request{Segments: segments("And the rest?"), MaxTokens: 4}, nil) }()
+	waitQueued(t, e, 1)
+
+	res, err := e.Generate(context.Background(), Request{Segments: segments("Help!"), MaxTokens: 4, Priority: 2}, nil)
+	if err != nil || res.Stats.GeneratedTokens == 0 {
+		t.Fatalf("urgent request: %+v, %v; want it to run", res.Stats, err)
+	}
+	if n := e.Queued(); n != 1 {
+		t.Errorf("Queued() = %d after the urgent request; want the equal-priority one still waiting", n)
+	}
+	mu.Lock()
+	if want := []int{0, 2}; !slices.Equal(started, want) {
+		t.Errorf("started priorities %v while the first runs; want %v", started, want)
+	}
+	mu.Unlock()
+	cancel()
+	wg.Wait()
+}
