@@ -147,6 +147,9 @@ type Engine struct {
 	done chan struct{} // closed when the scheduler goroutine has exited
 	hk   hooks
 
+	statsMu sync.Mutex // guards stats, written by the scheduler, read by CacheStats
+	stats   CacheStats
+
 	// The fields below belong to the scheduler goroutine alone.
 	batch  *model.Batch
 	slots  []*slot       // up to MaxSeqs + UrgentSeqs, created on demand
@@ -221,6 +224,7 @@ func newEngine(m *model.Model, tok *tokenizer.Tokenizer, opt Options, hk hooks) 
 		slots: []*slot{first},
 		segs:  newLRU(opt.TokenCache),
 	}
+	e.stats.Slots, e.stats.Bytes = 1, first.st.Cache.Bytes()
 	// The scheduler goroutine exits when Close has been called and the
 	// sequences it was running have finished.
 	go e.run()
@@ -238,6 +242,32 @@ func (e *Engine) Close() error {
 
 // Queued is the number of requests waiting (not counting running ones).
 func (e *Engine) Queued() int { return e.q.len() }
+
+// CacheStats describe the engine's prefix reuse since New and the memory
+// its sequence slots hold.
+type CacheStats struct {
+	Requests     int64 // requests started on the model
+	Hits         int64 // of them, those that reused cached tokens
+	PromptTokens int64 // their prompt tokens
+	ReusedTokens int64 // of those, tokens whose keys and values were reused, not computed
+	Slots        int   // sequence slots allocated
+	Bytes        int64 // the slots' KV memory
+}
+
+// HitRate is the share of prompt tokens reused from the cache.
+func (s CacheStats) HitRate() float64 {
+	if s.PromptTokens == 0 {
+		return 0
+	}
+	return float64(s.ReusedTokens) / float64(s.PromptTokens)
+}
+
+// CacheStats returns the engine's prefix-reuse figures so far.
+func (e *Engine) CacheStats() CacheStats {
+	e.statsMu.Lock()
+	defer e.statsMu.Unlock()
+	return e.stats
+}
 
 // job is one request in flight between Generate and the scheduler. The
 // scheduler never blocks on it: events wait in a mailbox that Generate

@@ -172,8 +172,9 @@ func (e *Engine) start(j *job) {
 	seq.recent = append(seq.recent, prompt...)
 
 	// The slot: the idle one sharing the longest prefix with the prompt;
-	// failing any, a new one while fewer than MaxSeqs + UrgentSeqs exist
-	// (admit has checked that this request may run); failing that,
+	// failing any, an empty one, or a new one while fewer than MaxSeqs +
+	// UrgentSeqs exist (admit has checked that this request may run),
+	// rather than overwrite another prompt's cache; failing that,
 	// the least recently used idle one.
 	var dst *slot
 	best := -1
@@ -186,7 +187,7 @@ func (e *Engine) start(j *job) {
 			dst, best = s, n
 		}
 	}
-	if best <= 0 && len(e.slots) < e.opt.MaxSeqs+e.opt.UrgentSeqs {
+	if best <= 0 && (dst == nil || len(dst.kv) > 0) && len(e.slots) < e.opt.MaxSeqs+e.opt.UrgentSeqs {
 		s, err := newSlot(e.m, e.opt)
 		if err != nil {
 			fail(fmt.Errorf("engine: generate: %w", err))
@@ -224,6 +225,16 @@ func (e *Engine) start(j *job) {
 	seq.pending = prompt[reuse:]
 	dst.seq = seq
 	dst.used = e.clock
+	e.statsMu.Lock()
+	st := &e.stats
+	st.Requests++
+	st.PromptTokens += int64(len(prompt))
+	st.ReusedTokens += int64(reuse)
+	if reuse > 0 {
+		st.Hits++
+	}
+	st.Slots, st.Bytes = len(e.slots), int64(len(e.slots))*dst.st.Cache.Bytes()
+	e.statsMu.Unlock()
 }
 
 // step runs one model step over the running sequences: it ends those that
@@ -327,6 +338,12 @@ func (e *Engine) catchUp(s *slot, ahead []*slot) bool {
 		s.kv = append(s.kv[:0], prompt[:best]...)
 		s.seq.pending = prompt[best:]
 		s.seq.res.Stats.ReusedTokens += best - pos
+		e.statsMu.Lock()
+		e.stats.ReusedTokens += int64(best - pos)
+		if s.seq.res.Stats.ReusedTokens == best-pos {
+			e.stats.Hits++ // its first reuse
+		}
+		e.statsMu.Unlock()
 		pos = best
 	}
 	for _, o := range ahead {

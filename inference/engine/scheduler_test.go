@@ -245,6 +245,10 @@ func TestSharedPrefixPrefilledOnce(t *testing.T) {
 	if reused < (len(reqs)-1)*(shared-1) {
 		t.Errorf("the six requests reused %d prompt tokens; want at least %d (all but one share %d)", reused, (len(reqs)-1)*(shared-1), shared)
 	}
+	cs := e.CacheStats()
+	if cs.Requests != int64(len(reqs)) || cs.PromptTokens != int64(prompts) || cs.ReusedTokens != int64(reused) || cs.Hits < int64(len(reqs)-1) || cs.Slots != len(reqs) || cs.Bytes <= 0 {
+		t.Errorf("CacheStats = %+v; want %d requests, %d prompt tokens, %d reused, %d hits or more, %d slots", cs, len(reqs), prompts, reused, len(reqs)-1, len(reqs))
+	}
 	own := prompts - len(reqs)*shared // the tokens after the shared prefix, all requests together
 	if computed := prompts - reused; computed > shared+own {
 		t.Errorf("computed %d prompt tokens of %d; want at most the shared %d once and the %d of the requests' own", computed, prompts, shared, own)
@@ -281,7 +285,10 @@ func TestUrgentRequestTakesReservedSlot(t *testing.T) {
 		})
 	}()
 	<-first
-	go func() { defer wg.Done(); run(t, e, ctx, Request{Segments: segments("And the rest?"), MaxTokens: 4}, nil) }()
+	go func() {
+		defer wg.Done()
+		run(t, e, ctx, Request{Segments: segments("And the rest?"), MaxTokens: 4}, nil)
+	}()
 	waitQueued(t, e, 1)
 
 	res, err := e.Generate(context.Background(), Request{Segments: segments("Help!"), MaxTokens: 4, Priority: 2}, nil)
