@@ -170,6 +170,13 @@ func buildReport(cfg *Config, rec *Recorder, conns []*simConn, samples []Sample,
 		r.Notes = append(r.Notes, fmt.Sprintf("the load generator fell behind: %d of %d scheduled perceives (%.0f%%) were skipped because its world steps ran late; on a busy machine the clients compete with the server for CPU",
 			s.skipped, s.perceives+s.skipped, 100*float64(s.skipped)/float64(s.perceives+s.skipped)))
 	}
+	if s.superseded > 0 && s.superseded*10 > s.linesSent {
+		r.Notes = append(r.Notes, fmt.Sprintf("%d of %d player lines (%.0f%%) were superseded by a newer line to the same NPC before their answer came (PROTOCOL.md §4.6): the NPCs answer slower than they are spoken to, and each cut answer is work thrown away",
+			s.superseded, s.linesSent, 100*float64(s.superseded)/float64(s.linesSent)))
+	}
+	if r.Latency[LatAct.String()].Count == 0 && s.acts > 0 && s.decisions > 0 {
+		r.Notes = append(r.Notes, "act latency: n/a — no act carried a player line's request id (NPC minds' acts come from their behaviour trees, which answer no request)")
+	}
 	r.Tokens = Tokens{Prompt: s.promptTokens, Reused: s.reusedTokens, Generated: s.genTokens,
 		WithStats: s.withStats, Fallback: s.fallbacks}
 	if s.withStats > 0 {

@@ -187,3 +187,23 @@ func TestNiceTicks(t *testing.T) {
 		}
 	}
 }
+
+// The notes explain what a run against NPC minds shows: lines superseded
+// by newer ones when NPCs answer slower than they are spoken to, and no act
+// latency where acts answer no request.
+func TestReportNotesSupersededLinesAndActs(t *testing.T) {
+	cfg := DefaultConfig()
+	rec := newRecorder()
+	rec.steadyC = counters{linesSent: 100, superseded: 40, decisions: 30, acts: 50, withStats: 30, promptTokens: 900, genTokens: 300}
+	r := buildReport(&cfg, rec, nil, nil, 10, 0, nil, nil)
+	notes := strings.Join(r.Notes, "\n")
+	for _, want := range []string{"40 of 100 player lines (40%) were superseded", "act latency: n/a"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	rec.steadyC.superseded = 5
+	if notes := strings.Join(buildReport(&cfg, rec, nil, nil, 10, 0, nil, nil).Notes, "\n"); strings.Contains(notes, "superseded") {
+		t.Errorf("5%% superseded is noted:\n%s", notes)
+	}
+}
