@@ -130,6 +130,11 @@ type Options struct {
 	// fill every slot), so that it starts at once rather than when the
 	// first of those ends; 0: MaxSeqs/4, at least 1; negative: none.
 	UrgentSeqs int
+	// StoreBytes is the memory of the prefix store, which keeps the keys
+	// and values of finished sequences in blocks shared through a prefix
+	// tree and evicts the least recently used (store.go), allocated when
+	// the Engine is made; 0: 64 MiB; negative: no store, only the slots.
+	StoreBytes int64
 	// StepTokens is the token budget of one step, all sequences together:
 	// running sequences' decode tokens first, then prefill chunks; 0:
 	// Batch + MaxSeqs + UrgentSeqs, room for one full chunk beside every
@@ -143,9 +148,10 @@ type Engine struct {
 	tok *tokenizer.Tokenizer
 	opt Options
 
-	q    *queue
-	done chan struct{} // closed when the scheduler goroutine has exited
-	hk   hooks
+	q     *queue
+	done  chan struct{} // closed when the scheduler goroutine has exited
+	hk    hooks
+	store *prefixStore // nil without one; the scheduler goroutine's alone
 
 	statsMu sync.Mutex // guards stats, written by the scheduler, read by CacheStats
 	stats   CacheStats
@@ -224,6 +230,15 @@ func newEngine(m *model.Model, tok *tokenizer.Tokenizer, opt Options, hk hooks) 
 		slots: []*slot{first},
 		segs:  newLRU(opt.TokenCache),
 	}
+	if opt.StoreBytes == 0 {
+		opt.StoreBytes = 64 << 20
+	}
+	if opt.StoreBytes > 0 {
+		if e.store, err = newPrefixStore(m, opt.StoreBytes); err != nil {
+			return nil, fmt.Errorf("engine: new: prefix store: %w", err)
+		}
+		e.stats.StoreBudget = opt.StoreBytes
+	}
 	e.stats.Slots, e.stats.Bytes = 1, first.st.Cache.Bytes()
 	// The scheduler goroutine exits when Close has been called and the
 	// sequences it was running have finished.
@@ -252,6 +267,10 @@ type CacheStats struct {
 	ReusedTokens int64 // of those, tokens whose keys and values were reused, not computed
 	Slots        int   // sequence slots allocated
 	Bytes        int64 // the slots' KV memory
+
+	StoreBytes     int64 // the prefix store's blocks in use
+	StoreBudget    int64 // the most it may use
+	StoreEvictions int64 // blocks evicted to make room
 }
 
 // HitRate is the share of prompt tokens reused from the cache.

@@ -221,6 +221,12 @@ func (e *Engine) start(j *job) {
 		}
 		dst.kv = append(dst.kv[:0], prompt[:reuse]...)
 	}
+	if e.store != nil {
+		if n := e.store.load(dst.st, prompt, reuse); n > reuse {
+			dst.kv = append(dst.kv[:0], prompt[:n]...)
+			reuse = n
+		}
+	}
 	seq.res.Stats.ReusedTokens = reuse
 	seq.pending = prompt[reuse:]
 	dst.seq = seq
@@ -234,6 +240,10 @@ func (e *Engine) start(j *job) {
 		st.Hits++
 	}
 	st.Slots, st.Bytes = len(e.slots), int64(len(e.slots))*dst.st.Cache.Bytes()
+	if e.store != nil {
+		ss := e.store.c.Stats()
+		st.StoreBytes, st.StoreEvictions = ss.Bytes, ss.Evictions
+	}
 	e.statsMu.Unlock()
 }
 
@@ -434,6 +444,9 @@ func (e *Engine) next(s *slot, logits []float32) {
 func (e *Engine) end(s *slot, finish Finish, err error) {
 	seq := s.seq
 	s.seq, s.used = nil, e.clock
+	if e.store != nil {
+		e.store.save(s.st, s.kv)
+	}
 	// The ending: flush held-back bytes, and close a grammar's JSON when the
 	// budget ran out, so the output still parses.
 	start := len(seq.text)

@@ -306,3 +306,48 @@ func TestUrgentRequestTakesReservedSlot(t *testing.T) {
 	cancel()
 	wg.Wait()
 }
+
+// TestPrefixStoreOutlivesSlots: an NPC's prompt comes back after another
+// prompt took the only slot; the prefix store still holds its keys and
+// values, and the output is unchanged. Without a store, nothing is reused.
+func TestPrefixStoreOutlivesSlots(t *testing.T) {
+	fx := loadFixture(t)
+	npc := Request{Segments: segments("Is the bridge safe?"), MaxTokens: 6}
+	other := Request{Segments: []Segment{{Text: "A different prompt, about the harvest and the weather in the hills, long enough to fill a few blocks of the cache."}}, MaxTokens: 4}
+	for _, store := range []int64{0, -1} {
+		e := fx.engine(t, Options{MaxSeqs: 1, UrgentSeqs: -1, StoreBytes: store})
+		first, _ := run(t, e, context.Background(), npc, nil)
+		run(t, e, context.Background(), other, nil)
+		again, res := run(t, e, context.Background(), npc, nil)
+		if !slices.Equal(again.tokens, first.tokens) {
+			t.Errorf("store %d: the same request again gave %v; first %v", store, again.tokens, first.tokens)
+		}
+		switch n, p := res.Stats.ReusedTokens, res.Stats.PromptTokens; {
+		case store == 0 && n < p-16:
+			t.Errorf("with the store: ReusedTokens = %d of %d; want all but the last block at least", n, p)
+		case store < 0 && n != 0:
+			t.Errorf("without a store: ReusedTokens = %d; want 0 (the slot holds another prompt)", n)
+		}
+	}
+}
+
+// TestPrefixStoreStaysWithinBudget runs distinct prompts through a store
+// far smaller than they need: it evicts, stays within its budget, and the
+// engine answers every request.
+func TestPrefixStoreStaysWithinBudget(t *testing.T) {
+	fx := loadFixture(t)
+	const budget = 256 << 10 // a few blocks of the reference model
+	e := fx.engine(t, Options{MaxSeqs: 2, StoreBytes: budget})
+	for i := range 6 {
+		req := Request{Segments: []Segment{{Text: fmt.Sprintf("Prompt number %d. ", i) + lore}}, MaxTokens: 3}
+		if _, res := run(t, e, context.Background(), req, nil); res.Stats.GeneratedTokens == 0 {
+			t.Fatalf("request %d generated nothing: %+v", i, res.Stats)
+		}
+		if cs := e.CacheStats(); cs.StoreBytes > budget || cs.StoreBudget != budget {
+			t.Fatalf("after request %d: store holds %d bytes of a %d budget (reported %d)", i, cs.StoreBytes, budget, cs.StoreBudget)
+		}
+	}
+	if cs := e.CacheStats(); cs.StoreEvictions == 0 {
+		t.Errorf("CacheStats = %+v; want evictions from a store too small for the prompts", cs)
+	}
+}
