@@ -160,6 +160,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	res.PrefillTokS, res.DecodeTokS, res.DecodeCtxTokS = median(pre), median(dec), median(decCtx)
+	res.PeakRSSBytes = peakRSS() // the decoder's, before the serving engines add their caches
 	var serveSkipped error
 	if *serve {
 		res.serveResult, err = serveFigures(ctx, m, f, *reps, *batch, *decode, conc)
@@ -170,7 +171,6 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	res.PeakRSSBytes = peakRSS()
 
 	if *asJSON {
 		b, err := json.Marshal(res)

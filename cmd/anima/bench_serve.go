@@ -132,7 +132,10 @@ func (sb *serveBench) text(tag string, n int) (string, error) {
 	}
 }
 
+// engine starts an engine without a prefix store: each figure's reuse
+// comes from the slots, as the figure describes.
 func (sb *serveBench) engine(opt engine.Options) (*engine.Engine, error) {
+	opt.StoreBytes = -1
 	return engine.New(sb.m, sb.tok, opt)
 }
 
