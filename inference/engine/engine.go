@@ -13,7 +13,10 @@
 // budget, higher priorities first. A new request starts in the slot whose
 // cached tokens share the longest prefix with its prompt, or copies that
 // prefix from any other slot, running or idle, rather than recomputing it;
-// requests admitted together compute the prefix they share once. Priority
+// requests admitted together compute the prefix they share once; and a
+// prefix store (store.go: kvcache blocks in a prefix tree, LRU under a byte
+// budget) keeps what finished sequences computed after their slots are
+// taken, so an NPC's next turn finds its persona and conversation. Priority
 // orders the queue and each step's budget, and a request that outranks a
 // running sequence may take one of a few slots held back for it
 // (Options.UrgentSeqs) when the others are busy; running sequences are
