@@ -157,3 +157,42 @@ func BenchmarkBatchDecode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSharedLore starts 32 NPC requests together on one 900-token
+// lore, each with 50 tokens of its own and 8 to generate: the lore is
+// computed once and copied, so the batch costs about one lore plus the 32
+// endings. Reports the wall time of the batch and the share of prompt
+// tokens reused.
+func BenchmarkSharedLore(b *testing.B) {
+	fx := loadFixture(b)
+	const n = 32
+	lore := benchText(b, fx, "lore", 900)
+	own := make([]string, n)
+	for i := range own {
+		own[i] = benchText(b, fx, fmt.Sprintf("npc%c%c", 'a'+i%26, 'a'+i/26), 50)
+	}
+	var reused, prompt float64
+	for b.Loop() {
+		e := fx.engine(b, Options{MaxSeqs: n, QueueSize: n, Context: 1024, StoreBytes: -1})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for i := range n {
+			wg.Add(1)
+			// Exits when its request has finished.
+			go func() {
+				defer wg.Done()
+				res, err := e.Generate(context.Background(), Request{Segments: []Segment{{Text: lore}, {Text: own[i]}}, MaxTokens: 8}, nil)
+				if err != nil {
+					b.Error(err)
+				}
+				mu.Lock()
+				reused += float64(res.Stats.ReusedTokens)
+				prompt += float64(res.Stats.PromptTokens)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		e.Close()
+	}
+	b.ReportMetric(reused/prompt, "reused/prompt")
+}
