@@ -325,7 +325,14 @@ func (h *Host) Spawn(ref Ref, spec *protocol.Spawn, out Outbox) (*protocol.Spawn
 	for k, v := range spec.Blackboard {
 		val, ok := blackboardValue(v)
 		if !ok {
-			e := protocol.Errorf(protocol.CodeBadField, "blackboard %q: want a string, number or boolean", k)
+			// Lists and objects are free-form JSON (PROTOCOL.md) that the
+			// game may keep on a spawn for its own tools: ignored when the
+			// tree has no such key, refused when it has one, whose type
+			// is always a scalar.
+			if err := n.tree.Set(k, behavior.String("")); errors.Is(err, behavior.ErrUnknownKey) {
+				continue
+			}
+			e := protocol.Errorf(protocol.CodeBadField, "blackboard %q: the tree's key wants a string, number or boolean", k)
 			e.Field = "body.blackboard." + k
 			return nil, e
 		}

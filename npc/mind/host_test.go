@@ -534,3 +534,51 @@ func TestWorldAndInlineCharacter(t *testing.T) {
 		}
 	}
 }
+
+// A player's line always gets an answer: when the decision is invalid or
+// ends out of time with nothing said, an error names why, echoing the
+// line's request id, so the client never waits for a reply that will not
+// come.
+func TestPlayerLineWithNothingSaidGetsAnError(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gen  Generator
+		code protocol.Code
+	}{
+		{"invalid decision", &scripted{emotion: "no-such-emotion", action: "greet", target: "p1"}, protocol.CodeInternal},
+		{"out of time", stopped{}, protocol.CodeOverloaded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHost(t, tc.gen, nil)
+			out := newOutbox()
+			spawnSmith(t, h, out)
+			if err := h.PlayerSay(smith, "r7", &protocol.PlayerSay{Speaker: "p1", Text: "Hello?"}); err != nil {
+				t.Fatal(err)
+			}
+			e := out.await(t, "error", isType("error"))
+			if e.ID != "r7" {
+				t.Errorf("error answers request %q; want r7", e.ID)
+			}
+			if got := e.Body.(*protocol.Error).Code; got != tc.code {
+				t.Errorf("error code %q; want %q", got, tc.code)
+			}
+		})
+	}
+}
+
+// stopped is a Generator whose every think runs out of time before a word.
+type stopped struct{}
+
+func (stopped) Generate(ctx context.Context, req Request, say func(string)) (Result, error) {
+	return Result{Text: `{"emotion":"`, Stats: Stats{Stopped: true}}, nil
+}
+
+// Spawn takes free-form JSON blackboard values (PROTOCOL.md): lists and
+// objects are kept as their JSON text rather than refused.
+func TestSpawnTakesListBlackboardValues(t *testing.T) {
+	h := newHost(t, &scripted{emotion: "calm", action: "greet", target: "p1"}, nil)
+	spec := &protocol.Spawn{Persona: "brannoc", Blackboard: map[string]any{"inventory": []any{"hammer", "tongs"}, "home": "l2"}}
+	if _, err := h.Spawn(smith, spec, newOutbox()); err != nil {
+		t.Fatalf("spawn with a list on the blackboard: %v", err)
+	}
+}

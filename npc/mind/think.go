@@ -340,8 +340,17 @@ func (h *Host) land(n *mindNPC, u *utterance, j job, in npc.PromptInput, pieces 
 		// Cut short, out of time or invalid: only what was said is kept,
 		// and the next turn starts a new conversation, whose digest holds
 		// this one's lines.
-		if !cutShort && u.said != "" {
+		switch {
+		case !cutShort && u.said != "":
 			n.out.Send(n.ref.NPC, u.requestID, &protocol.Say{UtteranceID: u.id, Final: true, Text: u.said})
+		case !cutShort && u.requestID != "":
+			// A player's line is owed an answer: with nothing said,
+			// say why there is none rather than leave the client waiting.
+			if res.Stats.Stopped {
+				n.out.Send(n.ref.NPC, u.requestID, protocol.Errorf(protocol.CodeOverloaded, "npc %q could not answer in time; its tree goes on", n.ref.NPC))
+			} else {
+				n.out.Send(n.ref.NPC, u.requestID, protocol.Errorf(protocol.CodeInternal, "npc %q wrote an invalid decision; its tree goes on", n.ref.NPC))
+			}
 		}
 		if u.said != "" {
 			n.mem.Said(now, to, toName, u.said, n.p.Language)

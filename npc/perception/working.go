@@ -87,6 +87,7 @@ type Counters struct {
 	Truncated     int // over-long names and texts cut
 	Expired       int // entities removed for not being perceived within Expire
 	EventsDropped int // events beyond a perceive's bound or the pending queue
+	Echoed        int // speech events repeating a player_say already heard
 }
 
 // WorkingSet is one NPC's picture of what is around it, built from perceive
@@ -100,6 +101,35 @@ type WorkingSet struct {
 	items    map[string]string // item name → prompt id
 	nextItem int
 	c        Counters
+	heard    []heardLine // the last player_say lines, newest last
+}
+
+// heardLine is a line taken by Hear. A game that also reports that line as
+// a speech event in its next perceive (so that the NPCs around hear it)
+// reaches the addressed NPC twice; the copy is dropped, or the NPC would
+// take it for a second address and cut its own answer short.
+type heardLine struct {
+	actor, text string
+	at          time.Time
+}
+
+// maxHeard bounds the remembered player_say lines; echoWindow is how long
+// after a player_say its copy in a perceive is recognised.
+const (
+	maxHeard   = 8
+	echoWindow = 10 * time.Second
+)
+
+// echo reports whether a speech event repeats a recent player_say.
+func (w *WorkingSet) echo(ev *Event) bool {
+	for i := len(w.heard) - 1; i >= 0; i-- {
+		h := w.heard[i]
+		if h.actor == ev.Actor && h.text == ev.Text && ev.Time.Sub(h.at) <= echoWindow {
+			w.heard = append(w.heard[:i], w.heard[i+1:]...) // one copy per line
+			return true
+		}
+	}
+	return false
 }
 
 // New returns an empty working set.
@@ -270,6 +300,10 @@ func (w *WorkingSet) Apply(now time.Time, p *protocol.Perceive) []Event {
 		if ev.Target == w.cfg.SelfID {
 			ev.Target = ""
 		}
+		if ev.Kind == Speech && w.echo(&ev) {
+			w.c.Echoed++
+			continue
+		}
 		if ev.Kind == Speech && (ev.Target == "" && e.Target != "" || w.names(ev.Text)) {
 			ev.Addressed = true
 		}
@@ -302,6 +336,10 @@ func (w *WorkingSet) Hear(now time.Time, m *protocol.PlayerSay) Event {
 	}
 	if ev.ActorKind == "" {
 		ev.ActorKind = npc.KindPlayer
+	}
+	w.heard = append(w.heard, heardLine{actor: ev.Actor, text: ev.Text, at: now})
+	if len(w.heard) > maxHeard {
+		w.heard = w.heard[1:]
 	}
 	w.queue([]Event{ev})
 	return ev

@@ -209,3 +209,32 @@ func FuzzApply(f *testing.F) {
 		_ = npc.RenderPrompt(npc.PromptInput{Now: w.Stimulus(at(3))})
 	})
 }
+
+// A game that reports a player_say line again as a speech event in its next
+// perceive (so that bystanders hear it) does not make the addressed NPC hear
+// it twice; the same words said again later, or by someone else, are new.
+func TestPlayerSayEchoInPerceiveIsDropped(t *testing.T) {
+	w := New(Config{SelfID: "n0", SelfName: "Brannoc"})
+	w.Hear(at(0), &protocol.PlayerSay{Speaker: "p1", Text: "Brannoc, fix my sword?"})
+	w.Stimulus(at(0))
+	line := protocol.Event{Kind: "speech", Source: "p1", Target: "n0", Text: "Brannoc, fix my sword?"}
+	evs := w.Apply(at(0.1), &protocol.Perceive{Events: []protocol.Event{line}})
+	if len(evs) != 0 {
+		t.Errorf("echo of the player_say gave events %s; want none", summary(evs))
+	}
+	if w.Counters().Echoed != 1 {
+		t.Errorf("Echoed = %d; want 1", w.Counters().Echoed)
+	}
+	if evs := w.Apply(at(0.2), &protocol.Perceive{Events: []protocol.Event{line}}); summary(evs) != "speech:p1!" {
+		t.Errorf("the same words said a second time gave %q; want speech:p1!", summary(evs))
+	}
+	other := protocol.Event{Kind: "speech", Source: "p2", Target: "n0", Text: "Brannoc, fix my sword?"}
+	if evs := w.Apply(at(0.3), &protocol.Perceive{Events: []protocol.Event{other}}); summary(evs) != "speech:p2!" {
+		t.Errorf("the words from another speaker gave %q; want speech:p2!", summary(evs))
+	}
+	w.Hear(at(1), &protocol.PlayerSay{Speaker: "p1", Text: "Hello?"})
+	late := protocol.Event{Kind: "speech", Source: "p1", Target: "n0", Text: "Hello?"}
+	if evs := w.Apply(at(1).Add(echoWindow+time.Second), &protocol.Perceive{Events: []protocol.Event{late}}); summary(evs) != "speech:p1!" {
+		t.Errorf("the words again after the echo window gave %q; want speech:p1!", summary(evs))
+	}
+}
