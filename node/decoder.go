@@ -14,6 +14,7 @@ import (
 	"github.com/anima-rt/anima/inference/grammar"
 	"github.com/anima-rt/anima/inference/kernels"
 	"github.com/anima-rt/anima/inference/model"
+	"github.com/anima-rt/anima/inference/remote"
 	"github.com/anima-rt/anima/inference/sample"
 	"github.com/anima-rt/anima/inference/tokenizer"
 	"github.com/anima-rt/anima/npc/mind"
@@ -29,6 +30,11 @@ type Decoder struct {
 	vocab   *grammar.Vocab
 	file    *gguf.File
 	pool    *kernels.Pool
+
+	// remote, when set, is where the minds think instead of eng (see
+	// RemoteDecoder); local is then the fallback decoder it owns, if any.
+	remote *remote.Client
+	local  *Decoder
 
 	// mu guards grammars: compiled decision schemas, most recently used
 	// first. A schema compiles in microseconds, but its token masks are
@@ -109,8 +115,41 @@ func (d *Decoder) Engine() *engine.Engine { return d.eng }
 // Vocab is the model's vocabulary as the grammar compiler sees it.
 func (d *Decoder) Vocab() *grammar.Vocab { return d.vocab }
 
+// RemoteDecoder is a Decoder whose minds think on an OpenAI-compatible
+// server (vLLM, SGLang, llama.cpp's server, another Anima node's -openai):
+// issue 10's remote tier. ctx is the server model's context in tokens,
+// which bounds the conversations the minds keep. fallback, when not nil, is
+// a local decoder that takes the requests the server cannot (circuit open,
+// unreachable, overloaded) before anything was streamed; the returned
+// Decoder owns it and closes it. Engine and Vocab are the fallback's (nil
+// without one).
+func RemoteDecoder(cfg remote.Config, ctx int, fallback *Decoder) (*Decoder, error) {
+	if ctx <= 0 {
+		return nil, fmt.Errorf("node: remote decoder: context of %d tokens", ctx)
+	}
+	if fallback != nil {
+		cfg.Fallback, cfg.FallbackVocab = fallback.eng, fallback.vocab
+	}
+	c, err := remote.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	d := &Decoder{remote: c, local: fallback, context: ctx,
+		info: protocol.Model{Name: cfg.Model, Backend: "remote", ContextTokens: ctx}}
+	if fallback != nil {
+		d.eng, d.vocab, d.info.Arch = fallback.eng, fallback.vocab, fallback.info.Arch
+	}
+	return d, nil
+}
+
 // Close stops the engine and frees the model.
 func (d *Decoder) Close() error {
+	if d.remote != nil {
+		if d.local != nil {
+			return d.local.Close()
+		}
+		return nil
+	}
 	if d.eng != nil {
 		d.eng.Close()
 	}
@@ -119,6 +158,9 @@ func (d *Decoder) Close() error {
 }
 
 func (d *Decoder) grammar(schema []byte) (*grammar.Grammar, error) {
+	if d.remote != nil {
+		return d.remote.Grammar(schema) // its own cache, over both vocabularies
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for e := d.grammars.Front(); e != nil; e = e.Next() {
@@ -157,7 +199,13 @@ func (d *Decoder) Generate(ctx context.Context, req mind.Request, say func(strin
 	}
 	start := time.Now()
 	var pieces []string
-	res, err := d.eng.Generate(ctx, engine.Request{
+	var gen interface {
+		Generate(context.Context, engine.Request, func(engine.Event)) (engine.Result, error)
+	} = d.eng
+	if d.remote != nil {
+		gen = d.remote
+	}
+	res, err := gen.Generate(ctx, engine.Request{
 		Segments: segs, Grammar: g, StreamField: req.StreamField,
 		Sampling:  engine.Sampling{Params: smp, Seed: req.Seed},
 		MaxTokens: req.MaxTokens, Priority: req.Priority, Deadline: req.Deadline,
@@ -178,6 +226,8 @@ func (d *Decoder) Generate(ctx context.Context, req mind.Request, say func(strin
 	switch {
 	case errors.Is(err, engine.ErrOverloaded):
 		return out, fmt.Errorf("%w: %w", mind.ErrOverloaded, err)
+	case errors.Is(err, remote.ErrTooLong):
+		return out, fmt.Errorf("%w: %w", mind.ErrTooLong, err)
 	case err != nil && st.PromptTokens >= d.context:
 		// The engine has no sentinel for it; its stats say the prompt
 		// filled the context.

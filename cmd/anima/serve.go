@@ -41,6 +41,7 @@ func runServe(ctx context.Context, args []string) error {
 	dataDir := fs.String("data", defaultDataDir(), "`dir`ectory of the NPC memory store; empty: memories last only as long as the process")
 	workers := fs.Int("think-workers", 0, "NPC thinks decoded at once (default 16)")
 	oa := addOpenAIFlags(fs)
+	rf := addRemoteFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: anima serve [flags]\n\nAPI keys come from the config file and from ANIMA_API_KEYS (comma-separated).\n\nflags:\n")
 		fs.PrintDefaults()
@@ -91,7 +92,7 @@ func runServe(ctx context.Context, args []string) error {
 		defer si.Close()
 		host = si
 	} else {
-		d, err := node.LoadDecoder(*modelPath, *threads)
+		d, err := rf.decoder(*modelPath, *threads)
 		if errors.Is(err, assets.ErrNoModel) {
 			return fmt.Errorf("%w, or serve without one: anima serve -standin", err)
 		}
