@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -281,7 +282,17 @@ func TestGrammarAlwaysParses(t *testing.T) {
 
 func TestCancelMidDecode(t *testing.T) {
 	fx := loadFixture(t)
-	e := fx.engine(t, Options{})
+	// Steps are counted from the cancel on: events reach the callback
+	// through a mailbox, so on a loaded machine the scheduler may be a few
+	// steps ahead of what the callback has seen, and a bound on tokens
+	// would measure the machine, not the engine.
+	var cancelled atomic.Bool
+	var after atomic.Int32
+	e := fx.engineHooks(t, Options{}, hooks{onStep: func(seqs, toks int) {
+		if cancelled.Load() {
+			after.Add(1)
+		}
+	}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	events := 0
@@ -289,6 +300,7 @@ func TestCancelMidDecode(t *testing.T) {
 		Sampling: Sampling{Params: sample.Params{Temperature: 1}, Seed: 1}}
 	res, err := e.Generate(ctx, req, func(Event) {
 		if events++; events == 3 {
+			cancelled.Store(true)
 			cancel()
 		}
 	})
@@ -298,10 +310,10 @@ func TestCancelMidDecode(t *testing.T) {
 	if res.Stats.Finish != FinishCancelled {
 		t.Errorf("Finish = %q; want %q", res.Stats.Finish, FinishCancelled)
 	}
-	// The scheduler checks ctx before every step: a step or two may run
-	// after cancel.
-	if res.Stats.GeneratedTokens > 6 {
-		t.Errorf("GeneratedTokens = %d after cancelling at the 3rd event; want a prompt stop", res.Stats.GeneratedTokens)
+	// The scheduler checks ctx before every step: a step may already be
+	// running when cancel is called, and no more than one more follows.
+	if n := after.Load(); n > 2 {
+		t.Errorf("%d model steps ran after the cancel; want at most 2", n)
 	}
 	// The engine serves the next request normally.
 	if res, _ := generate(t, e, Request{Segments: segments("Hello."), MaxTokens: 2}); res.Stats.GeneratedTokens == 0 {
