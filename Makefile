@@ -7,7 +7,8 @@ BENCHTIME ?= 1s
 # goroutines or shared state that a data race could hide in.
 RACE_PKGS ?= ./protocol/... ./server/... ./behavior/... ./inference/grammar/ \
              ./inference/kernels/ ./inference/engine/ \
-             ./inference/kvcache/ ./npc/... ./loadtest/
+             ./inference/kvcache/ ./inference/openai/... ./inference/remote/ \
+             ./npc/... ./node/ ./loadtest/
 MODEL_DIR ?= build/model
 PYTHON    ?= /usr/bin/python3
 
