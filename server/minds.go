@@ -43,6 +43,8 @@ func (m *Minds) register(reg prometheus.Registerer) error {
 		counter("npc_tree_only_total", "Thinks not run because the model was overloaded: the NPC went on with its behaviour tree alone.",
 			func(c mind.Counters) uint64 { return c.TreeOnly + uint64(c.Gate.Overload) }),
 		counter("npc_say_deltas_total", "Say deltas streamed.", func(c mind.Counters) uint64 { return c.SayDeltas }),
+		counter("npc_chat_lines_total", "Lines one NPC heard directly from another NPC of its session.", func(c mind.Counters) uint64 { return c.ChatLines }),
+		counter("npc_chat_cut_total", "NPC-to-NPC lines not delivered because their conversation had reached its length.", func(c mind.Counters) uint64 { return c.ChatCut }),
 	} {
 		if err := reg.Register(c); err != nil {
 			return err

@@ -77,6 +77,10 @@ type Config struct {
 	// (behavior.SchedulerConfig.Lag), on the wall clock that drives them.
 	TickRate float64
 	TickLag  func(time.Duration)
+	// MaxChatLines bounds a conversation between two NPCs (see chat.go):
+	// lines in a row, both sides together (default 4: two each; negative:
+	// NPCs never hear each other directly).
+	MaxChatLines int
 	// Now is the clock (default time.Now); Seed seeds the gate's and the
 	// sampler's randomness (0 is a valid seed).
 	Now    func() time.Time
@@ -95,6 +99,9 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxTokens, 128)
 	def(&c.MemoryLines, 6)
 	def(&c.MaxTurns, 6)
+	if c.MaxChatLines == 0 {
+		c.MaxChatLines = 4
+	}
 	if c.Reserve <= 0 {
 		c.Reserve = 1
 	}
@@ -150,7 +157,10 @@ type Counters struct {
 	Invalid   uint64 // outputs that did not parse or validate (the model's fault)
 	NoAction  uint64 // thinks skipped: no action of the NPC had a target present
 	SayDeltas uint64
-	Gate      salience.Counters
+	// ChatLines counts lines one NPC heard from another; ChatCut the
+	// lines not delivered because their conversation was long enough.
+	ChatLines, ChatCut uint64
+	Gate               salience.Counters
 }
 
 // Host runs the NPC minds of every session on one Generator. Its methods
@@ -179,6 +189,7 @@ type Host struct {
 	closed bool
 
 	thinks, decisions, interrupted, treeOnly, errs, invalid, noAction, deltas atomic.Uint64
+	chatLines, chatCut                                                        atomic.Uint64
 	serials                                                                   atomic.Uint64 // NPCs spawned
 }
 
@@ -246,7 +257,8 @@ func (h *Host) Counters() Counters {
 	return Counters{
 		Thinks: h.thinks.Load(), Decisions: h.decisions.Load(), Interrupted: h.interrupted.Load(),
 		TreeOnly: h.treeOnly.Load(), Errors: h.errs.Load(), Invalid: h.invalid.Load(),
-		NoAction: h.noAction.Load(), SayDeltas: h.deltas.Load(), Gate: h.gate.Counters(),
+		NoAction: h.noAction.Load(), SayDeltas: h.deltas.Load(),
+		ChatLines: h.chatLines.Load(), ChatCut: h.chatCut.Load(), Gate: h.gate.Counters(),
 	}
 }
 
@@ -282,6 +294,7 @@ type mindNPC struct {
 	nextUtt    int
 	dead       bool
 	lastPrompt string
+	chat       map[string]heardNPC // by NPC id: the last line heard from it
 }
 
 // utterance is a running think's say stream, guarded by mindNPC.mu.

@@ -582,3 +582,76 @@ func TestSpawnTakesListBlackboardValues(t *testing.T) {
 		t.Fatalf("spawn with a list on the blackboard: %v", err)
 	}
 }
+
+// talker is a Generator for two NPCs that greet each other: whoever thinks
+// names the other as its target and says a numbered line.
+type talker struct {
+	mu    sync.Mutex
+	lines int
+	heard []string // each prompt's stimulus
+}
+
+func (g *talker) Generate(ctx context.Context, req Request, say func(string)) (Result, error) {
+	g.mu.Lock()
+	g.lines++
+	n := g.lines
+	g.heard = append(g.heard, req.Segments.Text(npc.SegStimulus))
+	g.mu.Unlock()
+	target := "pip"
+	if strings.Contains(req.Segments.Text(npc.SegPersona), "Pip") {
+		target = "smith"
+	}
+	line := fmt.Sprintf("line %d", n)
+	say(line)
+	return Result{Text: fmt.Sprintf(`{"emotion":"happy","action":{"name":"greet","target":%q},"say":%q}`, target, line)}, nil
+}
+
+// NPCs near each other talk: a line addressed to another NPC of the session
+// is heard by it, which answers, and so on — for MaxChatLines lines, two
+// each by default, then the conversation rests.
+func TestNPCsTalkToEachOtherBriefly(t *testing.T) {
+	g := &talker{}
+	h := newHost(t, g, nil)
+	out := newOutbox()
+	smithSees := &protocol.Perceive{Entities: []protocol.Entity{
+		{ID: "p1", Kind: "player", Position: protocol.Vec{X: 1}},
+		{ID: "pip", Kind: "npc", Name: "Pip", Position: protocol.Vec{X: 2}},
+	}}
+	pip := Ref{Session: "s1", NPC: "pip"}
+	if _, err := h.Spawn(smith, &protocol.Spawn{Persona: "brannoc", Actions: []string{"greet"}}, out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Spawn(pip, &protocol.Spawn{Persona: "pip", Actions: []string{"greet"}}, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Perceive(smith, smithSees); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Perceive(pip, &protocol.Perceive{Entities: []protocol.Entity{
+		{ID: "smith", Kind: "npc", Name: "Brannoc", Position: protocol.Vec{X: 1}}}}); err != nil {
+		t.Fatal(err)
+	}
+	// A player speaks to the smith, who turns to Pip: the opening line.
+	if err := h.PlayerSay(smith, "r1", &protocol.PlayerSay{Speaker: "p1", Text: "Say hello to Pip!"}); err != nil {
+		t.Fatal(err)
+	}
+	// 1 answer to the player (addressed to Pip), then 3 more lines.
+	deadline := time.Now().Add(5 * time.Second)
+	for h.Counters().ChatCut == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // nothing more may follow
+	c := h.Counters()
+	if c.ChatLines != 4 || c.ChatCut != 1 {
+		t.Errorf("chat lines %d, cut %d; want 4 delivered and the 5th cut", c.ChatLines, c.ChatCut)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.lines != 5 {
+		t.Fatalf("%d thinks; want 5 (the player's line, then 4 NPC lines heard)", g.lines)
+	}
+	// Pip's first think heard the smith's opening line, quoted as speech.
+	if !strings.Contains(g.heard[1], `Brannoc: "line 1"`) {
+		t.Errorf("Pip's stimulus %q does not quote the smith's line", g.heard[1])
+	}
+}

@@ -416,6 +416,9 @@ func (h *Host) land(n *mindNPC, u *utterance, j job, in npc.PromptInput, pieces 
 		}
 	}
 	h.saveLogged(n)
+	if !dead {
+		h.relay(n, in, d)
+	}
 }
 
 func (h *Host) saveLogged(n *mindNPC) {
