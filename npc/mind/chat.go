@@ -16,9 +16,9 @@ import (
 //
 // A conversation is kept short: each line carries its depth (1 for an
 // opening line, one more for each answer within chatWindow), and a line
-// deeper than MaxChatLines is not delivered. An NPC busy thinking does not
-// hear another NPC (its own conversation with a player comes first), and
-// NPC speech is thought about below player dialogue.
+// deeper than MaxChatLines is not delivered. NPC speech is thought about
+// below player dialogue: an NPC answering a player hears the line and
+// answers it after.
 
 // chatWindow is how long after a line from an NPC an answer to it
 // continues that conversation rather than opening a new one.
@@ -53,8 +53,8 @@ func addresseeNPC(st npc.Stimulus, d npc.Decision) (id, name string) {
 }
 
 // relay delivers speaker's line to the NPC it was addressed to, if that NPC
-// is spawned in the same session, idle, and the conversation is not yet
-// too long. speaker.mu must not be held.
+// is spawned in the same session and the conversation is not yet too long.
+// speaker.mu must not be held.
 func (h *Host) relay(speaker *mindNPC, in npc.PromptInput, d npc.Decision) {
 	if d.Say == "" || h.cfg.MaxChatLines < 0 {
 		return
@@ -79,7 +79,7 @@ func (h *Host) relay(speaker *mindNPC, in npc.PromptInput, d npc.Decision) {
 		return // not an NPC of this session's: the game relays it or not
 	}
 	n.mu.Lock()
-	if n.busy || n.dead {
+	if n.dead {
 		n.mu.Unlock()
 		return
 	}
