@@ -64,8 +64,10 @@ type Config struct {
 	MaxTurns        int
 	ConversationGap time.Duration
 	ContextTokens   int
-	// PlayerDeadline and AmbientDeadline bound a think's decoding
-	// (defaults 20s and 10s): past it the NPC stops and keeps its tree.
+	// PlayerDeadline and AmbientDeadline bound a think from when it was
+	// asked for, waiting included (defaults 10s each): past it the NPC
+	// stops, a player is told it could not answer in time, and the tree
+	// goes on.
 	PlayerDeadline, AmbientDeadline time.Duration
 	// KeepPrompt keeps each NPC's last prompt for Inspect (a few KiB per
 	// NPC: for tools and tests, not for thousands of NPCs).
@@ -113,7 +115,7 @@ func (c Config) withDefaults() Config {
 		c.ConversationGap = 2 * time.Minute
 	}
 	if c.PlayerDeadline <= 0 {
-		c.PlayerDeadline = 20 * time.Second
+		c.PlayerDeadline = 10 * time.Second
 	}
 	if c.AmbientDeadline <= 0 {
 		c.AmbientDeadline = 10 * time.Second

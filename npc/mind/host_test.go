@@ -655,3 +655,34 @@ func TestNPCsTalkToEachOtherBriefly(t *testing.T) {
 		t.Errorf("Pip's stimulus %q does not quote the smith's line", g.heard[1])
 	}
 }
+
+// A player's line that waited past PlayerDeadline for a free worker is not
+// answered late: the player gets overloaded at once, naming the wait, and
+// the tree goes on.
+func TestPlayerLineTooLateGetsOverloaded(t *testing.T) {
+	a, err := testAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &scripted{emotion: "calm", action: "greet", target: "p1", pieces: []string{"Hi."}}
+	h, err := New(Config{Generator: g, Assets: a, NoAmbient: true, PlayerDeadline: time.Nanosecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	out := newOutbox()
+	spawnSmith(t, h, out)
+	if err := h.PlayerSay(smith, "r9", &protocol.PlayerSay{Speaker: "p1", Text: "Hello?"}); err != nil {
+		t.Fatal(err)
+	}
+	e := out.await(t, "error", isType("error"))
+	if pe := e.Body.(*protocol.Error); e.ID != "r9" || pe.Code != protocol.CodeOverloaded || !strings.Contains(pe.Message, "in time") {
+		t.Errorf("got %s %+v; want overloaded for r9, too late", e.ID, pe)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.reqs) != 0 {
+		t.Errorf("the generator ran %d times for a line already too late", len(g.reqs))
+	}
+}

@@ -24,6 +24,7 @@ type job struct {
 	prio      int
 	requestID string // the player_say answered, if any
 	reason    string
+	at        time.Time // when it was first asked for: its deadline counts from here
 }
 
 // request queues a think for n. An NPC has at most one think queued or
@@ -34,6 +35,9 @@ type job struct {
 // new line makes stale. A full queue leaves the NPC to its tree: overloaded.
 func (h *Host) request(j job) error {
 	n := j.n
+	if j.at.IsZero() {
+		j.at = time.Now()
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.dead {
@@ -202,11 +206,29 @@ func (h *Host) think(j job) {
 	if len(in.Persona.Actions) > 0 {
 		actions = in.Persona.Actions
 	}
+	deadline := h.cfg.AmbientDeadline
+	if j.prio >= PriorityPlayer {
+		deadline = h.cfg.PlayerDeadline
+	}
+	if late := time.Since(j.at); late >= deadline {
+		// Waited past its deadline for a worker: answering now would
+		// come too late to matter; say so, and let the tree go on.
+		n.mu.Unlock()
+		h.treeOnly.Add(1)
+		if j.requestID != "" {
+			n.out.Send(n.ref.NPC, j.requestID, protocol.Errorf(protocol.CodeOverloaded, "npc %q could not answer in time (waited %v); its tree goes on", n.ref.NPC, late.Round(time.Millisecond)))
+		}
+		return
+	}
 	schema, err := npc.DecisionSchema(h.a.Catalog, in.Targets(), actions)
 	if err != nil {
 		n.mu.Unlock()
 		h.noAction.Add(1)
 		h.log.Debug("think skipped: no action has its target present", "npc", n.ref.NPC)
+		if j.requestID != "" {
+			// A player's line is owed an answer even when nothing can be done.
+			n.out.Send(n.ref.NPC, j.requestID, protocol.Errorf(protocol.CodeInternal, "npc %q has no action it can take with what is present", n.ref.NPC))
+		}
 		return
 	}
 	ctx, cancel := context.WithCancel(h.ctx)
@@ -216,13 +238,9 @@ func (h *Host) think(j job) {
 	n.cur = u
 	n.mu.Unlock()
 
-	deadline := h.cfg.AmbientDeadline
-	if j.prio >= PriorityPlayer {
-		deadline = h.cfg.PlayerDeadline
-	}
 	req := Request{
 		Schema: schema, StreamField: "say", MaxTokens: h.cfg.MaxTokens,
-		Priority: j.prio, Deadline: time.Now().Add(deadline),
+		Priority: j.prio, Deadline: j.at.Add(deadline),
 		Temperature: h.cfg.Temperature, Seed: h.seed.Add(1),
 	}
 	var res Result
