@@ -64,10 +64,10 @@ type Config struct {
 	MaxTurns        int
 	ConversationGap time.Duration
 	ContextTokens   int
-	// PlayerDeadline and AmbientDeadline bound a think from when it was
-	// asked for, waiting included (defaults 10s each): past it the NPC
-	// stops, a player is told it could not answer in time, and the tree
-	// goes on.
+	// PlayerDeadline and AmbientDeadline (defaults 10s each) bound both
+	// how long a think may wait for a worker (one that waited longer is
+	// not started, and a player is told it could not answer in time) and
+	// how long its decoding may then run; either way the tree goes on.
 	PlayerDeadline, AmbientDeadline time.Duration
 	// KeepPrompt keeps each NPC's last prompt for Inspect (a few KiB per
 	// NPC: for tools and tests, not for thousands of NPCs).

@@ -24,7 +24,7 @@ type job struct {
 	prio      int
 	requestID string // the player_say answered, if any
 	reason    string
-	at        time.Time // when it was first asked for: its deadline counts from here
+	at        time.Time // when it was first asked for: a think that waited past its deadline is not started
 }
 
 // request queues a think for n. An NPC has at most one think queued or
@@ -240,7 +240,10 @@ func (h *Host) think(j job) {
 
 	req := Request{
 		Schema: schema, StreamField: "say", MaxTokens: h.cfg.MaxTokens,
-		Priority: j.prio, Deadline: j.at.Add(deadline),
+		// The decode gets the whole deadline again once started: cutting
+		// work already begun wastes what it computed, which under overload
+		// is what little the model can give.
+		Priority: j.prio, Deadline: time.Now().Add(deadline),
 		Temperature: h.cfg.Temperature, Seed: h.seed.Add(1),
 	}
 	var res Result
