@@ -283,24 +283,7 @@ func (m *Model) moeBatch(b *Batch, ly *layer, n int) {
 	xb := b.xb[:n*D]
 	route := b.route[:n*E]
 	m.pool.MatMul(route, ly.router, xb, n)
-	for e := range b.byExp {
-		b.byExp[e] = b.byExp[e][:0]
-	}
-	for i := range n {
-		p := route[i*E : (i+1)*E]
-		softmax(p)
-		sel, w := b.sel[i*K:(i+1)*K], b.selW[i*K:(i+1)*K]
-		topK(p, sel, w)
-		sum := float32(0)
-		for _, v := range w {
-			sum += v
-		}
-		sum = max(sum, 6.103515625e-5) // as llama.cpp clamps: never divide by ~0
-		for j, e := range sel {
-			w[j] /= sum
-			b.byExp[e] = append(b.byExp[e], int32(i*K+j))
-		}
-	}
+	routeTokens(route, n, E, K, b.sel, b.selW, b.byExp)
 	b.active = b.active[:0]
 	off := 0
 	for e, routed := range b.byExp {

@@ -282,24 +282,7 @@ func (m *Model) moe(st *State, ly *layer, n int) {
 	xb := st.xb[:n*D]
 	route := st.route[:n*E]
 	m.matmul(route, ly.router, xb, n)
-	for e := range st.byExp {
-		st.byExp[e] = st.byExp[e][:0]
-	}
-	for i := range n {
-		p := route[i*E : (i+1)*E]
-		softmax(p)
-		sel, w := st.sel[i*K:(i+1)*K], st.selW[i*K:(i+1)*K]
-		topK(p, sel, w)
-		sum := float32(0)
-		for _, v := range w {
-			sum += v
-		}
-		sum = max(sum, 6.103515625e-5) // as llama.cpp clamps: never divide by ~0
-		for j, e := range sel {
-			w[j] /= sum
-			st.byExp[e] = append(st.byExp[e], int32(i*K+j))
-		}
-	}
+	routeTokens(route, n, E, K, st.sel, st.selW, st.byExp)
 
 	proj := st.proj[:n*D]
 	if n == 1 {
@@ -408,5 +391,31 @@ func topK(p []float32, sel []int32, w []float32) {
 			j--
 		}
 		sel[j], w[j] = int32(e), v
+	}
+}
+
+// routeTokens turns n tokens' router logits (route, n×E) into each token's
+// top-K experts and renormalised weights (sel, selW, n×K) and, per expert,
+// the (token·K + slot) entries routed to it in token order (byExp): the
+// softmax router of qwen3moe and Mixtral, shared by the one-sequence and
+// batched forward passes.
+func routeTokens(route []float32, n, E, K int, sel []int32, selW []float32, byExp [][]int32) {
+	for e := range byExp {
+		byExp[e] = byExp[e][:0]
+	}
+	for i := range n {
+		p := route[i*E : (i+1)*E]
+		softmax(p)
+		s, w := sel[i*K:(i+1)*K], selW[i*K:(i+1)*K]
+		topK(p, s, w)
+		sum := float32(0)
+		for _, v := range w {
+			sum += v
+		}
+		sum = max(sum, 6.103515625e-5) // as llama.cpp clamps: never divide by ~0
+		for j, e := range s {
+			w[j] /= sum
+			byExp[e] = append(byExp[e], int32(i*K+j))
+		}
 	}
 }
