@@ -54,23 +54,26 @@ type cachedGrammar struct {
 // far less.
 const maxGrammars = 64
 
+// OpenModel opens the GGUF model at path, or the embedded default model
+// when path is empty, and names it (the path, or the embedded file's name).
+func OpenModel(path string) (f *gguf.File, name string, err error) {
+	if path == "" {
+		data, err := assets.Model()
+		if err != nil {
+			return nil, "", err
+		}
+		f, err = gguf.Parse(data)
+		return f, assets.ModelFile, err
+	}
+	f, err = gguf.Open(path)
+	return f, path, err
+}
+
 // LoadDecoder loads the GGUF model at path, or the embedded default model
 // when path is empty, and starts an engine on it with threads compute
 // threads (0: all cores). Close it when done.
 func LoadDecoder(path string, threads int) (*Decoder, error) {
-	var f *gguf.File
-	var err error
-	name := path
-	if path == "" {
-		var data []byte
-		if data, err = assets.Model(); err != nil {
-			return nil, err
-		}
-		f, err = gguf.Parse(data)
-		name = assets.ModelFile
-	} else {
-		f, err = gguf.Open(path)
-	}
+	f, name, err := OpenModel(path)
 	if err != nil {
 		return nil, err
 	}

@@ -12,32 +12,16 @@ import (
 	"sort"
 	"time"
 
-	"github.com/anima-rt/anima/assets"
 	"github.com/anima-rt/anima/corpus"
 	"github.com/anima-rt/anima/corpus/eval"
 	"github.com/anima-rt/anima/inference/engine"
-	"github.com/anima-rt/anima/inference/gguf"
 	"github.com/anima-rt/anima/inference/grammar"
 	"github.com/anima-rt/anima/inference/kernels"
 	"github.com/anima-rt/anima/inference/model"
 	"github.com/anima-rt/anima/inference/tokenizer"
+	"github.com/anima-rt/anima/node"
 	"github.com/anima-rt/anima/npc/catalog"
 )
-
-// openModelFile opens a GGUF model: the file at path, or the embedded
-// default model when path is empty.
-func openModelFile(path string) (*gguf.File, string, error) {
-	if path == "" {
-		b, err := assets.Model()
-		if err != nil {
-			return nil, "", err
-		}
-		f, err := gguf.Parse(b)
-		return f, "embedded " + assets.ModelFile, err
-	}
-	f, err := gguf.Open(path)
-	return f, path, err
-}
 
 func runEval(ctx context.Context, args []string) error {
 	return evaluate(ctx, args, os.Stdout, os.Stderr)
@@ -65,7 +49,7 @@ func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *n < 1 || *n > 100000 {
 		return fmt.Errorf("eval: -n %d out of range 1..100000", *n)
 	}
-	f, name, err := openModelFile(*path)
+	f, name, err := node.OpenModel(*path)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}

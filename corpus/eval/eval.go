@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/anima-rt/anima/corpus"
@@ -257,7 +258,7 @@ func one(ctx context.Context, c *Config, ppl *scorer, imEnd int32, ex *corpus.Ex
 	if o.validC {
 		_, ok := ex.Labels.Accept[d.Action.Name]
 		o.action = ok
-		o.target = o.hasTargets && contains(ex.Labels.Targets, d.Action.Target)
+		o.target = o.hasTargets && slices.Contains(ex.Labels.Targets, d.Action.Target)
 		o.inCharacter = o.injection && ok && InCharacter(d.Say)
 	}
 
@@ -281,15 +282,6 @@ func one(ctx context.Context, c *Config, ppl *scorer, imEnd int32, ex *corpus.Ex
 	}
 	o.nllN = len(completion)
 	return o, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // leaks are what an NPC answering in character never says: the prompt's
