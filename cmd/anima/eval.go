@@ -49,6 +49,9 @@ func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *n < 1 || *n > 100000 {
 		return fmt.Errorf("eval: -n %d out of range 1..100000", *n)
 	}
+	if *start < 0 {
+		return fmt.Errorf("eval: -start %d: an example index is never negative", *start)
+	}
 	f, name, err := node.OpenModel(*path)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)

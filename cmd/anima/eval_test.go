@@ -47,9 +47,11 @@ func TestEvalJSONHasTheIssueKeys(t *testing.T) {
 	}
 }
 
-func TestEvalRejectsBadCount(t *testing.T) {
-	var out, errs bytes.Buffer
-	if err := evaluate(context.Background(), []string{"-n", "0"}, &out, &errs); err == nil {
-		t.Error("eval -n 0 succeeded; want an error")
+func TestEvalRejectsBadCounts(t *testing.T) {
+	for _, args := range [][]string{{"-n", "0"}, {"-n", "1", "-start", "-5"}} {
+		var out, errs bytes.Buffer
+		if err := evaluate(context.Background(), args, &out, &errs); err == nil {
+			t.Errorf("eval %v succeeded; want an error", args)
+		}
 	}
 }
