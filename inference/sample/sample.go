@@ -116,46 +116,70 @@ func (s *Sampler) Sample(logits []float32, recent []int32) (int32, error) {
 		return c[best].id, nil
 	}
 
+	return s.draw(s.keep(c)), nil
+}
+
+// keep applies temperature, top-k, top-p and min-p to c (penalised logits
+// in id order) and returns the candidates left, sorted by descending
+// logit (ties: lower id), with their probabilities.
+func (s *Sampler) keep(c []candidate) []candidate {
 	inv := 1 / s.p.Temperature
 	for i := range c {
 		c[i].logit *= inv
 	}
-	// Sorting by logit (id breaks ties) makes every later filter a prefix
-	// cut and the draw independent of the input order.
-	sortDesc := func(c []candidate) {
-		slices.SortFunc(c, func(a, b candidate) int {
-			if a.logit != b.logit {
-				return cmp.Compare(b.logit, a.logit)
-			}
-			return cmp.Compare(a.id, b.id)
-		})
-	}
 	if k := s.p.TopK; k > 0 && k < len(c) {
-		// Partition the k best to the front before sorting only them: a
-		// full sort of a 150k vocabulary per token would dominate.
+		// Partition the k best to the front: only they stay in the running.
 		selectTop(c, k)
 		c = c[:k]
 	}
-	sortDesc(c)
 	softmax(c)
-	if tp := s.p.TopP; tp > 0 && tp < 1 {
-		sum := float32(0)
+	// Top-p and min-p each keep a prefix of the candidates in descending
+	// order (logit, then id), so both together keep the shorter prefix.
+	// Sorting the whole vocabulary for it would cost more than the model's
+	// step (a 6k-token sort is ~1 ms): min-p's prefix is counted in one
+	// pass, and top-p's is found by sorting only a growing head.
+	n := len(c)
+	if mp := s.p.MinP; mp > 0 {
+		floor := mp * maxP(c)
+		n = 0
 		for i := range c {
-			sum += c[i].p
-			if sum >= tp {
-				c = c[:i+1]
-				break
+			if c[i].p >= floor {
+				n++
 			}
 		}
 	}
-	if mp := s.p.MinP; mp > 0 {
-		floor := mp * c[0].p
-		n := 1
-		for n < len(c) && c[n].p >= floor {
-			n++
+	if tp := s.p.TopP; tp > 0 && tp < 1 {
+		// c[:done] is sorted and holds the done best; each round selects
+		// and sorts the next ones, until their probability reaches tp.
+		sum := float32(0)
+		for done, head := 0, min(n, 64); ; head = min(n, head*4) {
+			if head < len(c) {
+				selectTop(c[done:], head-done)
+			}
+			sortDesc(c[done:head])
+			for i := done; i < head; i++ {
+				sum += c[i].p
+				if sum >= tp {
+					return c[:i+1]
+				}
+			}
+			if done = head; head == n {
+				return c[:n]
+			}
 		}
-		c = c[:n]
 	}
+	if n < len(c) {
+		selectTop(c, n)
+	}
+	c = c[:n]
+	// The draw walks the kept candidates in descending order, so that it
+	// does not depend on the order selection left them in.
+	sortDesc(c)
+	return c
+}
+
+// draw picks one of c (sorted, with probabilities) by its probability.
+func (s *Sampler) draw(c []candidate) int32 {
 	total := float32(0)
 	for i := range c {
 		total += c[i].p
@@ -164,10 +188,43 @@ func (s *Sampler) Sample(logits []float32, recent []int32) (int32, error) {
 	for i := range c {
 		r -= c[i].p
 		if r < 0 {
-			return c[i].id, nil
+			return c[i].id
 		}
 	}
-	return c[len(c)-1].id, nil // rounding left r just above zero
+	return c[len(c)-1].id // rounding left r just above zero
+}
+
+// sortDesc sorts c by descending logit, ties by ascending id.
+func sortDesc(c []candidate) {
+	slices.SortFunc(c, func(a, b candidate) int {
+		if a.logit != b.logit {
+			return cmp.Compare(b.logit, a.logit)
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+}
+
+// nucleus returns the length of the shortest prefix of c (sorted, with
+// probabilities) whose probability reaches tp, and whether c held one; if
+// not, len(c).
+func nucleus(c []candidate, tp float32) (int, bool) {
+	sum := float32(0)
+	for i := range c {
+		sum += c[i].p
+		if sum >= tp {
+			return i + 1, true
+		}
+	}
+	return len(c), false
+}
+
+// maxP is the highest probability in c.
+func maxP(c []candidate) float32 {
+	m := c[0].p
+	for _, x := range c[1:] {
+		m = max(m, x.p)
+	}
+	return m
 }
 
 // penalize applies the repetition penalty to the candidates of tokens in
@@ -197,9 +254,12 @@ func (s *Sampler) penalize(c []candidate, recent []int32) {
 	}
 }
 
-// softmax fills p for c, sorted by descending logit.
+// softmax fills p for c, in any order.
 func softmax(c []candidate) {
 	m := c[0].logit
+	for _, x := range c[1:] {
+		m = max(m, x.logit)
+	}
 	sum := float32(0)
 	for i := range c {
 		e := float32(math.Exp(float64(c[i].logit - m)))

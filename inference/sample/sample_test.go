@@ -205,23 +205,99 @@ func TestSampleDoesNotAllocate(t *testing.T) {
 func BenchmarkSample(b *testing.B) {
 	logits := make([]float32, 151936) // Qwen3's vocabulary
 	r := newRand(9)
+	peaked := make([]float32, len(logits)) // a trained model's: a few tokens carry the mass
 	for i := range logits {
 		logits[i] = float32(r.NormFloat64())
+		peaked[i] = 8 * logits[i]
 	}
 	for _, bc := range []struct {
-		name string
-		p    Params
+		name   string
+		p      Params
+		logits []float32
 	}{
-		{"greedy", Params{}},
-		{"topk40", Params{Temperature: 0.7, TopK: 40, TopP: 0.9}},
-		{"topp", Params{Temperature: 0.7, TopP: 0.9}},
+		{"greedy", Params{}, logits},
+		{"topk40", Params{Temperature: 0.7, TopK: 40, TopP: 0.9}, logits},
+		{"topp", Params{Temperature: 0.7, TopP: 0.9}, logits},
+		{"topp-peaked", Params{Temperature: 0.7, TopP: 0.9}, peaked},
+		{"minp-peaked", Params{Temperature: 0.7, MinP: 0.05}, peaked},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			s, _ := New(bc.p, newRand(1))
 			for b.Loop() {
-				s.Sample(logits, nil)
+				s.Sample(bc.logits, nil)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
 		})
+	}
+}
+
+// TestKeepMatchesAFullSort checks the filters against their definition on
+// vocabularies large enough that top-p must widen its sorted head: sort
+// everything, softmax, cut at top-p, then at min-p.
+func TestKeepMatchesAFullSort(t *testing.T) {
+	r := newRand(3)
+	for trial := range 60 {
+		n := 100 + r.IntN(6000)
+		logits := make([]float32, n)
+		spread := []float64{0.1, 1, 4, 12}[trial%4] // flat to peaked
+		for i := range logits {
+			logits[i] = float32(r.NormFloat64() * spread)
+			if r.IntN(50) == 0 {
+				logits[i] = logits[max(0, i-1)] // ties
+			}
+		}
+		p := Params{Temperature: 0.5 + r.Float32(), TopP: []float32{0, 0.5, 0.9, 0.99, 1}[r.IntN(5)], MinP: []float32{0, 0.01, 0.1}[r.IntN(3)]}
+		if r.IntN(3) == 0 {
+			p.TopK = 1 + r.IntN(n)
+		}
+		s, err := New(p, newRand(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := make([]candidate, n)
+		for i, l := range logits {
+			c[i] = candidate{id: int32(i), logit: l}
+		}
+		got := s.keep(c)
+
+		ref := make([]candidate, n)
+		for i, l := range logits {
+			ref[i] = candidate{id: int32(i), logit: l * (1 / p.Temperature)} // as keep scales
+		}
+		sortDesc(ref)
+		if p.TopK > 0 {
+			ref = ref[:p.TopK]
+		}
+		sum := 0.0
+		for _, x := range ref {
+			sum += math.Exp(float64(x.logit - ref[0].logit))
+		}
+		cut := len(ref)
+		if p.TopP > 0 && p.TopP < 1 {
+			acc := 0.0
+			for i, x := range ref {
+				acc += math.Exp(float64(x.logit-ref[0].logit)) / sum
+				if acc >= float64(p.TopP) {
+					cut = i + 1
+					break
+				}
+			}
+		}
+		if p.MinP > 0 {
+			m := 0
+			for m < cut && math.Exp(float64(ref[m].logit-ref[0].logit)) >= float64(p.MinP) {
+				m++
+			}
+			cut = m
+		}
+		// float32 sums may put a boundary token on the other side.
+		if d := len(got) - cut; d < -1 || d > 1 {
+			t.Fatalf("trial %d %+v: kept %d tokens; want %d", trial, p, len(got), cut)
+		}
+		for i := range min(len(got), cut) {
+			if got[i].id != ref[i].id {
+				t.Fatalf("trial %d %+v: kept[%d] = token %d; want %d", trial, p, i, got[i].id, ref[i].id)
+			}
+		}
 	}
 }
