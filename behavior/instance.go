@@ -3,6 +3,7 @@ package behavior
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -84,6 +85,11 @@ type Instance struct {
 	trace   []TraceStep
 	cycles  int // Repeat and Retry cycles run this tick
 
+	// watch, if set, hears of each change of the active path (WatchActive);
+	// active is the path it last heard (nil: none yet), scratch the next.
+	watch           func(active []int)
+	active, scratch []int
+
 	// bucket and pos place the Instance in a Scheduler; guarded by that
 	// Scheduler's mu. bucket is -1 when not scheduled.
 	bucket, pos int
@@ -130,7 +136,11 @@ func (in *Instance) Tick(now time.Time) Status {
 	if in.tracing {
 		in.trace = in.trace[:0]
 	}
-	return in.tick(0)
+	s := in.tick(0)
+	if in.watch != nil {
+		in.checkActive()
+	}
+	return s
 }
 
 // Halt stops the tree: every running action is cancelled with reason, and
@@ -139,6 +149,9 @@ func (in *Instance) Halt(reason string) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.halt(0, reason)
+	if in.watch != nil {
+		in.checkActive()
+	}
 }
 
 // Resolve reports the game's action_status for act id: success or failure.
@@ -246,6 +259,39 @@ func (in *Instance) AppendActive(dst []int) []int {
 		}
 	}
 	return dst
+}
+
+// WatchActive makes f hear the active path (as AppendActive appends it)
+// after each Tick or Halt that changed it, and after the first one from
+// now whatever it is; nil stops it. It is for designer tools, which want
+// a path as it changes rather than one per tick: a watched instance
+// compares its path at the end of every tick (a scan of its nodes'
+// statuses), an unwatched one pays one branch. f is called as Actuator's
+// methods are, with the instance locked: it must not block or call back
+// into the Instance, and active is valid only during the call.
+func (in *Instance) WatchActive(f func(active []int)) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.watch, in.active = f, nil
+}
+
+// checkActive calls watch if the active path changed; in.mu must be held.
+func (in *Instance) checkActive() {
+	next := in.scratch[:0]
+	for i, s := range in.status {
+		if s == Running {
+			next = append(next, i)
+		}
+	}
+	if in.active != nil && slices.Equal(next, in.active) {
+		in.scratch = next
+		return
+	}
+	if next == nil {
+		next = []int{} // heard: not nil, so an empty path is not heard again
+	}
+	in.active, in.scratch = next, in.active
+	in.watch(in.active)
 }
 
 // failCode says why a node failed for a reason other than its children.
