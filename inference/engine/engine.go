@@ -172,9 +172,11 @@ type Engine struct {
 // hooks let tests watch and pause the scheduler goroutine, which calls
 // them; they are fixed before it starts.
 type hooks struct {
-	onStart    func(*Request)       // a request is taken from the queue
+	onStart    func(*job)           // a request is taken from the queue, before it is placed in a slot
+	onEnd      func(*job, Result)   // a request taken from the queue has ended
 	onPrefill  func(pos int)        // a prefill chunk is done: pos positions cached
 	beforeStep func()               // at the top of each scheduler iteration, before it admits requests
+	onIdle     func()               // nothing runs: the scheduler is about to wait for a request
 	onStep     func(seqs, toks int) // a model step ran
 }
 

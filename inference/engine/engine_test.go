@@ -354,9 +354,9 @@ func TestPriorityOrder(t *testing.T) {
 	var p pauser
 	var mu sync.Mutex
 	var order []int
-	e := fx.engineHooks(t, Options{MaxSeqs: 1}, hooks{beforeStep: p.hook, onStart: func(r *Request) {
+	e := fx.engineHooks(t, Options{MaxSeqs: 1}, hooks{beforeStep: p.hook, onStart: func(j *job) {
 		mu.Lock()
-		order = append(order, r.Priority)
+		order = append(order, j.req.Priority)
 		mu.Unlock()
 	}})
 	p.mu.Lock()

@@ -70,6 +70,9 @@ func (e *Engine) run() {
 			if closed {
 				return
 			}
+			if e.hk.onIdle != nil {
+				e.hk.onIdle()
+			}
 			e.q.wait()
 			continue
 		}
@@ -114,7 +117,7 @@ func (e *Engine) admit() (closed bool) {
 			return closed
 		}
 		if e.hk.onStart != nil {
-			e.hk.onStart(j.req)
+			e.hk.onStart(j)
 		}
 		e.start(j)
 	}
@@ -135,7 +138,7 @@ func (e *Engine) start(j *job) {
 	req := j.req
 	prompt := e.tokens(req)
 	fail := func(err error) {
-		j.finish(Result{Stats: Stats{PromptTokens: len(prompt), Finish: FinishError}}, err)
+		e.finish(j, Result{Stats: Stats{PromptTokens: len(prompt), Finish: FinishError}}, err)
 	}
 	if len(prompt) == 0 {
 		fail(errors.New("engine: generate: prompt has no tokens"))
@@ -146,7 +149,7 @@ func (e *Engine) start(j *job) {
 		return
 	}
 	if f, ok := stopped(j); ok {
-		j.finish(Result{Stats: Stats{PromptTokens: len(prompt), Finish: f}}, nil)
+		e.finish(j, Result{Stats: Stats{PromptTokens: len(prompt), Finish: f}}, nil)
 		return
 	}
 	seq := &sequence{j: j, prompt: prompt, prefill: true, dec: e.tok.NewDecoder()}
@@ -469,5 +472,13 @@ func (e *Engine) end(s *slot, finish Finish, err error) {
 	}
 	st.Finish = finish
 	seq.res.Text = string(seq.text)
-	seq.j.finish(seq.res, err)
+	e.finish(seq.j, seq.res, err)
+}
+
+// finish ends j, which the scheduler took from the queue.
+func (e *Engine) finish(j *job, res Result, err error) {
+	if e.hk.onEnd != nil {
+		e.hk.onEnd(j, res)
+	}
+	j.finish(res, err)
 }

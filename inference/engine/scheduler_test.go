@@ -275,9 +275,9 @@ func TestUrgentRequestTakesReservedSlot(t *testing.T) {
 	fx := loadFixture(t)
 	var mu sync.Mutex
 	var started []int
-	e := fx.engineHooks(t, Options{MaxSeqs: 1, UrgentSeqs: 1}, hooks{onStart: func(r *Request) {
+	e := fx.engineHooks(t, Options{MaxSeqs: 1, UrgentSeqs: 1}, hooks{onStart: func(j *job) {
 		mu.Lock()
-		started = append(started, r.Priority)
+		started = append(started, j.req.Priority)
 		mu.Unlock()
 	}})
 	ctx, cancel := context.WithCancel(context.Background())
