@@ -51,14 +51,15 @@ var messages = map[string]messageInfo{
 	"action_status": {func() Message { return new(ActionStatus) }, FromClient, true},
 	"ping":          {func() Message { return new(Ping) }, FromClient, false},
 	// server → client
-	"welcome":  {func() Message { return new(Welcome) }, FromServer, false},
-	"spawned":  {func() Message { return new(Spawned) }, FromServer, true},
-	"act":      {func() Message { return new(Act) }, FromServer, true},
-	"cancel":   {func() Message { return new(Cancel) }, FromServer, true},
-	"say":      {func() Message { return new(Say) }, FromServer, true},
-	"decision": {func() Message { return new(Decision) }, FromServer, true},
-	"error":    {func() Message { return new(Error) }, FromServer, false},
-	"pong":     {func() Message { return new(Pong) }, FromServer, false},
+	"welcome":   {func() Message { return new(Welcome) }, FromServer, false},
+	"spawned":   {func() Message { return new(Spawned) }, FromServer, true},
+	"act":       {func() Message { return new(Act) }, FromServer, true},
+	"cancel":    {func() Message { return new(Cancel) }, FromServer, true},
+	"say":       {func() Message { return new(Say) }, FromServer, true},
+	"decision":  {func() Message { return new(Decision) }, FromServer, true},
+	"tree_path": {func() Message { return new(TreePath) }, FromServer, true},
+	"error":     {func() Message { return new(Error) }, FromServer, false},
+	"pong":      {func() Message { return new(Pong) }, FromServer, false},
 }
 
 // Sender reports which side sends messages of type t; ok is false for a type
@@ -116,6 +117,11 @@ type Spawn struct {
 	// Actions restricts the action catalog the NPC may use; empty means all
 	// of its persona's actions.
 	Actions []string `json:"actions,omitempty"`
+	// TreePath asks for tree_path messages about this NPC: its behaviour
+	// tree's active path each time it changes, for designer tools. Off by
+	// default, so that a server with thousands of NPCs sends none unless a
+	// client asks; a server that runs no trees ignores it.
+	TreePath bool `json:"tree_path,omitempty"`
 }
 
 // Character is an inline persona.
@@ -312,6 +318,20 @@ type DecisionStats struct {
 	Fallback        bool    `json:"fallback,omitempty"` // true when no model ran (overload, stand-in)
 }
 
+// TreePath is the envelope's NPC's active behaviour-tree path, sent to
+// clients that spawned it with Spawn.TreePath, after the tick that changed
+// it (at most once a tick, 10 a second by default). Like decision it is for
+// tools, and may be dropped for a slow client; it is not sequenced.
+type TreePath struct {
+	// Path holds the labels of the tree's running nodes, root first
+	// ("ReactiveSequence", "SubTree Action_greet", "MoveTo"): a node's
+	// XML tag or subtree id, then its name attribute if it has one. Under
+	// a Parallel, every running branch is listed, depth first. Empty when
+	// nothing runs. At most MaxListItems labels of MaxNameBytes each; a
+	// longer path keeps its root end and ends with "…".
+	Path []string `json:"path"`
+}
+
 // Pong answers ping; the envelope carries ping's request id.
 type Pong struct {
 	TimeMS int64 `json:"time_ms,omitempty"` // ping's TimeMS
@@ -338,5 +358,6 @@ func (*Act) MessageType() string          { return "act" }
 func (*Cancel) MessageType() string       { return "cancel" }
 func (*Say) MessageType() string          { return "say" }
 func (*Decision) MessageType() string     { return "decision" }
+func (*TreePath) MessageType() string     { return "tree_path" }
 func (*Error) MessageType() string        { return "error" }
 func (*Pong) MessageType() string         { return "pong" }

@@ -30,6 +30,7 @@ var samples = []struct {
 			Style: "Excited, short questions.", Goals: []string{"find the lost cat"},
 		},
 	})},
+	{"spawn_tree_path", protocol.NewEnvelope("r10", "selka", &protocol.Spawn{Persona: "selka", TreePath: true})},
 	{"despawn", protocol.NewEnvelope("r5", "pip", &protocol.Despawn{Reason: "left the area"})},
 	{"perceive", protocol.NewEnvelope("", "brannoc", &protocol.Perceive{
 		Time: "day 3, dusk",
@@ -83,6 +84,10 @@ var samples = []struct {
 		Raw:   `{"emotion":"neutral","action":{"name":"repair","target":"p1"},"say":"Leave it on the anvil."}`,
 		Stats: &protocol.DecisionStats{PromptTokens: 412, ReusedTokens: 380, GeneratedTokens: 24, TTFTMS: 38.5, TotalMS: 151},
 	}), 6)},
+	{"tree_path", protocol.NewEnvelope("", "selka", &protocol.TreePath{Path: []string{
+		"ReactiveSequence", "ReactiveFallback", "ForceFailure", "SubTree Pursue", "ReactiveFallback",
+		"SubTree Action_greet", "Sequence", "MoveTo",
+	}})},
 	{"error", protocol.NewEnvelope("r6", "ghost", &protocol.Error{
 		Code: protocol.CodeUnknownNPC, Message: `npc "ghost" is not spawned in this session`,
 	})},

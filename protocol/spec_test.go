@@ -41,7 +41,7 @@ func TestSpecExamples(t *testing.T) {
 	}
 	for _, typ := range []string{"hello", "world", "spawn", "despawn", "perceive", "player_say",
 		"interrupt", "action_status", "ping", "welcome", "spawned", "act", "cancel", "say",
-		"decision", "error", "pong"} {
+		"decision", "tree_path", "error", "pong"} {
 		if !seen[typ] {
 			t.Errorf("PROTOCOL.md has no example of %q", typ)
 		}

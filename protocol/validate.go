@@ -393,6 +393,11 @@ func (m *Decision) Validate() error {
 }
 
 // Validate implements Message.
+func (m *TreePath) Validate() error {
+	return checkList("path", m.Path, MaxListItems, MaxNameBytes)
+}
+
+// Validate implements Message.
 func (m *Error) Validate() error {
 	if m.Code == "" {
 		return fieldError("code", "required")

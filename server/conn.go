@@ -46,7 +46,7 @@ func droppable(env protocol.Envelope) bool {
 	switch b := env.Body.(type) {
 	case *protocol.Say:
 		return !b.Final
-	case *protocol.Decision, *protocol.Pong:
+	case *protocol.Decision, *protocol.TreePath, *protocol.Pong:
 		return true
 	}
 	return false

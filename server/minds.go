@@ -55,8 +55,20 @@ func (m *Minds) register(reg prometheus.Registerer) error {
 
 func ref(r NPCRef) mind.Ref { return mind.Ref{Session: r.Session, NPC: r.NPC} }
 
+// Spawn spawns the NPC and, if the spawn asked for tree_path, sends its
+// tree's active path each time it changes: only then does the tree watch
+// it, so NPCs nobody asked about cost nothing more.
 func (m *Minds) Spawn(r NPCRef, spec *protocol.Spawn, out Outbox) (*protocol.Spawned, error) {
-	return m.h.Spawn(ref(r), spec, out)
+	sp, err := m.h.Spawn(ref(r), spec, out)
+	if err != nil || !spec.TreePath {
+		return sp, err
+	}
+	if err := m.h.WatchPath(ref(r), func(path []string) {
+		out.Send(r.NPC, "", &protocol.TreePath{Path: path})
+	}); err != nil {
+		return nil, err // despawned meanwhile (its session ended)
+	}
+	return sp, nil
 }
 func (m *Minds) Despawn(r NPCRef)                                { m.h.Despawn(ref(r)) }
 func (m *Minds) World(session string, w *protocol.World) error   { return m.h.World(session, w) }

@@ -16,7 +16,8 @@
 //
 // Pushing never blocks. When a connection's queue is full:
 //   - droppable messages are dropped and counted in
-//     anima_queue_drops_total{type}: non-final say deltas, decision and pong.
+//     anima_queue_drops_total{type}: non-final say deltas, decision,
+//     tree_path and pong.
 //     (A final say carries the whole utterance, so dropped deltas lose no
 //     text; sequence numbers of dropped messages show as gaps.)
 //   - any other message (final say, act, cancel, spawned, error, welcome)

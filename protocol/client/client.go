@@ -12,15 +12,16 @@
 // # Receiving
 //
 // Server messages that answer no waiting request arrive on Events: act,
-// cancel, say, decision, errors, spawned replayed after a resume, and a
-// welcome after every reconnection (check Resumed: when false the session is
-// new and the NPCs must be spawned again). Events is bounded
-// (Options.EventBuffer). When it is full, the reader drops what the protocol
-// lets servers drop too, non-final say deltas and decisions (a final say
-// carries the whole utterance), and counts them in Stats.Dropped; for
-// anything else it waits, which stops reading the socket and lets the
-// server's own queue policy act. So read Events promptly, and not from the
-// goroutine that waits in Spawn or Ping.
+// cancel, say, decision, tree_path (for NPCs spawned with TreePath), errors,
+// spawned replayed after a resume, and a welcome after every reconnection
+// (check Resumed: when false the session is new and the NPCs must be spawned
+// again). Events is bounded (Options.EventBuffer). When it is full, the
+// reader drops what the protocol lets servers drop too, non-final say
+// deltas, decisions and tree paths (a final say carries the whole
+// utterance), and counts them in Stats.Dropped; for anything else it waits,
+// which stops reading the socket and lets the server's own queue policy
+// act. So read Events promptly, and not from the goroutine that waits in
+// Spawn or Ping.
 package client
 
 import (

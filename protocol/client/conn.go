@@ -380,12 +380,12 @@ func (c *Client) deliver(env protocol.Envelope) bool {
 }
 
 // droppable mirrors the server's queue policy: non-final say deltas,
-// decisions and pongs may be lost, nothing else.
+// decisions, tree paths and pongs may be lost, nothing else.
 func droppable(env protocol.Envelope) bool {
 	switch b := env.Body.(type) {
 	case *protocol.Say:
 		return !b.Final
-	case *protocol.Decision, *protocol.Pong:
+	case *protocol.Decision, *protocol.TreePath, *protocol.Pong:
 		return true
 	}
 	return false

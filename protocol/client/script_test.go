@@ -93,13 +93,14 @@ func TestDuplicatesAndBadFramesDropped(t *testing.T) {
 	}
 }
 
-// TestFullEventsDropPolicy: with Events full, say deltas and decisions are
-// dropped and counted; a final say, an act and an error wait for room.
+// TestFullEventsDropPolicy: with Events full, say deltas, decisions and
+// tree paths are dropped and counted; a final say, an act and an error wait for room.
 func TestFullEventsDropPolicy(t *testing.T) {
 	url := scriptServer(t, [][]byte{
 		frame(t, 1, delta("u1", "one ")),                         // fills the buffer of 1
 		frame(t, 2, delta("u1", "two ")),                         // dropped
 		frame(t, 3, &protocol.Decision{Emotion: "calm"}),         // dropped
+		frame(t, 0, &protocol.TreePath{Path: []string{"Wait"}}),  // dropped (not sequenced)
 		frame(t, 4, &protocol.Act{ActionID: "a1", Name: "idle"}), // waits
 		frame(t, 5, delta("u1", "three")),                        // dropped or kept, depending on the reader's pace
 		frame(t, 6, &protocol.Say{UtteranceID: "u1", Final: true, Text: "one two three"}),
@@ -107,7 +108,7 @@ func TestFullEventsDropPolicy(t *testing.T) {
 	c := dial(t, url, client.Options{NoReconnect: true, EventBuffer: 1})
 	// Let the reader fill the buffer and block on the act.
 	deadline := time.Now().Add(10 * time.Second)
-	for c.Stats().Dropped < 2 && time.Now().Before(deadline) {
+	for c.Stats().Dropped < 3 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	got := until(t, c, finalSay)
@@ -119,11 +120,11 @@ func TestFullEventsDropPolicy(t *testing.T) {
 		t.Errorf("events = %v; want the first delta, the act, ..., the final say", types)
 	}
 	for _, env := range got {
-		if env.Type == "decision" || env.Seq == 2 {
+		if env.Type == "decision" || env.Type == "tree_path" || env.Seq == 2 {
 			t.Errorf("event %s seq %d reached a full buffer; want it dropped", env.Type, env.Seq)
 		}
 	}
-	if s := c.Stats(); s.Dropped < 2 {
-		t.Errorf("Stats().Dropped = %d; want at least 2", s.Dropped)
+	if s := c.Stats(); s.Dropped < 3 {
+		t.Errorf("Stats().Dropped = %d; want at least 3", s.Dropped)
 	}
 }
