@@ -243,10 +243,19 @@ func (e *Engine) start(j *job) {
 		st.Hits++
 	}
 	st.Slots, st.Bytes = len(e.slots), int64(len(e.slots))*dst.st.Cache.Bytes()
-	if e.store != nil {
-		ss := e.store.c.Stats()
-		st.StoreBytes, st.StoreEvictions = ss.Bytes, ss.Evictions
+	e.statsMu.Unlock()
+	e.noteStore()
+}
+
+// noteStore copies the prefix store's figures into the engine's stats,
+// after a load or save changed them.
+func (e *Engine) noteStore() {
+	if e.store == nil {
+		return
 	}
+	ss := e.store.c.Stats()
+	e.statsMu.Lock()
+	e.stats.StoreBytes, e.stats.StoreEvictions = ss.Bytes, ss.Evictions
 	e.statsMu.Unlock()
 }
 
@@ -449,6 +458,7 @@ func (e *Engine) end(s *slot, finish Finish, err error) {
 	s.seq, s.used = nil, e.clock
 	if e.store != nil {
 		e.store.save(s.st, s.kv)
+		e.noteStore()
 	}
 	// The ending: flush held-back bytes, and close a grammar's JSON when the
 	// budget ran out, so the output still parses.
