@@ -302,17 +302,52 @@ func (c MsgpackCodec) decode(frame []byte) (Envelope, error) {
 	}
 	dec := msgpack.GetDecoder()
 	defer msgpack.PutDecoder(dec)
+	body, ok := fastEnvelope(frame, &env)
+	if !ok {
+		env = Envelope{}
+		var err error
+		if body, err = slowEnvelope(dec, frame, &env); err != nil {
+			return env, err
+		}
+	}
+	if err := checkType(env.Type); err != nil {
+		return env, err
+	}
+	msg := NewMessage(env.Type)
+	if len(body) > 0 && body[0] != 0xc0 { // 0xc0: nil
+		if body[0]&0xf0 != 0x80 && body[0] != 0xde && body[0] != 0xdf {
+			return env, fieldError("body", "not a map")
+		}
+		if pm, ok := msg.(*Perceive); ok && decodePerceiveMsgpack(body, pm) {
+			// The hot path: perceive_msgpack.go.
+		} else {
+			if ok {
+				*pm = Perceive{} // the fast path may have filled part of it
+			}
+			resetDecoder(dec, body)
+			if err := dec.Decode(msg); err != nil {
+				return env, msgpackFieldError(dec, body, env.Type, err)
+			}
+		}
+	}
+	env.Body = msg
+	return env, finish(&env, c.From)
+}
+
+// slowEnvelope reads frame's envelope fields into env with the library,
+// naming the first bad field, and returns the raw body.
+func slowEnvelope(dec *msgpack.Decoder, frame []byte, env *Envelope) (msgpack.RawMessage, error) {
 	resetDecoder(dec, frame)
 	n, err := dec.DecodeMapLen()
 	if err != nil {
-		return env, &Error{Code: CodeBadFrame, Message: "frame is not a msgpack map", err: err}
+		return nil, &Error{Code: CodeBadFrame, Message: "frame is not a msgpack map", err: err}
 	}
 	var body msgpack.RawMessage
 	var ferr error // the first field error; reading goes on to find the id
 	for i := 0; i < n; i++ {
 		key, err := dec.DecodeString()
 		if err != nil {
-			return env, &Error{Code: CodeBadFrame, Message: "envelope key is not a string", err: err}
+			return nil, &Error{Code: CodeBadFrame, Message: "envelope key is not a string", err: err}
 		}
 		var field error
 		switch key {
@@ -333,24 +368,7 @@ func (c MsgpackCodec) decode(frame []byte) (Envelope, error) {
 			ferr = &Error{Code: CodeBadField, Field: key, Message: key + ": " + field.Error(), err: field}
 		}
 	}
-	if ferr != nil {
-		return env, ferr
-	}
-	if err := checkType(env.Type); err != nil {
-		return env, err
-	}
-	msg := NewMessage(env.Type)
-	if len(body) > 0 && body[0] != 0xc0 { // 0xc0: nil
-		if body[0]&0xf0 != 0x80 && body[0] != 0xde && body[0] != 0xdf {
-			return env, fieldError("body", "not a map")
-		}
-		resetDecoder(dec, body)
-		if err := dec.Decode(msg); err != nil {
-			return env, msgpackFieldError(dec, body, env.Type, err)
-		}
-	}
-	env.Body = msg
-	return env, finish(&env, c.From)
+	return body, ferr
 }
 
 // msgpackFieldError names the mistyped field of a body that failed to
