@@ -119,10 +119,12 @@ type Result struct {
 
 // Options configure an Engine; zero values pick the defaults.
 type Options struct {
-	Context    int // positions each sequence's KV state holds; 0: the model's context length
-	Batch      int // prompt tokens one sequence prefills per step, between cancellation checks; 0: 256
-	QueueSize  int // requests that may wait; 0: 64
-	TokenCache int // tokenized segments kept (LRU); 0: 256
+	Context   int // positions each sequence's KV state holds; 0: the model's context length
+	Batch     int // prompt tokens one sequence prefills per step, between cancellation checks; 0: 256
+	QueueSize int // requests that may wait; 0: 64
+	// TokenCacheBytes bounds the tokenized segments kept (segments.go),
+	// weighed by their bytes; 0: 4 MiB; negative: none kept.
+	TokenCacheBytes int64
 	// MaxSeqs is the number of sequences decoded together, each in a slot
 	// of its own with a KV cache of Context positions (allocated when first
 	// needed, then kept for prefix reuse); 0: 8. Memory grows with it:
@@ -162,7 +164,7 @@ type Engine struct {
 	// The fields below belong to the scheduler goroutine alone.
 	batch  *model.Batch
 	slots  []*slot       // up to MaxSeqs + UrgentSeqs, created on demand
-	segs   *lru          // segment tokenizations
+	segs   *segCache     // segment tokenizations; nil without one
 	clock  uint64        // steps run; orders slots by last use
 	chunks []model.Chunk // scratch: the step being built
 	inStep []*slot       // scratch: the slot of each chunk
@@ -199,8 +201,8 @@ func newEngine(m *model.Model, tok *tokenizer.Tokenizer, opt Options, hk hooks) 
 	if opt.QueueSize <= 0 {
 		opt.QueueSize = 64
 	}
-	if opt.TokenCache <= 0 {
-		opt.TokenCache = 256
+	if opt.TokenCacheBytes == 0 {
+		opt.TokenCacheBytes = 4 << 20
 	}
 	if opt.MaxSeqs <= 0 {
 		opt.MaxSeqs = 8
@@ -233,7 +235,12 @@ func newEngine(m *model.Model, tok *tokenizer.Tokenizer, opt Options, hk hooks) 
 		done:  make(chan struct{}),
 		batch: b,
 		slots: []*slot{first},
-		segs:  newLRU(opt.TokenCache),
+	}
+	if opt.TokenCacheBytes > 0 {
+		if e.segs, err = newSegCache(opt.TokenCacheBytes); err != nil {
+			return nil, fmt.Errorf("engine: new: %w", err)
+		}
+		e.stats.SegmentBudget = opt.TokenCacheBytes
 	}
 	if opt.StoreBytes == 0 {
 		opt.StoreBytes = 64 << 20
@@ -257,6 +264,9 @@ func newEngine(m *model.Model, tok *tokenizer.Tokenizer, opt Options, hk hooks) 
 func (e *Engine) Close() error {
 	e.q.close()
 	<-e.done
+	if e.segs != nil {
+		e.segs.close() // after the scheduler, its only user, has exited
+	}
 	return nil
 }
 
@@ -276,6 +286,9 @@ type CacheStats struct {
 	StoreBytes     int64 // the prefix store's blocks in use
 	StoreBudget    int64 // the most it may use
 	StoreEvictions int64 // blocks evicted to make room
+
+	SegmentBytes  int64 // tokenized segments kept, weighed in bytes
+	SegmentBudget int64 // the most they may weigh
 }
 
 // HitRate is the share of prompt tokens reused from the cache.
@@ -433,23 +446,28 @@ func stopped(j *job) (Finish, bool) {
 	return "", false
 }
 
-// tokens tokenizes req's segments (each on its own, through the LRU) into
-// one prompt, after BOS when the vocabulary wants one.
+// tokens tokenizes req's segments (each on its own, through the token
+// cache) into one prompt, after BOS when the vocabulary wants one.
 func (e *Engine) tokens(req *Request) []int32 {
 	var p []int32
 	if e.tok.AddBOS() {
 		p = append(p, e.tok.BOS())
 	}
 	for _, s := range req.Segments {
-		key := segKey{s.Text, s.Special}
-		ids, ok := e.segs.get(key)
+		var ids []int32
+		ok := false
+		if e.segs != nil {
+			ids, ok = e.segs.get(s.Text, s.Special)
+		}
 		if !ok {
 			if s.Special {
 				ids = e.tok.EncodeSpecial(s.Text)
 			} else {
 				ids = e.tok.Encode(s.Text)
 			}
-			e.segs.put(key, ids)
+			if e.segs != nil {
+				e.segs.put(s.Text, s.Special, ids)
+			}
 		}
 		p = append(p, ids...)
 	}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"container/heap"
-	"container/list"
 	"sync"
 )
 
@@ -133,46 +132,4 @@ func (h *jobHeap) Pop() any {
 	j.index = -1
 	*h = old[:len(old)-1]
 	return j
-}
-
-// segKey identifies a segment's tokenization.
-type segKey struct {
-	text    string
-	special bool
-}
-
-// lru keeps the tokenizations of the most recently used segments, so the
-// lore and persona every request repeats are encoded once. It belongs to
-// the scheduler goroutine.
-type lru struct {
-	limit int
-	order *list.List // of *lruEntry, most recent first
-	items map[segKey]*list.Element
-}
-
-type lruEntry struct {
-	key segKey
-	ids []int32
-}
-
-func newLRU(limit int) *lru {
-	return &lru{limit: limit, order: list.New(), items: make(map[segKey]*list.Element)}
-}
-
-func (c *lru) get(k segKey) ([]int32, bool) {
-	el, ok := c.items[k]
-	if !ok {
-		return nil, false
-	}
-	c.order.MoveToFront(el)
-	return el.Value.(*lruEntry).ids, true
-}
-
-func (c *lru) put(k segKey, ids []int32) {
-	c.items[k] = c.order.PushFront(&lruEntry{k, ids})
-	for c.order.Len() > c.limit {
-		old := c.order.Back()
-		c.order.Remove(old)
-		delete(c.items, old.Value.(*lruEntry).key)
-	}
 }

@@ -243,6 +243,9 @@ func (e *Engine) start(j *job) {
 		st.Hits++
 	}
 	st.Slots, st.Bytes = len(e.slots), int64(len(e.slots))*dst.st.Cache.Bytes()
+	if e.segs != nil {
+		st.SegmentBytes = e.segs.used()
+	}
 	e.statsMu.Unlock()
 	e.noteStore()
 }
