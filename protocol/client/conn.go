@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"time"
 
@@ -35,6 +36,16 @@ func (c *Client) handshake(ctx context.Context, token string) (*websocket.Conn, 
 	}
 	d := *c.opts.Dialer
 	d.Subprotocols = []string{c.opts.Subprotocol}
+	switch {
+	case d.NetDialContext != nil:
+		d.NetDialContext = corkDial(d.NetDialContext)
+	case d.NetDial != nil:
+		nd := d.NetDial
+		d.NetDialContext = corkDial(func(_ context.Context, network, addr string) (net.Conn, error) { return nd(network, addr) })
+	default:
+		var nd net.Dialer
+		d.NetDialContext = corkDial(nd.DialContext)
+	}
 	ws, resp, err := d.DialContext(ctx, c.url, h)
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
@@ -237,6 +248,10 @@ func (c *Client) failPending() {
 	}
 }
 
+// maxBatchFrames bounds the frames the writer sends in one syscall, so a
+// long queue still reaches the socket in steady pieces.
+const maxBatchFrames = 64
+
 // serve runs one connection: it starts the reader and writes queued frames
 // until the connection fails or the client closes. It returns the frame
 // whose write failed, if any, for the next connection, and the reader's
@@ -264,6 +279,7 @@ func (c *Client) serve(ws *websocket.Conn, carry []byte) ([]byte, error) {
 		ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 		return ws.WriteMessage(c.codec.FrameType(), frame)
 	}
+	cork := corkOf(ws.NetConn())
 	if carry != nil {
 		if err := write(carry); err != nil {
 			return carry, finish(nil)
@@ -272,8 +288,25 @@ func (c *Client) serve(ws *websocket.Conn, carry []byte) ([]byte, error) {
 	for {
 		select {
 		case frame := <-c.out:
+			// Frames queued behind this one go out with it, in one
+			// syscall (cork.go). If the flush fails they are lost with
+			// the connection, as frames in the socket's buffer would be.
+			batch := min(len(c.out), maxBatchFrames)
+			if batch > 0 && cork != nil {
+				cork.cork()
+			}
 			if err := write(frame); err != nil {
 				return frame, finish(nil)
+			}
+			for range batch {
+				if frame = <-c.out; write(frame) != nil {
+					return frame, finish(nil)
+				}
+			}
+			if batch > 0 && cork != nil {
+				if err := cork.flush(); err != nil {
+					return nil, finish(nil)
+				}
 			}
 		case err := <-readerDone:
 			return nil, finish(err)
