@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -51,6 +52,7 @@ func load(ctx context.Context, args []string, stdout io.Writer) error {
 	jsonOut := fs.Bool("json", false, "print the report as one JSON object instead of the summary")
 	htmlOut := fs.String("html", "", "also write a self-contained HTML report with charts to this file")
 	quiet := fs.Bool("q", false, "no progress line")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole process (server and clients) to this `file` (go tool pprof)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: anima load [flags]\n\nSimulates -conns game servers with -npcs NPCs each against a real server and reports latencies,\nthroughput, errors and resources. Without -addr the server runs in this process on 127.0.0.1,\nwith NPC minds on the embedded model (or -m FILE), as anima serve runs them; -standin\nputs the keyword stand-in in their place, to measure the server alone.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -148,6 +150,17 @@ func load(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep, err := loadtest.Run(ctx, cfg)
 	if err != nil {
 		return err
