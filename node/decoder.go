@@ -1,11 +1,10 @@
 package node
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anima-rt/anima/assets"
@@ -19,6 +18,7 @@ import (
 	"github.com/anima-rt/anima/inference/tokenizer"
 	"github.com/anima-rt/anima/npc/mind"
 	"github.com/anima-rt/anima/protocol"
+	"github.com/dgraph-io/ristretto/v2"
 )
 
 // Decoder is a loaded model behind an engine, and the mind.Generator over
@@ -36,23 +36,40 @@ type Decoder struct {
 	remote *remote.Client
 	local  *Decoder
 
-	// mu guards grammars: compiled decision schemas, most recently used
-	// first. A schema compiles in microseconds, but its token masks are
-	// computed lazily and cached per Grammar, so reusing the Grammar of an
-	// NPC's last schema (same actions, same targets) is what saves time.
-	mu       sync.Mutex
-	grammars *list.List // of *cachedGrammar
+	// grammars are compiled decision schemas by schema text, weighed by
+	// the bytes they hold (Grammar.Cost). A schema compiles in
+	// microseconds, but its token masks are computed lazily and cached
+	// per Grammar, so reusing the Grammar of an NPC's last schema (same
+	// actions, same targets) is what saves time. A Grammar's masks grow
+	// as generations reach new states, up to grammar.MaxMaskCacheBytes,
+	// so a count of Grammars bounds nothing: the cache is bounded in
+	// bytes, and a Grammar is weighed again when it has grown.
+	grammars *ristretto.Cache[string, *cachedGrammar]
 }
 
 type cachedGrammar struct {
 	schema string
 	g      *grammar.Grammar
+	cost   atomic.Int64 // what the cache was last told g weighs
 }
 
-// maxGrammars bounds the compiled schemas kept; each holds up to
-// grammar.MaxMaskCacheBytes of masks, though a decision's few states use
-// far less.
-const maxGrammars = 64
+// grammarCacheBytes bounds the compiled schemas kept. A decision
+// grammar's masks over the embedded model's vocabulary weigh tens to
+// hundreds of KiB.
+const grammarCacheBytes = 64 << 20
+
+func newGrammarCache() (*ristretto.Cache[string, *cachedGrammar], error) {
+	c, err := ristretto.NewCache(&ristretto.Config[string, *cachedGrammar]{
+		NumCounters:        10 * 1024, // ten per grammar the budget holds at ~64 KiB each
+		MaxCost:            grammarCacheBytes,
+		BufferItems:        64,
+		IgnoreInternalCost: true, // the schema's and Grammar's bytes are the cost
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node: grammar cache: %w", err)
+	}
+	return c, nil
+}
 
 // OpenModel opens the GGUF model at path, or the embedded default model
 // when path is empty, and names it (the path, or the embedded file's name).
@@ -77,10 +94,13 @@ func LoadDecoder(path string, threads int) (*Decoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Decoder{file: f, pool: kernels.NewPool(threads), grammars: list.New()}
+	d := &Decoder{file: f, pool: kernels.NewPool(threads)}
 	fail := func(err error) (*Decoder, error) {
 		d.Close()
 		return nil, err
+	}
+	if d.grammars, err = newGrammarCache(); err != nil {
+		return fail(err)
 	}
 	m, err := model.Load(f, d.pool)
 	if err != nil {
@@ -156,6 +176,9 @@ func (d *Decoder) Close() error {
 	if d.eng != nil {
 		d.eng.Close()
 	}
+	if d.grammars != nil {
+		d.grammars.Close()
+	}
 	d.pool.Close()
 	return d.file.Close()
 }
@@ -164,22 +187,23 @@ func (d *Decoder) grammar(schema []byte) (*grammar.Grammar, error) {
 	if d.remote != nil {
 		return d.remote.Grammar(schema) // its own cache, over both vocabularies
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for e := d.grammars.Front(); e != nil; e = e.Next() {
-		if c := e.Value.(*cachedGrammar); c.schema == string(schema) {
-			d.grammars.MoveToFront(e)
-			return c.g, nil
+	key := string(schema)
+	// The schema is compared, not only its hash: another schema's Grammar
+	// would let the model write a decision this one forbids.
+	if c, ok := d.grammars.Get(key); ok && c.schema == key {
+		if cost := int64(len(key)) + c.g.Cost(); cost > c.cost.Load() {
+			c.cost.Store(cost) // racing callers may both re-weigh it: harmless
+			d.grammars.Set(key, c, cost)
 		}
+		return c.g, nil
 	}
 	g, err := grammar.Compile(schema, d.vocab)
 	if err != nil {
 		return nil, err
 	}
-	d.grammars.PushFront(&cachedGrammar{schema: string(schema), g: g})
-	if d.grammars.Len() > maxGrammars {
-		d.grammars.Remove(d.grammars.Back())
-	}
+	c := &cachedGrammar{schema: key, g: g}
+	c.cost.Store(int64(len(key)) + g.Cost())
+	d.grammars.Set(key, c, c.cost.Load()) // may be refused when full of more used Grammars
 	return g, nil
 }
 
