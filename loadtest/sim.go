@@ -189,8 +189,14 @@ func round1(v float64) float64 { return math.Round(v*10) / 10 }
 func dist(a, b protocol.Vec) float64 { return math.Hypot(a.X-b.X, a.Y-b.Y) }
 
 // toward moves p toward dest by at most step units and reports arrival.
+// A step of zero or less (a world step whose clock did not advance) moves
+// nothing: dividing by the distance when it is 0 would make a NaN
+// position, which the client refuses to send.
 func toward(p *protocol.Vec, dest protocol.Vec, step float64) bool {
 	d := dist(*p, dest)
+	if step <= 0 {
+		return d == 0
+	}
 	if d <= step {
 		*p = dest
 		return true

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"math"
 	"strconv"
 	"testing"
 	"time"
@@ -176,5 +177,23 @@ func TestLineAnswerEnds(t *testing.T) {
 	c.mu.Unlock()
 	if got := rec.errs["no_reply"]; got != 1 {
 		t.Errorf("no_reply errors = %d after the lines timed out; want 1, the last (the superseded third owed nothing)", got)
+	}
+}
+
+// TestTowardNeverMakesNaN: a world step whose clock did not advance (dt 0,
+// or a tick stamped before the previous one) must leave an NPC standing
+// on its destination where it is, not at 0/0.
+func TestTowardNeverMakesNaN(t *testing.T) {
+	for _, step := range []float64{0, -0.5, 1} {
+		p := protocol.Vec{X: 3, Y: 4}
+		arrived := toward(&p, protocol.Vec{X: 3, Y: 4}, step)
+		if math.IsNaN(p.X) || math.IsNaN(p.Y) || p != (protocol.Vec{X: 3, Y: 4}) || !arrived {
+			t.Errorf("toward(at the destination, step %v) = %+v, arrived %v; want it to stay put, arrived", step, p, arrived)
+		}
+		q := protocol.Vec{X: 0, Y: 0}
+		toward(&q, protocol.Vec{X: 10, Y: 0}, step)
+		if want := max(step, 0); q.X != want || q.Y != 0 {
+			t.Errorf("toward((0,0) → (10,0), step %v) = %+v; want (%v,0)", step, q, want)
+		}
 	}
 }
