@@ -94,7 +94,7 @@ func (m *Model) chunk(st *State, tokens []int32) {
 		m.rope(st.cos, st.sin, k, n, c.KVHeads)
 		st.Cache.store(l, pos0, k, v, c.KVDim())
 		m.attention(st, l, pos0, n)
-		m.matmul(st.proj[:n*D], ly.wo, st.att[:n*c.QDim()], n)
+		m.matmul(st.proj[:n*D], ly.wo, q, n) // attention wrote its output over q
 		add(x, st.proj[:n*D])
 
 		// Feed-forward: norm, mixture of experts or dense SwiGLU, residual.
@@ -204,8 +204,8 @@ func (m *Model) rope(cosAll, sinAll, x []float32, n, heads int) {
 	}
 }
 
-// attention computes st.att for the chunk's n tokens at positions
-// pos0..pos0+n-1 from layer l's cache, causally: token i attends to
+// attention computes the attention output over st.q for the chunk's n tokens at
+// positions pos0..pos0+n-1 from layer l's cache, causally: token i attends to
 // positions 0..pos0+i. Heads run in parallel; each head is computed by one
 // thread from start to end, so the result does not depend on the split.
 func (m *Model) attention(st *State, l, pos0, n int) {
@@ -220,19 +220,22 @@ func (m *Model) attention(st *State, l, pos0, n int) {
 }
 
 // attend is attention for heads [lo, hi) of the chunk described by
-// st.attL, attPos0 and attN; it is bound once per State (st.attendFn) so
-// that dispatching it to the pool does not allocate.
+// st.attL, attPos0 and attN, each head's output written over its query in
+// st.q; it is bound once per State (st.attendFn) so that dispatching it to
+// the pool does not allocate.
 func (st *State) attend(m *Model, lo, hi int) {
 	for h := lo; h < hi; h++ {
-		st.attendHead(m, st.attL, st.attPos0, st.attN, h, st.q, st.att)
+		st.attendHead(m, st.attL, st.attPos0, st.attN, h, st.q, st.q)
 	}
 }
 
 // attendHead computes query head h's attention for n tokens at positions
 // pos0..pos0+n-1 over layer l of st's cache, causally, reading the
-// queries from q and writing the outputs to att (both (n, QDim)). It uses
-// st's scratch for head h only, so the heads of one State, and any heads
-// of different States, may run concurrently.
+// queries from q and writing the outputs to att (both (n, QDim)). att may
+// be q: a token's query for head h is read in full before that head's
+// output for the token is written, and nothing else reads it. It uses st's
+// scratch for head h only, so the heads of one State, and any heads of
+// different States, may run concurrently.
 func (st *State) attendHead(m *Model, l, pos0, n, h int, q, att []float32) {
 	c := &m.Config
 	hd, qd, cp := c.HeadDim, c.QDim(), st.Cache.Cap
@@ -260,14 +263,32 @@ func (st *State) attendHead(m *Model, l, pos0, n, h int, q, att []float32) {
 	}
 }
 
-// dense is a SwiGLU feed-forward block: proj = W_down·(silu(W_gate·xb) ⊙ W_up·xb).
+// ffnRows is the most token rows one feed-forward product takes in a
+// prefill chunk: the chunk's rows (an expert's, in a mixture) go through the
+// FFN in groups this size, so that the FFN's scratch (hidden activations
+// FFN wide, and their Q8_0 copy) is sized for ffnRows rows rather than the
+// whole chunk — a third of a State's memory at a 512-token chunk otherwise.
+// The matrix kernels already take inputs 64 at a time against each block of
+// weight rows (kernels' inputBlock), so groups of 64 cost at most a reread
+// of the weights, from cache for a model's expert sizes. A multiple of 4,
+// so that every row is multiplied by the same kernel as without groups
+// (tiles of 4 inputs, leftovers one by one) and results are bit for bit
+// the same.
+const ffnRows = 64
+
+// dense is a SwiGLU feed-forward block: proj = W_down·(silu(W_gate·xb) ⊙ W_up·xb),
+// ffnRows rows at a time.
 func (m *Model) dense(st *State, ly *layer, n int) {
 	c := &m.Config
-	xb := st.xb[:n*c.Dim]
-	hg, hu := st.hg[:n*c.FFN], st.hu[:n*c.FFN]
-	m.project(&st.xq, xb, n, [3]*tensor.Tensor{ly.gate, ly.up}, [3][]float32{hg, hu})
-	kernels.SwiGLU(hg, hg, hu)
-	m.matmul(st.proj[:n*c.Dim], ly.down, hg, n)
+	D, F := c.Dim, c.FFN
+	for r0 := 0; r0 < n; r0 += ffnRows {
+		rows := min(ffnRows, n-r0)
+		xb := st.xb[r0*D : (r0+rows)*D]
+		hg, hu := st.hg[:rows*F], st.hu[:rows*F]
+		m.project(&st.xq, xb, rows, [3]*tensor.Tensor{ly.gate, ly.up}, [3][]float32{hg, hu})
+		kernels.SwiGLU(hg, hg, hu)
+		m.matmul(st.proj[r0*D:(r0+rows)*D], ly.down, hg, rows)
+	}
 }
 
 // moe is the mixture-of-experts block: a softmax router over all experts
@@ -276,9 +297,10 @@ func (m *Model) dense(st *State, ly *layer, n int) {
 // softmax over the chosen logits). Only chosen experts run: tokens are
 // grouped by expert so that each expert's weights are read once per chunk.
 // A token's expert outputs are added in expert order, whatever the batch.
+// An expert's rows go through it ffnRows at a time.
 func (m *Model) moe(st *State, ly *layer, n int) {
 	c := &m.Config
-	D, E, K, F := c.Dim, c.Experts, c.ExpertsUsed, c.ExpertFFN
+	D, E, K := c.Dim, c.Experts, c.ExpertsUsed
 	xb := st.xb[:n*D]
 	route := st.route[:n*E]
 	m.matmul(route, ly.router, xb, n)
@@ -290,25 +312,34 @@ func (m *Model) moe(st *State, ly *layer, n int) {
 		return
 	}
 	clear(proj)
-	for e, routed := range st.byExp {
-		cnt := len(routed)
-		if cnt == 0 {
-			continue
+	for e, all := range st.byExp {
+		for r0 := 0; r0 < len(all); r0 += ffnRows {
+			m.expertRows(st, ly, e, all[r0:min(r0+ffnRows, len(all))])
 		}
-		in := st.ein[:cnt*D]
-		for j, r := range routed {
-			tok := int(r) / K
-			copy(in[j*D:(j+1)*D], xb[tok*D:(tok+1)*D])
-		}
-		hg, hu := st.hg[:cnt*F], st.hu[:cnt*F]
-		m.project(&st.xq, in, cnt, [3]*tensor.Tensor{ly.gateExp[e], ly.upExp[e]}, [3][]float32{hg, hu})
-		kernels.SwiGLU(hg, hg, hu)
-		out := st.eout[:cnt*D]
-		m.matmul(out, ly.downExp[e], hg, cnt)
-		for j, r := range routed {
-			tok := int(r) / K
-			kernels.Axpy(st.selW[r], out[j*D:(j+1)*D], proj[tok*D:(tok+1)*D])
-		}
+	}
+}
+
+// expertRows runs expert e of layer ly over the routed entries (token·K +
+// slot, at most ffnRows) of a prefill chunk, adding each token's weighted
+// output to st.proj.
+func (m *Model) expertRows(st *State, ly *layer, e int, routed []int32) {
+	c := &m.Config
+	D, K, F := c.Dim, c.ExpertsUsed, c.ExpertFFN
+	xb, proj := st.xb, st.proj
+	cnt := len(routed)
+	in := st.ein[:cnt*D]
+	for j, r := range routed {
+		tok := int(r) / K
+		copy(in[j*D:(j+1)*D], xb[tok*D:(tok+1)*D])
+	}
+	hg, hu := st.hg[:cnt*F], st.hu[:cnt*F]
+	m.project(&st.xq, in, cnt, [3]*tensor.Tensor{ly.gateExp[e], ly.upExp[e]}, [3][]float32{hg, hu})
+	kernels.SwiGLU(hg, hg, hu)
+	out := st.eout[:cnt*D]
+	m.matmul(out, ly.downExp[e], hg, cnt)
+	for j, r := range routed {
+		tok := int(r) / K
+		kernels.Axpy(st.selW[r], out[j*D:(j+1)*D], proj[tok*D:(tok+1)*D])
 	}
 }
 

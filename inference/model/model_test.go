@@ -191,6 +191,58 @@ func TestGreedyGolden(t *testing.T) {
 	}
 }
 
+// TestLongChunkMatchesReference prefills 300 tokens in one chunk, so that
+// the feed-forward runs its rows in several groups of ffnRows (an expert's
+// rows too, with top-2 of 4 experts), the last one ragged, and checks every
+// position's logits against the float64 reference. The mixture runs in F32
+// only: over 300 positions, 8-bit activations flip a near-tied router
+// choice somewhere (position 97 at this seed, before ffnRows existed too),
+// and one different expert is a large logit error the tolerance cannot
+// tell from a bug.
+func TestLongChunkMatchesReference(t *testing.T) {
+	const n = 300
+	toks := make([]int32, n)
+	for i := range toks {
+		toks[i] = int32((i*37 + 11) % 64)
+	}
+	for _, tc := range []struct {
+		name string
+		typ  tensor.Type
+		tol  float64 // as in TestForwardMatchesReference
+	}{
+		{"qwen3moe", tensor.F32, 1e-4},
+		{"qwen3", tensor.F32, 1e-4},
+		{"qwen3", tensor.Q8_0, 2e-2},
+	} {
+		t.Run(tc.name+"/"+tc.typ.String(), func(t *testing.T) {
+			spec := fixtures[tc.name]
+			spec.Context = n
+			path := writeFixture(t, spec, tc.typ, 5)
+			m := openModel(t, path, 2)
+			st, err := m.NewState(n, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			V := m.Config.Vocab
+			got := make([]float32, n*V)
+			if err := m.ForwardAll(st, toks, got); err != nil {
+				t.Fatal(err)
+			}
+			want := loadRef64(t, path).forward(toks)
+			maxErr, at, scale := 0.0, 0, 1.0
+			for i := range got {
+				scale = max(scale, math.Abs(want[i/V][i%V]))
+				if d := math.Abs(float64(got[i]) - want[i/V][i%V]); d > maxErr || math.IsNaN(d) {
+					maxErr, at = d, i
+				}
+			}
+			if !(maxErr <= tc.tol*scale) {
+				t.Errorf("max |Δ logit| = %.2e at position %d, token %d; want <= %g × %.1f", maxErr, at/V, at%V, tc.tol, scale)
+			}
+		})
+	}
+}
+
 // TestChunkingDoesNotChangeResults: prefill in one chunk, in chunks of 3,
 // and token by token give the same logits up to float rounding.
 func TestChunkingDoesNotChangeResults(t *testing.T) {

@@ -102,22 +102,21 @@ type State struct {
 	// Activations of the current chunk, n tokens row by row.
 	x      []float32 // (batch, Dim) residual stream
 	xb     []float32 // (batch, Dim) normed input of a sublayer
-	q      []float32 // (batch, QDim)
+	q      []float32 // (batch, QDim) queries, then the attention output over them
 	k, v   []float32 // (batch, KVDim)
-	att    []float32 // (batch, QDim) attention output, before attn_output
 	proj   []float32 // (batch, Dim) a sublayer's output, before the residual add
 	scores []float32 // (Heads, Cap) attention weights, one row per head
 	cos    []float32 // (batch, RopeDims/2) rotation of each chunk position
 	sin    []float32 // (batch, RopeDims/2)
 
-	// Feed-forward.
-	hg, hu []float32     // (batch, FFN or ExpertFFN) gate and up projections
+	// Feed-forward, ffnRows rows at a time (ExpertsUsed for a decode step).
+	hg, hu []float32     // (ffnRows, FFN or ExpertFFN) gate and up projections
 	route  []float32     // (batch, Experts) router logits, then probabilities
 	sel    []int32       // (batch, ExpertsUsed) chosen experts per token
 	selW   []float32     // (batch, ExpertsUsed) their renormalised weights
 	byExp  [][]int32     // per expert: the (token*ExpertsUsed + slot) routed to it
-	ein    []float32     // (batch, Dim) the rows routed to one expert, gathered
-	eout   []float32     // (batch, Dim) that expert's output rows
+	ein    []float32     // (ffnRows, Dim) rows routed to one expert, gathered
+	eout   []float32     // (ffnRows, Dim) that expert's output rows
 	xq     kernels.Q8Vec // an input quantized once for several Q8_0 weights; grows on first use
 
 	logits []float32 // (Vocab) of the last token
@@ -156,6 +155,10 @@ func (m *Model) NewState(ctx, batch int) (*State, error) {
 		batch = 512
 	}
 	batch = min(batch, ctx)
+	// Rows of feed-forward scratch: a chunk's rows go through the FFN
+	// ffnRows at a time, and a decode step keeps each chosen expert's row
+	// apart.
+	ffnScratch := max(min(batch, ffnRows), c.ExpertsUsed)
 	ffn := max(c.FFN, c.ExpertFFN)
 	if c.MoE() {
 		ffn = c.ExpertFFN
@@ -168,13 +171,12 @@ func (m *Model) NewState(ctx, batch int) (*State, error) {
 		q:      make([]float32, batch*c.QDim()),
 		k:      make([]float32, batch*c.KVDim()),
 		v:      make([]float32, batch*c.KVDim()),
-		att:    make([]float32, batch*c.QDim()),
 		proj:   make([]float32, batch*c.Dim),
 		scores: make([]float32, c.Heads*ctx),
 		cos:    make([]float32, batch*c.RopeDims/2),
 		sin:    make([]float32, batch*c.RopeDims/2),
-		hg:     make([]float32, max(batch, c.ExpertsUsed)*ffn),
-		hu:     make([]float32, max(batch, c.ExpertsUsed)*ffn),
+		hg:     make([]float32, ffnScratch*ffn),
+		hu:     make([]float32, ffnScratch*ffn),
 		logits: make([]float32, c.Vocab),
 	}
 	st.attendFn = func(lo, hi int) { st.attend(m, lo, hi) }
@@ -194,11 +196,8 @@ func (m *Model) NewState(ctx, batch int) (*State, error) {
 		for e := range st.byExp {
 			st.byExp[e] = make([]int32, 0, batch)
 		}
-		// A decode step keeps each chosen expert's rows apart, so these
-		// hold at least ExpertsUsed rows.
-		rows := max(batch, c.ExpertsUsed)
-		st.ein = make([]float32, rows*c.Dim)
-		st.eout = make([]float32, rows*c.Dim)
+		st.ein = make([]float32, ffnScratch*c.Dim)
+		st.eout = make([]float32, ffnScratch*c.Dim)
 		st.xqExp = make([]kernels.Q8Vec, c.ExpertsUsed)
 		st.serial = make([]*kernels.Pool, c.ExpertsUsed)
 		for j := range st.serial {
