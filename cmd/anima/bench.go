@@ -67,8 +67,9 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	seed := fs.Uint64("seed", 1, "with -make: random seed")
 	serve := fs.Bool("serve", true, "also measure the serving engine: TTFT cold and warm, batched decode, grammar cost")
 	concurrency := fs.String("concurrency", "1,8,32,64", "with -serve: concurrent sequences of the batched decode figures")
+	soak := soakFlags(fs) // bench_soak.go
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: anima bench -m FILE [flags]\n       anima bench -make tiny|small|medium -type f32|q8_0 -o FILE\n\n")
+		fmt.Fprintf(fs.Output(), "usage: anima bench -m FILE [flags]\n       anima bench -m FILE -soak 10m [-soak-... flags] [-json]\n       anima bench -make tiny|small|medium -type f32|q8_0 -o FILE\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -99,6 +100,9 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	m, err := model.Load(f, pool)
 	if err != nil {
 		return err
+	}
+	if soak.Duration > 0 {
+		return runSoak(ctx, m, f, *path, pool.Threads(), *soak, *asJSON, stdout)
 	}
 	c := m.Config
 	if c.Vocab < 2 {
