@@ -20,6 +20,12 @@ type Config struct {
 	// MaxEntities is the most entities kept; beyond it the nearest are kept
 	// and the rest dropped and counted (default 32).
 	MaxEntities int
+	// PromptEntities is the most entities a stimulus shows (default 6):
+	// those the pending events and speech involve, always, then the
+	// nearest. Each costs ~10 prompt tokens in every think, and the
+	// embedded model was trained on scenes of at most four: a crowd of 20
+	// in [Seen] tripled the prompt and put it outside what it learnt.
+	PromptEntities int
 	// Expire is how long an entity stays without being perceived again
 	// (default 10s).
 	Expire time.Duration
@@ -45,6 +51,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.MaxEntities <= 0 {
 		c.MaxEntities = 32
+	}
+	if c.PromptEntities <= 0 {
+		c.PromptEntities = 6
 	}
 	if c.Expire <= 0 {
 		c.Expire = 10 * time.Second
@@ -533,7 +542,26 @@ func (w *WorkingSet) Stimulus(now time.Time) npc.Stimulus {
 	for _, it := range w.self.Inventory {
 		st.Self.Inventory = append(st.Self.Inventory, npc.Item{ID: w.ItemID(it), Name: it})
 	}
-	for _, t := range w.sorted() {
+	sorted := w.sorted()
+	involved := make(map[string]bool, len(w.pending))
+	for _, ev := range w.pending {
+		if ev.Kind != Appeared && ev.Kind != Left { // coming into view is not taking part
+			involved[ev.Actor], involved[ev.Target] = true, true
+		}
+	}
+	others := w.cfg.PromptEntities
+	for _, t := range sorted {
+		if involved[t.ID] {
+			others--
+		}
+	}
+	for _, t := range sorted {
+		if !involved[t.ID] {
+			if others <= 0 {
+				continue
+			}
+			others--
+		}
 		e := npc.Entity{ID: t.ID, Name: t.Name, Kind: t.Kind, Relation: t.Relation}
 		if e.Kind == "" {
 			e.Kind = npc.KindNPC
@@ -549,6 +577,13 @@ func (w *WorkingSet) Stimulus(now time.Time) npc.Stimulus {
 			st.Heard = append(st.Heard, npc.Utterance{From: ev.Actor, Name: ev.ActorName, Text: ev.Text})
 		case TimeOfDay:
 			// shown as [Time]
+		case Appeared:
+			// Not for those still around whom [Seen] leaves out: a crowd
+			// walking in would otherwise list every arrival.
+			if _, here := w.ents[ev.Actor]; here && !slices.ContainsFunc(st.Seen, func(e npc.Entity) bool { return e.ID == ev.Actor }) {
+				continue
+			}
+			st.Events = append(st.Events, npc.Event{Kind: ev.Kind, Actor: ev.Actor, Target: ev.Target, Text: ev.Text})
 		default:
 			ne := npc.Event{Kind: ev.Kind, Actor: ev.Actor, Target: ev.Target, Text: ev.Text}
 			if ev.Item != "" {

@@ -1,6 +1,7 @@
 package perception
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -90,6 +91,48 @@ func TestSeenOrderAndDistance(t *testing.T) {
 	}
 	if want := "near@1 m mid@5 m far@50 m nowhere@"; strings.Join(got, " ") != want {
 		t.Errorf("Seen = %q; want %q", strings.Join(got, " "), want)
+	}
+}
+
+// TestSeenShowsTheInvolvedThenTheNearest: in a crowd, the stimulus shows
+// PromptEntities: whoever the events and speech involve however far, then
+// the nearest, all nearest first.
+func TestSeenShowsTheInvolvedThenTheNearest(t *testing.T) {
+	w := New(Config{SelfID: "n0", PromptEntities: 4})
+	var ents []protocol.Entity
+	for i := range 20 {
+		ents = append(ents, protocol.Entity{ID: fmt.Sprintf("e%02d", i), Position: protocol.Vec{X: float64(i + 1)}})
+	}
+	w.Apply(at(0), &protocol.Perceive{Entities: ents, Events: []protocol.Event{
+		{Kind: "speech", Source: "e15", Text: "over here!"},
+		{Kind: "attack", Source: "e09", Target: "e12"},
+	}})
+	st := w.Stimulus(at(0))
+	var got, arrived []string
+	for _, e := range st.Seen {
+		got = append(got, e.ID)
+	}
+	// e09, e12 and e15 are involved; one slot is left, for the nearest.
+	if want := "e00 e09 e12 e15"; strings.Join(got, " ") != want {
+		t.Errorf("Seen = %q; want %q", strings.Join(got, " "), want)
+	}
+	for _, ev := range st.Events {
+		if ev.Kind == Appeared {
+			arrived = append(arrived, ev.Actor)
+		}
+	}
+	slices.Sort(arrived)
+	if want := "e00 e09 e12 e15"; strings.Join(arrived, " ") != want {
+		t.Errorf("arrivals shown: %q; want only those [Seen] shows, %q", strings.Join(arrived, " "), want)
+	}
+	// With nothing happening, the nearest four.
+	w.Apply(at(1), &protocol.Perceive{Entities: ents})
+	got = got[:0]
+	for _, e := range w.Stimulus(at(1)).Seen {
+		got = append(got, e.ID)
+	}
+	if want := "e00 e01 e02 e03"; strings.Join(got, " ") != want {
+		t.Errorf("quiet scene: Seen = %q; want %q", strings.Join(got, " "), want)
 	}
 }
 
