@@ -53,6 +53,9 @@ type Options struct {
 	Logger     *slog.Logger
 	// Seed makes wandering repeatable.
 	Seed uint64
+	// Stats measures the run: each reply's time to first word, and the
+	// duration of every Update and Draw (Report.Stats).
+	Stats bool
 }
 
 // NPCReport is what one NPC did during a run, for tests and tools.
@@ -66,6 +69,12 @@ type NPCReport struct {
 	LastAct    string // the last act's action id
 	LastSaid   string // the last final say
 	Bubble     string // what its speech bubble showed last
+	TreePath   string // the active tree path the server reported last
+	// PathChanges counts the tree_path messages received; Statuses counts
+	// the action_status messages the game sent about it, by status.
+	PathChanges int
+	Statuses    map[string]int
+	Pursued     []string // decided actions its tree ran since the last line (village.Entity.Pursued)
 }
 
 // Report is the outcome of a run.
@@ -74,6 +83,7 @@ type Report struct {
 	Statuses  int // action_status messages sent
 	NPCs      map[string]NPCReport
 	Frames    int
+	Stats     *Stats // with Options.Stats
 }
 
 // trees is logically constant: the main behaviour trees the personas may

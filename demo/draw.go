@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"math"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hajimehoshi/ebiten/v2"
@@ -199,6 +200,9 @@ func sign(dst *ebiten.Image, s string, face text.Face, x, y float64) {
 // Draw paints the frame from the world as it is; it changes nothing but the
 // screen (and fills in a requested screenshot).
 func (g *game) Draw(screen *ebiten.Image) {
+	if g.rec != nil {
+		defer g.rec.drew(time.Now(), g.w)
+	}
 	if g.ground != nil {
 		screen.DrawImage(g.ground, nil)
 	}
@@ -438,7 +442,7 @@ func (g *game) drawOverlay(dst *ebiten.Image) {
 		if a := n.Action; a != nil {
 			act = a.Name + " " + a.ID + " running"
 		}
-		ttft, model, reused, tree := "n/a", "n/a", "n/a", "n/a"
+		ttft, model, reused, tree := "n/a", "n/a", "n/a", "n/a (the server sends none)"
 		if n.TTFT > 0 {
 			ttft = fmt.Sprintf("%.0f ms", float64(n.TTFT.Microseconds())/1000)
 		}
@@ -451,10 +455,12 @@ func (g *game) drawOverlay(dst *ebiten.Image) {
 		if n.TreePath != "" {
 			tree = n.TreePath
 		}
-		head := fmt.Sprintf("%s — %s · tree %s · path %s · action %s · first delta %s · model ttft %s · reused %s",
-			n.Name, n.Role, n.Tree, tree, act, ttft, model, reused)
+		head := fmt.Sprintf("%s — %s · tree %s · action %s · first delta %s · model ttft %s · reused %s",
+			n.Name, n.Role, n.Tree, act, ttft, model, reused)
 		label(dst, head, g.small, x0+8, y, cWhite)
 		y += 14
+		label(dst, fitLeft("path "+tree, g.small, w-24), g.small, x0+16, y, color.RGBA{140, 190, 255, 255})
+		y += 13
 		dec := n.LastDecision
 		if dec == "" {
 			dec = "(no decision yet)"

@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/png"
 	"os"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -64,6 +65,8 @@ type game struct {
 	quitAfter bool  // quit once the pending screenshot is taken
 	failed    error // the script failed; the game ends with it
 	quit      bool
+
+	rec *recorder // with Options.Stats: frame and reply timings
 }
 
 // shot is a pending screenshot: Draw fills img, Update writes it out.
@@ -85,6 +88,9 @@ func newGame(stop <-chan struct{}, w *village.World, l *link.Link, opt Options) 
 	if opt.Script != nil {
 		g.runner = village.NewRunner(opt.Script)
 	}
+	if opt.Stats {
+		g.rec = newRecorder()
+	}
 	return g, nil
 }
 
@@ -93,6 +99,9 @@ func (g *game) Layout(int, int) (int, int) { return ScreenW, ScreenH }
 // Update runs one tick: server messages in, intents from keys and script,
 // the world stepped, messages out. Nothing here waits.
 func (g *game) Update() error {
+	if g.rec != nil {
+		defer g.rec.updated(time.Now(), g.w, g.ticks+1)
+	}
 	g.ticks++
 	if g.ground == nil {
 		g.ground = drawGround(g.w.Map, g.small)
@@ -276,7 +285,11 @@ func (g *game) report() *Report {
 	r := &Report{Statuses: g.w.StatusesSent(), NPCs: map[string]NPCReport{}, Frames: g.ticks}
 	for _, n := range g.w.NPCs {
 		r.NPCs[n.ID] = NPCReport{ID: n.ID, Name: n.Name, Says: n.Says, Acts: n.Acts, Answers: n.Answers, Errors: n.Errors, LastError: n.LastError,
-			Decision: n.LastDecision, LastAct: n.LastActID, LastSaid: n.LastSaid, Bubble: n.Bubble}
+			Decision: n.LastDecision, LastAct: n.LastActID, LastSaid: n.LastSaid, Bubble: n.Bubble,
+			TreePath: n.TreePath, PathChanges: n.PathChanges, Statuses: n.Statuses, Pursued: slices.Clone(n.Pursued)}
+	}
+	if g.rec != nil {
+		r.Stats = g.rec.stats(g.w, g.ticks)
 	}
 	return r
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/anima-rt/anima/assets"
 	"github.com/anima-rt/anima/demo/village"
 	"github.com/anima-rt/anima/npc/catalog"
+	"github.com/anima-rt/anima/npc/mind"
 	"github.com/anima-rt/anima/npc/persona"
 	"github.com/anima-rt/anima/protocol"
 	"github.com/anima-rt/anima/server"
@@ -118,6 +120,60 @@ func TestConversation(t *testing.T) {
 				t.Errorf("%d messages dropped; want none", l.Dropped())
 			}
 		})
+	}
+}
+
+// followModel decides, whatever it is asked, to follow the player: what is
+// checked is how the decision travels, not what a model makes of it.
+type followModel struct{}
+
+func (followModel) Generate(_ context.Context, _ mind.Request, say func(string)) (mind.Result, error) {
+	say("Right behind you.")
+	return mind.Result{Text: `{"emotion":"happy","action":{"name":"follow","target":"player"},"say":"Right behind you."}`}, nil
+}
+
+// TestTreePaths: with NPC minds, each NPC's active tree path reaches the
+// world (the designer view shows it), and pip's changes branch when his
+// decision pre-empts his routine.
+func TestTreePaths(t *testing.T) {
+	a, err := mind.DefaultAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := mind.New(mind.Config{Generator: followModel{}, Assets: a, NoAmbient: true,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	host, err := server.NewMinds(h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := oakvale(t)
+	l, err := Start(context.Background(), Options{Server: serverOptions(host)}, w, &protocol.World{Lore: "a river town"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	play(t, l, w, func() bool {
+		for _, n := range w.NPCs {
+			if n.TreePath == "" {
+				return false
+			}
+		}
+		return true
+	})
+	pip := w.Entity("pip")
+	if !strings.Contains(pip.TreePath, "Child_routine") {
+		t.Errorf("pip's first path %q; want his routine's", pip.TreePath)
+	}
+	if err := w.Talk("pip", "Come with me, Pip."); err != nil {
+		t.Fatal(err)
+	}
+	play(t, l, w, func() bool { return strings.Contains(pip.TreePath, "Action_follow") })
+	if pip.Action == nil || pip.Action.Name != "follow" {
+		t.Errorf("pip's action = %+v; want follow", pip.Action)
 	}
 }
 

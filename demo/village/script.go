@@ -15,12 +15,16 @@ const (
 	MaxScriptLineSize = 4096
 	MaxWait           = 10 * time.Minute
 	defaultAwait      = 10 * time.Second
+	defaultApproach   = 30 * time.Second
+	approachDistance  = TalkRadius - 0.5 // close enough to talk, with room for the NPC to step
 )
 
 // Command is one line of a script. The format, one command a line, blank
 // lines and lines starting with # ignored:
 //
 //	move X Y                  walk the player to tile (X, Y); the script goes on on arrival
+//	approach NPC [DUR]        walk the player up to NPC, wherever it goes, until within
+//	                          talking distance (default 30s)
 //	wait DURATION             let game time pass (500ms, 2s)
 //	talk NPC "line"           say line (a Go quoted string) to NPC
 //	type NPC "line"           open the talk box to NPC with line typed in it
@@ -37,7 +41,7 @@ const (
 // Durations are game time: 60 ticks a second, however fast the machine.
 type Command struct {
 	Line   int    // 1-based, for errors
-	Op     string // move, wait, talk, key, await, screenshot, quit
+	Op     string // move, approach, wait, talk, type, key, await, screenshot, quit
 	X, Y   int
 	Dur    time.Duration
 	NPC    string
@@ -119,6 +123,14 @@ func parseCommand(line string) (Command, error) {
 			return c, err
 		}
 		c.Dur, err = dur(f[0])
+	case "approach":
+		if err := nargs(1, 2); err != nil {
+			return c, err
+		}
+		c.NPC, c.Dur = f[0], defaultApproach
+		if len(f) == 2 {
+			c.Dur, err = dur(f[1])
+		}
 	case "talk", "type":
 		npc, quoted, ok := strings.Cut(rest, " ")
 		if !ok || npc == "" {
@@ -200,6 +212,7 @@ type Runner struct {
 	since     time.Duration // game time the current command started
 	answersAt map[string]int
 	actsAt    map[string]int
+	repathAt  time.Duration // approach: when to aim at the NPC's tile again
 }
 
 // NewRunner plays cmds.
@@ -240,6 +253,21 @@ func (r *Runner) Tick(w *World) ([]Intent, error) {
 					out = append(out, Intent{Kind: "walk", To: to})
 				}
 				done = false
+			}
+		case "approach":
+			n := w.Entity(c.NPC)
+			if w.Player.Pos.Dist(n.Pos) > approachDistance {
+				if w.Now-r.since >= c.Dur {
+					return out, fail("could not reach %s within %v", c.NPC, c.Dur)
+				}
+				// The NPC may walk on: aim at where it is now, twice a second.
+				if len(w.Player.Path) == 0 || w.Now >= r.repathAt {
+					out = append(out, Intent{Kind: "walk", To: n.Pos.Tile()})
+					r.repathAt = w.Now + time.Second/2
+				}
+				done = false
+			} else {
+				out = append(out, Intent{Kind: "move"}) // stop walking
 			}
 		case "wait":
 			done = w.Now-r.since >= c.Dur

@@ -56,6 +56,7 @@ func TestParseScriptErrors(t *testing.T) {
 	}{
 		{"fly 1 2", `line 1: unknown command "fly"`},
 		{"move 1", "move wants 2 arguments, got 1"},
+		{"approach", "approach wants 1 to 2 arguments, got 0"},
 		{"move 99 1", `x "99" is not a column`},
 		{"move 1 -1", `y "-1" is not a row`},
 		{"wait soon", `bad duration "soon"`},
@@ -145,6 +146,39 @@ quit
 	}
 	if (w.Player.Pos.Tile() != Point{35, 18}) {
 		t.Errorf("player at %v; want (35,18)", w.Player.Pos.Tile())
+	}
+}
+
+// approach walks the player up to an NPC even while the NPC walks away.
+func TestRunnerApproachesAWalkingNPC(t *testing.T) {
+	w := newTestWorld(t)
+	cmds, err := ParseScript(strings.NewReader("approach aldric 20s\nquit\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aldric := w.Entity("aldric")
+	act(w, "aldric", "a1", "go_to", protocol.Args{"target": "well"})
+	r := NewRunner(cmds)
+	for tick := 0; tick < 60*25 && !r.Done(); tick++ {
+		in, err := r.Tick(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range in {
+			switch i.Kind {
+			case "walk":
+				w.WalkPlayerTo(i.To)
+			case "move":
+				w.MovePlayer(i.DX, i.DY, time.Second/60)
+			}
+		}
+		w.Step(time.Second / 60)
+	}
+	if !r.Done() {
+		t.Fatal("approach aldric did not finish within 25 s")
+	}
+	if d := w.Player.Pos.Dist(aldric.Pos); d > TalkRadius {
+		t.Errorf("player %.1f tiles from aldric after approach; want within %v", d, TalkRadius)
 	}
 }
 

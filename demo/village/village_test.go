@@ -506,3 +506,91 @@ func TestNPCsHearEachOther(t *testing.T) {
 		t.Error("wrenna, across town, heard pip")
 	}
 }
+
+// The designer view's tree path comes from tree_path messages; an empty
+// path is a tree with nothing running.
+func TestTreePathMessages(t *testing.T) {
+	w := newTestWorld(t)
+	n := w.Entity("pip")
+	w.Handle(protocol.NewEnvelope("", "pip", &protocol.TreePath{Path: []string{"Sequence", "Wander"}}))
+	if n.TreePath != "Sequence > Wander" || n.PathChanges != 1 {
+		t.Errorf("path %q after %d messages; want %q after 1", n.TreePath, n.PathChanges, "Sequence > Wander")
+	}
+	w.Handle(protocol.NewEnvelope("", "pip", &protocol.TreePath{}))
+	if n.TreePath != "(idle)" || n.PathChanges != 2 {
+		t.Errorf("path %q after %d messages; want (idle) after 2", n.TreePath, n.PathChanges)
+	}
+	// The decided actions it pursues show in its path; a new line starts
+	// the list afresh.
+	pursue := func(action, leaf string) {
+		w.Handle(protocol.NewEnvelope("", "pip", &protocol.TreePath{Path: []string{"ReactiveFallback", "SubTree Pursue",
+			"ReactiveFallback", "SubTree Action_" + action, "Sequence", leaf}}))
+	}
+	pursue("greet", "MoveTo")
+	pursue("greet", "Act")
+	pursue("follow", "Follow")
+	if !slices.Equal(n.Pursued, []string{"greet", "follow"}) {
+		t.Errorf("pursued %q; want [greet follow]", n.Pursued)
+	}
+	if err := w.Talk("pip", "Stop."); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Pursued) != 0 {
+		t.Errorf("pursued %q after a new line; want none yet", n.Pursued)
+	}
+}
+
+// Each line the player says is a Reply, timed from Talk to the first say
+// delta on the world's clock, and completed by its final say and decision.
+func TestRepliesAreTimed(t *testing.T) {
+	w := newTestWorld(t)
+	now := time.Unix(1000, 0)
+	w.Clock = func() time.Time { return now }
+	if err := w.Talk("selka", "Hello"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(300 * time.Millisecond)
+	w.Handle(protocol.NewEnvelope("", "selka", &protocol.Say{UtteranceID: "u1", Delta: "Well "}))
+	now = now.Add(100 * time.Millisecond)
+	w.Handle(protocol.NewEnvelope("", "selka", &protocol.Say{UtteranceID: "u1", Final: true, Text: "Well met."}))
+	w.Handle(protocol.NewEnvelope("", "selka", &protocol.Decision{Emotion: "happy", Action: "greet", Say: "Well met.",
+		UtteranceID: "u1", Stats: &protocol.DecisionStats{PromptTokens: 500, ReusedTokens: 450, TTFTMS: 120}}))
+	// Silence is an answer too: no first word.
+	if err := w.Talk("pip", "Hi"); err != nil {
+		t.Fatal(err)
+	}
+	w.Handle(protocol.NewEnvelope("", "pip", &protocol.Decision{Emotion: "calm", Action: "idle"}))
+	// A decision of its own later is not the answer's.
+	w.Handle(protocol.NewEnvelope("", "selka", &protocol.Decision{Emotion: "sad", Action: "idle",
+		Stats: &protocol.DecisionStats{TTFTMS: 999}}))
+	want := []Reply{
+		{NPC: "selka", Line: "Hello", Sent: time.Unix(1000, 0), FirstWord: 300 * time.Millisecond, Said: "Well met.", Ended: true,
+			Decided: true, ModelTTFTMS: 120, PromptTokens: 500, ReusedTokens: 450},
+		{NPC: "pip", Line: "Hi", Sent: time.Unix(1000, 0).Add(400 * time.Millisecond), Ended: true, Decided: true},
+	}
+	if !slices.Equal(w.Replies, want) {
+		t.Errorf("Replies =\n%+v\nwant\n%+v", w.Replies, want)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	for _, tc := range []struct {
+		xs   []float64
+		want Dist
+	}{
+		{nil, Dist{}},
+		{[]float64{5}, Dist{N: 1, Min: 5, P50: 5, P99: 5, Max: 5, Mean: 5}},
+		{[]float64{4, 1, 3, 2}, Dist{N: 4, Min: 1, P50: 2, P99: 4, Max: 4, Mean: 2.5}},
+	} {
+		if got := Summarize(tc.xs); got != tc.want {
+			t.Errorf("Summarize(%v) = %+v; want %+v", tc.xs, got, tc.want)
+		}
+	}
+	xs := make([]float64, 200)
+	for i := range xs {
+		xs[i] = float64(200 - i)
+	}
+	if d := Summarize(xs); d.P50 != 100 || d.P99 != 198 || d.Max != 200 || xs[0] != 200 {
+		t.Errorf("Summarize(200..1) = %+v (input now starts %v); want p50 100, p99 198, max 200, input untouched", d, xs[0])
+	}
+}

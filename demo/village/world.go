@@ -71,15 +71,24 @@ type Entity struct {
 	ModelTTFT    float64 // the decision's own ttft_ms; 0 when not reported
 	Reused       int
 	ReusedKnown  bool
-	TreePath     string // the active tree path, when the server reports one
-	Acts, Says   int    // acts received and utterances finished, for tests
-	Answers      int    // answers to the player ended: with a final say, or a decision that says nothing
-	Errors       int    // error messages the server sent about it
-	LastError    string // the last one's text
-	LastActID    string // the last act's id
-	LastSaid     string // the last final say
+	TreePath     string // the active tree path ("Sequence > MoveTo"), from tree_path messages
+	PathChanges  int    // tree_path messages received
+	// Pursued lists the decided actions its tree has run since the
+	// player's last line to it (the Action_<name> subtrees seen in its
+	// paths): what shows that it acts on what it decided.
+	Pursued    []string
+	Acts, Says int    // acts received and utterances finished, for tests
+	Answers    int    // answers to the player ended: with a final say, or a decision that says nothing
+	Errors     int    // error messages the server sent about it
+	LastError  string // the last one's text
+	LastActID  string // the last act's id
+	LastSaid   string // the last final say
+	// Statuses counts the action_status messages sent about its acts, by
+	// status ("running", "success", "failure").
+	Statuses map[string]int
 
 	utterance  string // id of the utterance in Bubble
+	reply      int    // 1 + the index in World.Replies of its answer in progress; 0: none
 	speaking   bool   // deltas are arriving and the final say has not
 	answering  bool   // the player spoke to it and its answer has not ended
 	cutOff     bool   // an interrupt was sent for the open utterance
@@ -105,6 +114,27 @@ type Running struct {
 	repathAt     time.Duration
 }
 
+// Reply is one answer to a line the player said, timed on the wall clock
+// (World.Clock): the game's view of an NPC's time to first word.
+type Reply struct {
+	NPC, Line string
+	Sent      time.Time // when Talk queued the line (the frame's Flush sends it)
+	// FirstWord is the time from Sent to the first say delta applied to
+	// the world, in the Update that polled it (the bubble shows it at the
+	// next Draw); 0 until one came, and for an answer without words.
+	FirstWord time.Duration
+	Said      string // the final say's text
+	Ended     bool   // a final say, or a decision that says nothing
+	// From the answer's decision, when it came: the model's own time to
+	// first token and its prompt tokens, those reused from the KV cache.
+	Decided                    bool
+	ModelTTFTMS                float64
+	PromptTokens, ReusedTokens int
+	Fallback                   bool // no model ran (overload, stand-in)
+}
+
+const maxReplies = 4096
+
 // Outgoing is a message for the server about NPC NPC.
 type Outgoing struct {
 	NPC string
@@ -122,6 +152,10 @@ type World struct {
 	NPCs   []*Entity // in spawn order
 	Clock  func() time.Time
 	Log    []string // recent happenings, newest last, for the screen
+
+	// Replies times every answer to the player's lines, oldest first (at
+	// most maxReplies: the oldest are forgotten), for -stats.
+	Replies []Reply
 
 	byID    map[string]*Entity
 	events  map[string][]protocol.Event // per NPC, not yet perceived
@@ -248,6 +282,15 @@ func (w *World) Talk(id, text string) error {
 	}
 	w.Player.Bubble, w.Player.BubbleUntil = text, w.Now+bubbleHold
 	n.AskedAt, n.WaitingFirst, n.answering = w.Clock(), true, true
+	n.Pursued = n.Pursued[:0]
+	if len(w.Replies) == maxReplies {
+		w.Replies = slices.Delete(w.Replies, 0, maxReplies/2)
+		for _, o := range w.NPCs {
+			o.reply = max(0, o.reply-maxReplies/2)
+		}
+	}
+	w.Replies = append(w.Replies, Reply{NPC: id, Line: text, Sent: n.AskedAt})
+	n.reply = len(w.Replies)
 	w.hear(protocol.Event{Kind: "speech", Source: PlayerID, Target: id, Text: text}, w.Player.Pos, "", id)
 	w.send(id, &protocol.PlayerSay{Speaker: PlayerID, Name: PlayerName, Text: text})
 	w.logf("you to %s: %s", n.Name, text)
@@ -324,6 +367,9 @@ func (w *World) Handle(env protocol.Envelope) {
 	case *protocol.Say:
 		if n.WaitingFirst && (m.Delta != "" || m.Final) {
 			n.TTFT, n.WaitingFirst = w.Clock().Sub(n.AskedAt), false
+			if r := w.openReply(n); r != nil {
+				r.FirstWord = n.TTFT
+			}
 		}
 		if m.UtteranceID != n.utterance {
 			n.utterance, n.Bubble, n.cutOff = m.UtteranceID, "", false
@@ -334,6 +380,9 @@ func (w *World) Handle(env protocol.Envelope) {
 			if n.answering {
 				n.answering = false
 				n.Answers++
+				if r := w.openReply(n); r != nil {
+					r.Said, r.Ended = m.Text, true
+				}
 			}
 			// Everyone near hears it, so minds can answer one another.
 			w.hear(protocol.Event{Kind: "speech", Source: n.ID, Text: m.Text}, n.Pos, "", n.ID)
@@ -347,10 +396,19 @@ func (w *World) Handle(env protocol.Envelope) {
 		if b, err := json.Marshal(m); err == nil {
 			n.LastDecision = string(b)
 		}
+		if r := w.openReply(n); r != nil && !r.Decided && (n.answering || r.Ended) {
+			r.Decided = true
+			if st := m.Stats; st != nil {
+				r.ModelTTFTMS, r.PromptTokens, r.ReusedTokens, r.Fallback = st.TTFTMS, st.PromptTokens, st.ReusedTokens, st.Fallback
+			}
+		}
 		if n.answering && m.Say == "" {
 			// It chose to say nothing: no final say will end the answer.
 			n.answering, n.WaitingFirst = false, false
 			n.Answers++
+			if r := w.openReply(n); r != nil {
+				r.Ended = true
+			}
 		}
 		if m.Emotion != "" {
 			n.Emotion, n.EmotionUntil = m.Emotion, w.Now+bubbleHold
@@ -359,8 +417,16 @@ func (w *World) Handle(env protocol.Envelope) {
 			n.ModelTTFT = m.Stats.TTFTMS
 			n.Reused, n.ReusedKnown = m.Stats.ReusedTokens, !m.Stats.Fallback
 		}
-		if tp, ok := m.Args["tree_path"].(string); ok {
-			n.TreePath = tp
+	case *protocol.TreePath:
+		n.TreePath = strings.Join(m.Path, " > ")
+		if n.TreePath == "" {
+			n.TreePath = "(idle)"
+		}
+		n.PathChanges++
+		for _, l := range m.Path {
+			if a, ok := strings.CutPrefix(l, "SubTree Action_"); ok && !slices.Contains(n.Pursued, a) {
+				n.Pursued = append(n.Pursued, a)
+			}
 		}
 	case *protocol.Act:
 		n.Acts++
@@ -387,6 +453,14 @@ func (w *World) Handle(env protocol.Envelope) {
 	}
 }
 
+// openReply is n's latest answer to the player, if any.
+func (w *World) openReply(n *Entity) *Reply {
+	if n.reply == 0 || n.reply > len(w.Replies) {
+		return nil
+	}
+	return &w.Replies[n.reply-1]
+}
+
 // status reports an action's progress and, when it ended, forgets it.
 func (w *World) status(n *Entity, status, reason string) {
 	a := n.Action
@@ -394,6 +468,7 @@ func (w *World) status(n *Entity, status, reason string) {
 		return
 	}
 	w.statusN++
+	n.count(status)
 	w.send(n.ID, &protocol.ActionStatus{ActionID: a.ID, Status: status, Reason: reason})
 	if status != protocol.StatusRunning {
 		n.ended[n.endedAt], n.endedAt = a.ID, (n.endedAt+1)%len(n.ended)
@@ -402,6 +477,13 @@ func (w *World) status(n *Entity, status, reason string) {
 			w.logf("%s could not %s: %s", n.Name, a.Name, reason)
 		}
 	}
+}
+
+func (n *Entity) count(status string) {
+	if n.Statuses == nil {
+		n.Statuses = map[string]int{}
+	}
+	n.Statuses[status]++
 }
 
 // StatusesSent counts action_status messages queued so far.
@@ -593,6 +675,7 @@ func (w *World) Step(dt time.Duration) {
 	for _, n := range w.NPCs {
 		for _, id := range n.superseded {
 			w.statusN++
+			n.count(protocol.StatusFailure)
 			w.send(n.ID, &protocol.ActionStatus{ActionID: id, Status: protocol.StatusFailure, Reason: "superseded by a newer act"})
 			n.ended[n.endedAt], n.endedAt = id, (n.endedAt+1)%len(n.ended)
 		}

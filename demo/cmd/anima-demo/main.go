@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -52,6 +53,8 @@ func runDemo(ctx context.Context, args []string) error {
 	delay := fs.Duration("standin-delay", 40*time.Millisecond, "with -standin: pause between say deltas")
 	modelPath := fs.String("m", "", "in-process server: GGUF model `file` instead of the embedded one")
 	threads := fs.Int("threads", 0, "in-process server: compute threads of the model (0: all cores)")
+	stats := fs.String("stats", "", "write the run's figures here as JSON: each reply's time to first word, Update/Draw durations, TPS/FPS (docs/DEMO.md)")
+	ambient := fs.Bool("ambient", true, "in-process minds: NPCs also think unprompted (idle chatter); false: only when spoken to")
 	verbose := fs.Bool("v", false, "log the server and the client to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -59,7 +62,7 @@ func runDemo(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	opt := demo.Options{Addr: *addr, APIKey: *apiKey, World: *world, Screenshot: *shot}
+	opt := demo.Options{Addr: *addr, APIKey: *apiKey, World: *world, Screenshot: *shot, Stats: *stats != ""}
 	if *verbose {
 		opt.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
@@ -93,7 +96,7 @@ func runDemo(ctx context.Context, args []string) error {
 		if log == nil {
 			log = slog.New(slog.DiscardHandler)
 		}
-		m, err := node.OpenMinds(d, "", mind.Config{Logger: log})
+		m, err := node.OpenMinds(d, "", mind.Config{Logger: log, NoAmbient: !*ambient})
 		if err != nil {
 			return err
 		}
@@ -109,6 +112,11 @@ func runDemo(ctx context.Context, args []string) error {
 	if err := errors.Join(err, closeMinds()); err != nil {
 		return err
 	}
+	if *stats != "" {
+		if err := writeStats(*stats, rep.Stats); err != nil {
+			return err
+		}
+	}
 	if *script != "" {
 		for _, n := range rep.NPCs {
 			if n.Says+n.Acts > 0 {
@@ -117,5 +125,24 @@ func runDemo(ctx context.Context, args []string) error {
 		}
 		fmt.Printf("%d action statuses sent, %d frames\n", rep.Statuses, rep.Frames)
 	}
+	return nil
+}
+
+// writeStats writes the run's figures as indented JSON, and their gist to
+// stdout.
+func writeStats(path string, s *demo.Stats) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("stats: %w", err)
+	}
+	fmt.Printf("first word: %d replies, p50 %.0f ms, max %.0f ms (shown: p50 %.0f ms, max %.0f ms; model ttft p50 %.0f ms)\n",
+		s.FirstWordMS.N, s.FirstWordMS.P50, s.FirstWordMS.Max, s.ShownMS.P50, s.ShownMS.Max, s.ModelTTFTMS.P50)
+	fmt.Printf("update: p50 %.2f ms, p99 %.2f ms, max %.2f ms; draw: p50 %.2f ms, p99 %.2f ms; frame: p50 %.1f ms\n",
+		s.UpdateMS.P50, s.UpdateMS.P99, s.UpdateMS.Max, s.DrawMS.P50, s.DrawMS.P99, s.FrameMS.P50)
+	fmt.Printf("while answering: update p99 %.2f ms, max %.2f ms; TPS min %.1f, p50 %.1f; FPS min %.1f, p50 %.1f\n",
+		s.UpdateThinkingMS.P99, s.UpdateThinkingMS.Max, s.TPSThinking.Min, s.TPSThinking.P50, s.FPSThinking.Min, s.FPSThinking.P50)
 	return nil
 }
