@@ -54,13 +54,14 @@ type cachedGrammar struct {
 }
 
 // grammarCacheBytes bounds the compiled schemas kept. A decision
-// grammar's masks over the embedded model's vocabulary weigh tens to
-// hundreds of KiB.
+// grammar over the embedded model's vocabulary weighs tens of KiB (the
+// bench's NPC decision schema: 15 KiB compiled, 20 KiB after 200 random
+// decisions), so the cache holds thousands.
 const grammarCacheBytes = 64 << 20
 
 func newGrammarCache() (*ristretto.Cache[string, *cachedGrammar], error) {
 	c, err := ristretto.NewCache(&ristretto.Config[string, *cachedGrammar]{
-		NumCounters:        10 * 1024, // ten per grammar the budget holds at ~64 KiB each
+		NumCounters:        32 << 10, // ten per Grammar the budget holds at ~20 KiB each
 		MaxCost:            grammarCacheBytes,
 		BufferItems:        64,
 		IgnoreInternalCost: true, // the schema's and Grammar's bytes are the cost
