@@ -67,6 +67,13 @@ var decodeErrorCases = []struct {
 		code: protocol.CodeBadField, field: "body.entities"},
 	{name: "entity without id", frame: obj{"type": "perceive", "npc": "n1", "body": obj{"entities": []any{obj{"kind": "player"}}}},
 		code: protocol.CodeBadField, field: "body.entities.0.id"},
+	{name: "second entity's relation too long", frame: obj{"type": "perceive", "npc": "n1", "body": obj{"entities": []any{
+		obj{"id": "e1"}, obj{"id": "e2", "relation": strings.Repeat("r", protocol.MaxNameBytes+1)}}}},
+		code: protocol.CodeBadField, field: "body.entities.1.relation"},
+	{name: "event without kind", frame: obj{"type": "perceive", "npc": "n1", "body": obj{"events": []any{obj{"kind": "speech"}, obj{"text": "hi"}}}},
+		code: protocol.CodeBadField, field: "body.events.1.kind"},
+	{name: "empty inventory item", frame: obj{"type": "perceive", "npc": "n1", "body": obj{"self": obj{"inventory": []any{"ore", ""}}}},
+		code: protocol.CodeBadField, field: "body.self.inventory.1"},
 	{name: "text too long", frame: obj{"type": "player_say", "npc": "n1", "body": obj{"speaker": "p1", "text": strings.Repeat("a", protocol.MaxTextBytes+1)}},
 		code: protocol.CodeBadField, field: "body.text"},
 	{name: "id too long", frame: obj{"type": "ping", "id": strings.Repeat("i", protocol.MaxIDBytes+1)}, code: protocol.CodeBadField, field: "id"},
