@@ -111,6 +111,10 @@ type WorkingSet struct {
 	nextItem int
 	c        Counters
 	heard    []heardLine // the last player_say lines, newest last
+	// nextExpire is no later than the first moment an entity can expire
+	// (the least LastSeen + Expire), so that expire, run on every
+	// perceive, walks the map only when one may have; zero: unknown.
+	nextExpire time.Time
 }
 
 // heardLine is a line taken by Hear. A game that also reports that line as
@@ -286,6 +290,9 @@ func (w *WorkingSet) Apply(now time.Time, p *protocol.Perceive) []Event {
 		}
 		t.Pos, t.HasPos = w.vec(e.Position)
 		t.LastSeen = now
+		if exp := now.Add(w.cfg.Expire); w.nextExpire.IsZero() || exp.Before(w.nextExpire) {
+			w.nextExpire = exp
+		}
 		if present != nil {
 			present[e.ID] = true
 		}
@@ -409,10 +416,17 @@ func (w *WorkingSet) queue(evs []Event) {
 }
 
 func (w *WorkingSet) expire(now time.Time) {
+	if len(w.ents) == 0 || !w.nextExpire.IsZero() && !now.After(w.nextExpire) {
+		return // nothing can have expired yet
+	}
+	w.nextExpire = time.Time{}
 	for id, t := range w.ents {
-		if now.Sub(t.LastSeen) > w.cfg.Expire {
+		exp := t.LastSeen.Add(w.cfg.Expire)
+		if now.After(exp) {
 			delete(w.ents, id)
 			w.c.Expired++
+		} else if w.nextExpire.IsZero() || exp.Before(w.nextExpire) {
+			w.nextExpire = exp
 		}
 	}
 }

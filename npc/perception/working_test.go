@@ -3,6 +3,7 @@ package perception
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -279,5 +280,41 @@ func TestPlayerSayEchoInPerceiveIsDropped(t *testing.T) {
 	late := protocol.Event{Kind: "speech", Source: "p1", Target: "n0", Text: "Hello?"}
 	if evs := w.Apply(at(1).Add(echoWindow+time.Second), &protocol.Perceive{Events: []protocol.Event{late}}); summary(evs) != "speech:p1!" {
 		t.Errorf("the words again after the echo window gave %q; want speech:p1!", summary(evs))
+	}
+}
+
+// TestExpiryMatchesLastSeen: whatever the order of perceives (the clock
+// may even step back), an entity is kept exactly while it was seen within
+// Expire — expire skips its walk of the map only when nothing can be due.
+func TestExpiryMatchesLastSeen(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	w := New(Config{SelfID: "n0", Expire: 2 * time.Second})
+	last := map[string]time.Time{}
+	now := at(0)
+	for step := range 3000 {
+		now = now.Add(time.Duration(r.IntN(400)-50) * time.Millisecond) // mostly forward
+		var ents []protocol.Entity
+		for range r.IntN(3) {
+			id := fmt.Sprintf("e%d", r.IntN(12))
+			ents = append(ents, protocol.Entity{ID: id})
+			last[id] = now
+		}
+		w.Apply(now, &protocol.Perceive{Entities: ents})
+		var got, want []string
+		for _, e := range w.Entities(now) {
+			got = append(got, e.ID)
+		}
+		for id, seen := range last {
+			if now.Sub(seen) <= 2*time.Second {
+				want = append(want, id)
+			} else {
+				delete(last, id)
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("step %d: entities %q; want those seen within 2s: %q", step, got, want)
+		}
 	}
 }
