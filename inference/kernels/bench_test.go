@@ -3,7 +3,9 @@ package kernels
 import (
 	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/anima-rt/anima/inference/tensor"
 )
@@ -197,4 +199,49 @@ func BenchmarkAttention(b *testing.B) {
 			report(b)
 		})
 	}
+}
+
+// BenchmarkMatVecCold multiplies by 64 distinct weights in turn (over
+// 32 MiB in all at these shapes, beyond the caches), as a decode step
+// reads a mixture's experts: what it measures is how fast a kernel
+// streams weights from memory, which bounds decoding. Threads share one
+// product, as attention projections do; serial runs one product per
+// thread, as the decode step's experts do.
+func BenchmarkMatVecCold(b *testing.B) {
+	const count = 64
+	for _, typ := range []tensor.Type{tensor.F32, tensor.Q8_0} {
+		for _, sh := range [][2]int{{1024, 512}, {512, 1024}} {
+			rows, cols := sh[0], sh[1]
+			ws := make([]*tensor.Tensor, count)
+			for i := range ws {
+				ws[i] = benchWeight(b, typ, rows, cols)
+				ws[i].Data = append([]byte(nil), ws[i].Data...) // distinct memory
+			}
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%dx%d/threads=%d", typ, rows, cols, threads), func(b *testing.B) {
+					p := NewPool(threads)
+					defer p.Close()
+					x := randVec(rand.New(rand.NewPCG(1, 1)), cols)
+					y := make([]float32, rows)
+					i := 0
+					c0 := cpuTime()
+					for b.Loop() {
+						p.MatVec(y, ws[i%count], x)
+						i++
+					}
+					b.ReportMetric(float64(len(ws[0].Data))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+					b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+				})
+			}
+		}
+	}
+}
+
+// cpuTime is the process's user+system CPU time: on a shared machine a
+// one-thread benchmark's wall clock also counts time spent waiting for a
+// core, its CPU time does not.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
