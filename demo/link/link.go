@@ -4,7 +4,11 @@
 // wait. It draws nothing, so the whole client side of the demo is tested
 // without a display.
 //
-// Goroutines: the client's reader and writer; one sender, which writes what
+// Goroutines: the client's reader and writer; one relay, which stamps each
+// server message with the time it came off the client (so the game can
+// tell the network's share of a wait from its own frame's) and hands it on
+// through a bounded channel (when it is full the relay waits, and the
+// client's own buffer policy applies); one sender, which writes what
 // the game queued (a bounded channel: when it is full the game drops the
 // message and counts it, and a perceive a second later replaces a lost
 // one); one spawner, which spawns the NPCs again when a reconnection finds
@@ -31,6 +35,7 @@ import (
 // Sizes of the queues between the game loop and the network.
 const (
 	outQueue         = 1024
+	inQueue          = 1024
 	maxEventsPerPoll = 256 // a burst is spread over frames instead of stalling one
 	flushGrace       = 2 * time.Second
 )
@@ -55,6 +60,8 @@ type Link struct {
 	served chan error // the in-process server's Serve result; nil for -addr
 	log    *slog.Logger
 
+	in        chan arrival // from the relay; closed when the client's Events is
+	relay     sync.WaitGroup
 	out       chan village.Outgoing
 	sender    sync.WaitGroup
 	respawns  chan []spawnSpec
@@ -67,6 +74,12 @@ type Link struct {
 	closed     bool
 }
 
+// arrival is a server message and when it came off the client.
+type arrival struct {
+	env protocol.Envelope
+	at  time.Time
+}
+
 // Start connects: it starts the in-process server if opt.Addr is empty,
 // dials, sends the lore and spawns every NPC of w, waiting for each
 // spawned (before the game loop runs, so waiting is fine here).
@@ -76,7 +89,7 @@ func Start(ctx context.Context, opt Options, w *village.World, lore *protocol.Wo
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	l := &Link{cancel: cancel, log: log, out: make(chan village.Outgoing, outQueue),
+	l := &Link{cancel: cancel, log: log, out: make(chan village.Outgoing, outQueue), in: make(chan arrival, inQueue),
 		respawns: make(chan []spawnSpec, 1), respawned: make(chan error, 1)}
 	url := opt.Addr
 	if url == "" {
@@ -113,6 +126,20 @@ func Start(ctx context.Context, opt Options, w *village.World, lore *protocol.Wo
 		l.stopServer()
 		return nil, err
 	}
+	l.relay.Add(1)
+	// The relay exits when the client's Events closes (Close closes the
+	// client) or Close cancels ctx.
+	go func() {
+		defer l.relay.Done()
+		defer close(l.in)
+		for env := range c.Events() {
+			select {
+			case l.in <- arrival{env, time.Now()}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	l.sender.Add(1)
 	// The sender exits when Close closes out.
 	go func() {
@@ -160,6 +187,7 @@ func (l *Link) Close() error {
 	<-sent
 	l.spawner.Wait()
 	err := l.c.Close()
+	l.relay.Wait()
 	l.stopServer()
 	return err
 }
@@ -191,17 +219,18 @@ func (l *Link) Poll(w *village.World) {
 	}
 	for range maxEventsPerPoll {
 		select {
-		case env, ok := <-l.c.Events():
+		case a, ok := <-l.in:
 			if !ok {
 				l.status = "disconnected"
 				return
 			}
+			env := a.env
 			if wel, ok := env.Body.(*protocol.Welcome); ok && !wel.Resumed {
 				l.respawn(w)
 			} else if env.NPC == "" {
 				l.status = "server: " + env.Type
 			}
-			w.Handle(env)
+			w.HandleAt(env, a.at)
 		default:
 			return
 		}

@@ -535,8 +535,8 @@ func TestTreePathMessages(t *testing.T) {
 	if err := w.Talk("pip", "Stop."); err != nil {
 		t.Fatal(err)
 	}
-	if len(n.Pursued) != 0 {
-		t.Errorf("pursued %q after a new line; want none yet", n.Pursued)
+	if !slices.Equal(n.Pursued, []string{"follow"}) {
+		t.Errorf("pursued %q after a new line; want only the action running then, follow", n.Pursued)
 	}
 }
 
@@ -550,7 +550,7 @@ func TestRepliesAreTimed(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(300 * time.Millisecond)
-	w.Handle(protocol.NewEnvelope("", "selka", &protocol.Say{UtteranceID: "u1", Delta: "Well "}))
+	w.HandleAt(protocol.NewEnvelope("", "selka", &protocol.Say{UtteranceID: "u1", Delta: "Well "}), now.Add(-50*time.Millisecond))
 	now = now.Add(100 * time.Millisecond)
 	w.Handle(protocol.NewEnvelope("", "selka", &protocol.Say{UtteranceID: "u1", Final: true, Text: "Well met."}))
 	w.Handle(protocol.NewEnvelope("", "selka", &protocol.Decision{Emotion: "happy", Action: "greet", Say: "Well met.",
@@ -564,7 +564,7 @@ func TestRepliesAreTimed(t *testing.T) {
 	w.Handle(protocol.NewEnvelope("", "selka", &protocol.Decision{Emotion: "sad", Action: "idle",
 		Stats: &protocol.DecisionStats{TTFTMS: 999}}))
 	want := []Reply{
-		{NPC: "selka", Line: "Hello", Sent: time.Unix(1000, 0), FirstWord: 300 * time.Millisecond, Said: "Well met.", Ended: true,
+		{NPC: "selka", Line: "Hello", Sent: time.Unix(1000, 0), FirstWord: 300 * time.Millisecond, Arrived: 250 * time.Millisecond, Said: "Well met.", Ended: true,
 			Decided: true, ModelTTFTMS: 120, PromptTokens: 500, ReusedTokens: 450},
 		{NPC: "pip", Line: "Hi", Sent: time.Unix(1000, 0).Add(400 * time.Millisecond), Ended: true, Decided: true},
 	}

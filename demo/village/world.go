@@ -75,7 +75,9 @@ type Entity struct {
 	PathChanges  int    // tree_path messages received
 	// Pursued lists the decided actions its tree has run since the
 	// player's last line to it (the Action_<name> subtrees seen in its
-	// paths): what shows that it acts on what it decided.
+	// paths, the one running at the line included: a decision to go on
+	// with it changes no path): what shows that it acts on what it
+	// decided.
 	Pursued    []string
 	Acts, Says int    // acts received and utterances finished, for tests
 	Answers    int    // answers to the player ended: with a final say, or a decision that says nothing
@@ -122,9 +124,11 @@ type Reply struct {
 	// FirstWord is the time from Sent to the first say delta applied to
 	// the world, in the Update that polled it (the bubble shows it at the
 	// next Draw); 0 until one came, and for an answer without words.
-	FirstWord time.Duration
-	Said      string // the final say's text
-	Ended     bool   // a final say, or a decision that says nothing
+	// Arrived is the time from Sent to that delta's arrival in the game's
+	// process (HandleAt's at): FirstWord less the wait for a frame.
+	FirstWord, Arrived time.Duration
+	Said               string // the final say's text
+	Ended              bool   // a final say, or a decision that says nothing
 	// From the answer's decision, when it came: the model's own time to
 	// first token and its prompt tokens, those reused from the KV cache.
 	Decided                    bool
@@ -283,6 +287,7 @@ func (w *World) Talk(id, text string) error {
 	w.Player.Bubble, w.Player.BubbleUntil = text, w.Now+bubbleHold
 	n.AskedAt, n.WaitingFirst, n.answering = w.Clock(), true, true
 	n.Pursued = n.Pursued[:0]
+	n.pursue(strings.Split(n.TreePath, " > "))
 	if len(w.Replies) == maxReplies {
 		w.Replies = slices.Delete(w.Replies, 0, maxReplies/2)
 		for _, o := range w.NPCs {
@@ -358,7 +363,11 @@ func (w *World) hear(ev protocol.Event, where Vec, also string, except ...string
 
 // Handle applies one server message addressed to NPC env.NPC. Messages for
 // NPCs the game does not have are ignored (they race a despawn).
-func (w *World) Handle(env protocol.Envelope) {
+func (w *World) Handle(env protocol.Envelope) { w.HandleAt(env, w.Clock()) }
+
+// HandleAt is Handle for a message that arrived at at (on w.Clock's
+// scale), before this frame polled it.
+func (w *World) HandleAt(env protocol.Envelope, at time.Time) {
 	n := w.byID[env.NPC]
 	if n == nil || n.Kind != "npc" {
 		return
@@ -368,7 +377,7 @@ func (w *World) Handle(env protocol.Envelope) {
 		if n.WaitingFirst && (m.Delta != "" || m.Final) {
 			n.TTFT, n.WaitingFirst = w.Clock().Sub(n.AskedAt), false
 			if r := w.openReply(n); r != nil {
-				r.FirstWord = n.TTFT
+				r.FirstWord, r.Arrived = n.TTFT, at.Sub(n.AskedAt)
 			}
 		}
 		if m.UtteranceID != n.utterance {
@@ -423,11 +432,7 @@ func (w *World) Handle(env protocol.Envelope) {
 			n.TreePath = "(idle)"
 		}
 		n.PathChanges++
-		for _, l := range m.Path {
-			if a, ok := strings.CutPrefix(l, "SubTree Action_"); ok && !slices.Contains(n.Pursued, a) {
-				n.Pursued = append(n.Pursued, a)
-			}
-		}
+		n.pursue(m.Path)
 	case *protocol.Act:
 		n.Acts++
 		n.LastActID = m.ActionID
@@ -450,6 +455,15 @@ func (w *World) Handle(env protocol.Envelope) {
 		n.Errors++
 		n.LastError = string(m.Code) + ": " + m.Message
 		w.logf("server error for %s: %s", n.Name, m.Message)
+	}
+}
+
+// pursue notes the decided actions (Action_<name> subtrees) in path.
+func (n *Entity) pursue(path []string) {
+	for _, l := range path {
+		if a, ok := strings.CutPrefix(l, "SubTree Action_"); ok && !slices.Contains(n.Pursued, a) {
+			n.Pursued = append(n.Pursued, a)
+		}
 	}
 }
 

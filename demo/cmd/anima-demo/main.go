@@ -138,8 +138,8 @@ func writeStats(path string, s *demo.Stats) error {
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
-	fmt.Printf("first word: %d replies, p50 %.0f ms, max %.0f ms (shown: p50 %.0f ms, max %.0f ms; model ttft p50 %.0f ms)\n",
-		s.FirstWordMS.N, s.FirstWordMS.P50, s.FirstWordMS.Max, s.ShownMS.P50, s.ShownMS.Max, s.ModelTTFTMS.P50)
+	fmt.Printf("first word: %d replies; arrived p50 %.0f ms, max %.0f ms; in the world p50 %.0f ms, max %.0f ms; shown p50 %.0f ms, max %.0f ms; model ttft p50 %.0f ms\n",
+		s.FirstWordMS.N, s.ArrivedMS.P50, s.ArrivedMS.Max, s.FirstWordMS.P50, s.FirstWordMS.Max, s.ShownMS.P50, s.ShownMS.Max, s.ModelTTFTMS.P50)
 	fmt.Printf("update: p50 %.2f ms, p99 %.2f ms, max %.2f ms; draw: p50 %.2f ms, p99 %.2f ms; frame: p50 %.1f ms\n",
 		s.UpdateMS.P50, s.UpdateMS.P99, s.UpdateMS.Max, s.DrawMS.P50, s.DrawMS.P99, s.FrameMS.P50)
 	fmt.Printf("while answering: update p99 %.2f ms, max %.2f ms; TPS min %.1f, p50 %.1f; FPS min %.1f, p50 %.1f\n",
