@@ -105,7 +105,6 @@ func Example_mind() {
 	// [Time] morning
 	// [Self] at l2; working at the anvil; carrying i2 hammer, i1 iron ore
 	// [Seen] p1 Aren (player, 2 m)
-	// [Events] p1 appeared
 	// [Heard] p1 Aren: "Can you fix my sword, Brannoc?"
 	// <|im_end|>
 	// <|im_start|>assistant

@@ -558,7 +558,11 @@ func (w *WorkingSet) Stimulus(now time.Time) npc.Stimulus {
 	}
 	sorted := w.sorted()
 	involved := make(map[string]bool, len(w.pending))
+	speaks := map[string]bool{}
 	for _, ev := range w.pending {
+		if ev.Kind == Speech {
+			speaks[ev.Actor] = true
+		}
 		if ev.Kind != Appeared && ev.Kind != Left { // coming into view is not taking part
 			involved[ev.Actor], involved[ev.Target] = true, true
 		}
@@ -593,8 +597,15 @@ func (w *WorkingSet) Stimulus(now time.Time) npc.Stimulus {
 			// shown as [Time]
 		case Appeared:
 			// Not for those still around whom [Seen] leaves out: a crowd
-			// walking in would otherwise list every arrival.
+			// walking in would otherwise list every arrival. Nor for
+			// whoever speaks now: someone who walks up and talks is met by
+			// their words, and the embedded model learnt an arrival with
+			// no words as the sign of danger — "p1 appeared" beside a
+			// player's "Hello!" made the NPC flee or call the guard.
 			if _, here := w.ents[ev.Actor]; here && !slices.ContainsFunc(st.Seen, func(e npc.Entity) bool { return e.ID == ev.Actor }) {
+				continue
+			}
+			if speaks[ev.Actor] {
 				continue
 			}
 			st.Events = append(st.Events, npc.Event{Kind: ev.Kind, Actor: ev.Actor, Target: ev.Target, Text: ev.Text})
