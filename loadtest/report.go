@@ -53,10 +53,13 @@ type Report struct {
 	// ServerErrors are error messages the server sent, by code, from its
 	// metrics (all of its clients, when the server is shared).
 	ServerErrors map[string]uint64 `json:"server_errors"`
-	Client       ClientTotals      `json:"client"`
-	Resources    ResourceSummary   `json:"resources"`
-	Notes        []string          `json:"notes"`
-	Series       []Sample          `json:"series"`
+	// Thinks are the server's NPC thinks over the whole run, from its
+	// anima_npc_* counters; null when it exports none (the stand-in).
+	Thinks    *Thinks         `json:"thinks"`
+	Client    ClientTotals    `json:"client"`
+	Resources ResourceSummary `json:"resources"`
+	Notes     []string        `json:"notes"`
+	Series    []Sample        `json:"series"`
 }
 
 // Scenario echoes the configuration.
@@ -98,6 +101,20 @@ type Tokens struct {
 	CacheReusePct *float64 `json:"cache_reuse_pct"` // reused / prompt; null when no prompt tokens
 }
 
+// Thinks count what the NPC minds did with their chances to think: under
+// overload ambient thoughts should be refused before players' lines go
+// unanswered, and these show whether they were.
+type Thinks struct {
+	Started uint64 `json:"started"`
+	Player  uint64 `json:"player"` // of Started, for a player's line
+	Other   uint64 `json:"other"`  // of Started, reactions, chat and ambient thoughts
+	// AmbientRefused counts ambient thoughts the salience gate refused
+	// for its budget or for overload; TreeOnly thinks not run because the
+	// model was overloaded (players' lines among them get an error).
+	AmbientRefused uint64 `json:"ambient_refused"`
+	TreeOnly       uint64 `json:"tree_only"`
+}
+
 // ClientTotals sum the clients' Stats.
 type ClientTotals struct {
 	Received   uint64 `json:"received"`
@@ -126,6 +143,10 @@ const (
 	metricQueueDrops = "anima_queue_drops_total"
 	metricErrors     = "anima_errors_total"
 	metricTickLag    = "anima_behavior_tick_lag_seconds"
+	metricThinks     = "anima_npc_thinks_total"
+	metricPlayer     = "anima_npc_player_thinks_total"
+	metricRefused    = "anima_npc_ambient_refused_total"
+	metricTreeOnly   = "anima_npc_tree_only_total"
 	metricRSS        = "process_resident_memory_bytes"
 	metricGoroutines = "go_goroutines"
 	metricCPU        = "process_cpu_seconds_total"
@@ -222,6 +243,7 @@ func buildReport(cfg *Config, rec *Recorder, conns []*simConn, samples []Sample,
 			}
 		}
 		r.TickLag = histogramDelta(before, after, metricTickLag)
+		r.Thinks = thinksDelta(before, after)
 	}
 	if r.TickLag == nil {
 		r.Notes = append(r.Notes, "behaviour tick lag: n/a — the server exports no "+metricTickLag+
@@ -285,6 +307,19 @@ func labelValue(m *dto.Metric, label string) string {
 		}
 	}
 	return ""
+}
+
+// thinksDelta reads the NPC minds' counters' growth between two gathers;
+// nil when the server exports none.
+func thinksDelta(before, after []*dto.MetricFamily) *Thinks {
+	if family(after, metricThinks) == nil {
+		return nil
+	}
+	total := func(name string) uint64 { return counterDelta(before, after, name, "")[""] }
+	th := &Thinks{Started: total(metricThinks), Player: total(metricPlayer),
+		AmbientRefused: total(metricRefused), TreeOnly: total(metricTreeOnly)}
+	th.Other = th.Started - min(th.Player, th.Started)
+	return th
 }
 
 // counterDelta returns a labelled counter's growth between two gathers, by
@@ -468,6 +503,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "\nprompt tokens reused from cache: %.1f%% (%d of %d)", *p, r.Tokens.Reused, r.Tokens.Prompt)
 	} else {
 		b.WriteString("\nprompt tokens reused from cache: n/a")
+	}
+	if th := r.Thinks; th != nil {
+		fmt.Fprintf(&b, "\nNPC thinks (whole run): %d started, %d for players' lines and %d others; %d ambient refused by the gate; %d left to the tree for overload",
+			th.Started, th.Player, th.Other, th.AmbientRefused, th.TreeOnly)
 	}
 	fmt.Fprintf(&b, "\nerrors: %s\ndropped: %s\nserver errors sent: %s\n",
 		countsText(r.Errors), countsText(r.Drops), countsText(r.ServerErrors))

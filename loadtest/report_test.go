@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	dto "github.com/prometheus/client_model/go"
 	"os"
 	"path/filepath"
 	"strings"
@@ -205,5 +206,36 @@ func TestReportNotesSupersededLinesAndActs(t *testing.T) {
 	rec.steadyC.superseded = 5
 	if notes := strings.Join(buildReport(&cfg, rec, nil, nil, 10, 0, nil, nil).Notes, "\n"); strings.Contains(notes, "superseded") {
 		t.Errorf("5%% superseded is noted:\n%s", notes)
+	}
+}
+
+// TestThinksDelta: the report splits the minds' thinks into players' and
+// others', from the server's counters' growth over the run.
+func TestThinksDelta(t *testing.T) {
+	parse := func(text string) []*dto.MetricFamily {
+		fams, err := parseMetrics(strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fams
+	}
+	counters := func(thinks, player, refused, treeOnly int) string {
+		var b strings.Builder
+		for _, m := range []struct {
+			name string
+			v    int
+		}{{metricThinks, thinks}, {metricPlayer, player}, {metricRefused, refused}, {metricTreeOnly, treeOnly}} {
+			fmt.Fprintf(&b, "# TYPE %s counter\n%s %d\n", m.name, m.name, m.v)
+		}
+		return b.String()
+	}
+	before := parse(counters(10, 4, 0, 1))
+	after := parse(counters(110, 84, 300, 6))
+	want := Thinks{Started: 100, Player: 80, Other: 20, AmbientRefused: 300, TreeOnly: 5}
+	if got := thinksDelta(before, after); got == nil || *got != want {
+		t.Errorf("thinksDelta = %+v; want %+v", got, want)
+	}
+	if got := thinksDelta(nil, parse("anima_errors_total{code=\"x\"} 1\n")); got != nil {
+		t.Errorf("thinksDelta against a server without minds = %+v; want nil", got)
 	}
 }

@@ -14,7 +14,8 @@ type Minds struct {
 }
 
 // NewMinds serves h's NPCs and registers its counters on reg (nil: none):
-// anima_npc_thinks_total, anima_npc_decisions_total,
+// anima_npc_thinks_total, anima_npc_player_thinks_total,
+// anima_npc_ambient_refused_total, anima_npc_decisions_total,
 // anima_npc_interrupted_total, anima_npc_think_errors_total,
 // anima_npc_invalid_decisions_total, and anima_npc_tree_only_total, the
 // thinks skipped because the model was overloaded (the NPC went on with its
@@ -36,6 +37,9 @@ func (m *Minds) register(reg prometheus.Registerer) error {
 	}
 	for _, c := range []prometheus.Collector{
 		counter("npc_thinks_total", "NPC thinks started.", func(c mind.Counters) uint64 { return c.Thinks }),
+		counter("npc_ambient_refused_total", "Ambient thinks the salience gate refused for its global budget or for overload (the NPC went on with its tree).",
+			func(c mind.Counters) uint64 { return uint64(c.Gate.Budget + c.Gate.Overload) }),
+		counter("npc_player_thinks_total", "NPC thinks started for a player's line (of npc_thinks_total).", func(c mind.Counters) uint64 { return c.PlayerThinks }),
 		counter("npc_decisions_total", "NPC decisions landed on a blackboard.", func(c mind.Counters) uint64 { return c.Decisions }),
 		counter("npc_interrupted_total", "NPC utterances cut short by an interrupt or a newer line.", func(c mind.Counters) uint64 { return c.Interrupted }),
 		counter("npc_think_errors_total", "NPC thinks whose generation failed.", func(c mind.Counters) uint64 { return c.Errors }),

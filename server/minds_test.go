@@ -61,4 +61,8 @@ func TestMindsOverloadedGoesOnWithTheTree(t *testing.T) {
 	if n := ts.counter(t, "anima_npc_tree_only_total"); n != 1 {
 		t.Errorf("anima_npc_tree_only_total = %v; want 1", n)
 	}
+	// The player's think started (and the model refused it).
+	if n := ts.counter(t, "anima_npc_player_thinks_total"); n != 1 {
+		t.Errorf("anima_npc_player_thinks_total = %v; want 1", n)
+	}
 }

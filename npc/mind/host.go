@@ -148,9 +148,14 @@ const maxUnobserved = 64
 
 // Counters are a Host's counts since New, for metrics.
 type Counters struct {
-	Thinks      uint64 // thinks started
-	Decisions   uint64 // complete decisions landed
-	Interrupted uint64 // utterances cut by interrupt or a newer line
+	Thinks uint64 // thinks started
+	// PlayerThinks are the thinks started for a player's line (of
+	// Thinks); the rest were reactions, chat and ambient thoughts. Under
+	// overload the others go first, so their share shows where a node
+	// bends.
+	PlayerThinks uint64
+	Decisions    uint64 // complete decisions landed
+	Interrupted  uint64 // utterances cut by interrupt or a newer line
 	// TreeOnly counts thinks that did not run because the think queue
 	// was full or the generator was overloaded: the NPC went on with its
 	// tree alone. The gate's own overload refusals are in Gate.TreeOnly.
@@ -190,9 +195,9 @@ type Host struct {
 	owners map[string]Ref            // store key → the NPC whose memory it is
 	closed bool
 
-	thinks, decisions, interrupted, treeOnly, errs, invalid, noAction, deltas atomic.Uint64
-	chatLines, chatCut                                                        atomic.Uint64
-	serials                                                                   atomic.Uint64 // NPCs spawned
+	thinks, playerThinks, decisions, interrupted, treeOnly, errs, invalid, noAction, deltas atomic.Uint64
+	chatLines, chatCut                                                                      atomic.Uint64
+	serials                                                                                 atomic.Uint64 // NPCs spawned
 }
 
 // New starts a Host: its think workers and the trees' tick loop, which run
@@ -257,7 +262,7 @@ func (h *Host) Close() error {
 // Counters returns the counts so far.
 func (h *Host) Counters() Counters {
 	return Counters{
-		Thinks: h.thinks.Load(), Decisions: h.decisions.Load(), Interrupted: h.interrupted.Load(),
+		Thinks: h.thinks.Load(), PlayerThinks: h.playerThinks.Load(), Decisions: h.decisions.Load(), Interrupted: h.interrupted.Load(),
 		TreeOnly: h.treeOnly.Load(), Errors: h.errs.Load(), Invalid: h.invalid.Load(),
 		NoAction: h.noAction.Load(), SayDeltas: h.deltas.Load(),
 		ChatLines: h.chatLines.Load(), ChatCut: h.chatCut.Load(), Gate: h.gate.Counters(),

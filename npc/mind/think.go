@@ -186,6 +186,9 @@ func (h *Host) think(j job) {
 		return
 	}
 	h.thinks.Add(1)
+	if j.prio >= PriorityPlayer {
+		h.playerThinks.Add(1)
+	}
 	st := n.ws.Stimulus(now)
 	n.mem.LabelSeen(&st, n.p.Language)
 	seeSpeakers(&st)
