@@ -240,20 +240,43 @@ func screenPos(v village.Vec) (float64, float64) {
 	return v.X*Tile + Tile/2, v.Y*Tile + Tile/2
 }
 
-func (g *game) drawPerson(dst *ebiten.Image, e *village.Entity) {
-	x, y := screenPos(e.Pos)
-	// Walking bob.
+// personPos is where e is drawn: its tile, bobbing as it walks.
+func (g *game) personPos(e *village.Entity) (x, y float64) {
+	x, y = screenPos(e.Pos)
 	if len(e.Path) > 0 || e.Kind == "player" {
 		y -= math.Abs(math.Sin(float64(g.ticks)/5)) * 1.5 * b2f(len(e.Path) > 0)
 	}
-	circle(dst, x, y+8, 7, color.RGBA{0, 0, 0, 70})
-	body := personColour(e.ID)
-	circle(dst, x, y+2, 7, cInk)
-	circle(dst, x, y+2, 6, body)
-	circle(dst, x, y-6, 5.5, cInk)
-	circle(dst, x, y-6, 4.5, color.RGBA{240, 200, 160, 255})
+	return x, y
+}
+
+// A person's sprite: its body's anti-aliased circles, drawn once. Drawn
+// on the screen each frame instead, they cost most of a frame under a
+// software renderer: ebiten draws anti-aliased shapes into a buffer twice
+// the screen's size and resolves it at the next plain draw, once per
+// person when labels come between.
+const spriteW, spriteH, spriteX, spriteY = 18, 30, 9, 13 // size; the person's point in it
+
+func drawSprite(e *village.Entity) *ebiten.Image {
+	img := ebiten.NewImage(spriteW, spriteH)
+	x, y := float64(spriteX), float64(spriteY)
+	circle(img, x, y+8, 7, color.RGBA{0, 0, 0, 70})
+	circle(img, x, y+2, 7, cInk)
+	circle(img, x, y+2, 6, personColour(e.ID))
+	circle(img, x, y-6, 5.5, cInk)
+	circle(img, x, y-6, 4.5, color.RGBA{240, 200, 160, 255})
 	if e.Kind == "player" {
-		circle(dst, x, y-9, 3, color.RGBA{90, 60, 30, 255})
+		circle(img, x, y-9, 3, color.RGBA{90, 60, 30, 255})
+	}
+	return img
+}
+
+// drawPerson draws e's sprite, its name and what it is doing.
+func (g *game) drawPerson(dst *ebiten.Image, e *village.Entity) {
+	x, y := g.personPos(e)
+	if s := g.sprites[e.ID]; s != nil {
+		op := &ebiten.DrawImageOptions{}
+		op.GeoM.Translate(math.Round(x)-spriteX, math.Round(y)-spriteY)
+		dst.DrawImage(s, op)
 	}
 	name := e.Name
 	w, _ := text.Measure(name, g.small, 0)

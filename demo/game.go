@@ -47,7 +47,8 @@ type game struct {
 	opt    Options
 
 	face, small, big *text.GoTextFace
-	ground           *ebiten.Image // the map, drawn once
+	ground           *ebiten.Image            // the map, drawn once
+	sprites          map[string]*ebiten.Image // each person's body by id, drawn once
 
 	ticks    int
 	overlay  bool
@@ -105,6 +106,10 @@ func (g *game) Update() error {
 	g.ticks++
 	if g.ground == nil {
 		g.ground = drawGround(g.w.Map, g.small)
+		g.sprites = map[string]*ebiten.Image{g.w.Player.ID: drawSprite(g.w.Player)}
+		for _, n := range g.w.NPCs {
+			g.sprites[n.ID] = drawSprite(n)
+		}
 	}
 	if g.shotReq != nil && g.shotReq.img != nil {
 		g.saveShot(g.shotReq)
