@@ -183,10 +183,10 @@ type Host struct {
 
 	ctx  context.Context // cancelled by Close: ends every think
 	stop context.CancelFunc
-	// player and ambient are the waiting thinks, by priority.
-	player, ambient chan *job
-	wg              sync.WaitGroup // workers and the tick loop
-	seed            atomic.Uint64
+	// queue holds the waiting thinks (queue.go).
+	queue *thinkQueue
+	wg    sync.WaitGroup // workers and the tick loop
+	seed  atomic.Uint64
 
 	mu     sync.RWMutex // guards npcs, byKey, worlds, owners, closed
 	npcs   map[Ref]*mindNPC
@@ -209,20 +209,24 @@ func New(cfg Config) (*Host, error) {
 	cfg = cfg.withDefaults()
 	h := &Host{
 		cfg: cfg, a: cfg.Assets, gen: cfg.Generator, log: cfg.Logger,
-		gate:    salience.New(cfg.Salience, cfg.Now, rand.New(rand.NewPCG(cfg.Seed, 0x6d696e64))),
-		sched:   behavior.NewScheduler(behavior.SchedulerConfig{Rate: cfg.TickRate, Workers: 1, Lag: cfg.TickLag}),
-		player:  make(chan *job, cfg.Queue),
-		ambient: make(chan *job, cfg.Queue),
-		npcs:    map[Ref]*mindNPC{},
-		byKey:   map[string]*mindNPC{},
-		worlds:  map[string]*persona.World{},
-		owners:  map[string]Ref{},
+		gate:   salience.New(cfg.Salience, cfg.Now, rand.New(rand.NewPCG(cfg.Seed, 0x6d696e64))),
+		sched:  behavior.NewScheduler(behavior.SchedulerConfig{Rate: cfg.TickRate, Workers: 1, Lag: cfg.TickLag}),
+		npcs:   map[Ref]*mindNPC{},
+		byKey:  map[string]*mindNPC{},
+		worlds: map[string]*persona.World{},
+		owners: map[string]Ref{},
 	}
+	h.queue = newThinkQueue(cfg.Queue, func(j *job) time.Duration {
+		if j.prio >= PriorityPlayer {
+			return cfg.PlayerDeadline
+		}
+		return cfg.AmbientDeadline
+	}, time.Now)
 	h.seed.Store(cfg.Seed)
 	h.ctx, h.stop = context.WithCancel(context.Background())
 	for i := range cfg.Workers {
 		h.wg.Add(1)
-		// Each worker exits when Close cancels h.ctx.
+		// Each worker exits when Close closes the queue.
 		go h.worker(i < cfg.Reserve)
 	}
 	h.wg.Add(1)
@@ -251,6 +255,7 @@ func (h *Host) Close() error {
 	}
 	h.mu.Unlock()
 	h.stop()
+	h.queue.close()
 	h.wg.Wait()
 	var errs []error
 	for _, n := range all {

@@ -82,18 +82,7 @@ func (n *mindNPC) setIdle() {
 	}
 }
 
-func (h *Host) enqueue(j *job) bool {
-	q := h.ambient
-	if j.prio >= PriorityPlayer {
-		q = h.player
-	}
-	select {
-	case q <- j:
-		return true
-	default:
-		return false
-	}
-}
+func (h *Host) enqueue(j *job) bool { return h.queue.push(j) }
 
 // overloaded records a think that could not run: the NPC goes on with its
 // tree alone, ambient thinking pauses, and a player is told to retry.
@@ -108,24 +97,13 @@ func (h *Host) overloaded(j job) error {
 }
 
 // worker runs thinks until Close. A reserved worker takes player thinks
-// only; the others take player thinks first.
+// only; the others take player thinks first (queue.go).
 func (h *Host) worker(reserved bool) {
 	defer h.wg.Done()
 	for {
-		var j *job
-		select {
-		case j = <-h.player:
-		default:
-			ambient := h.ambient
-			if reserved {
-				ambient = nil
-			}
-			select {
-			case j = <-h.player:
-			case j = <-ambient:
-			case <-h.ctx.Done():
-				return
-			}
+		j, ok := h.queue.pop(reserved)
+		if !ok {
+			return
 		}
 		if h.claim(j) {
 			h.think(*j)
@@ -423,10 +401,12 @@ func (h *Host) land(n *mindNPC, u *utterance, j job, in npc.PromptInput, pieces 
 	if d.Say != "" {
 		msg.UtteranceID = u.id
 	}
+	// Counted before it is sent, so that whoever sees the decision also
+	// sees it counted.
+	h.decisions.Add(1)
 	n.out.Send(n.ref.NPC, u.requestID, msg)
 	dead := n.dead
 	n.mu.Unlock()
-	h.decisions.Add(1)
 
 	if !dead {
 		// The tree re-plans on its next tick: Pursue runs Action_<goal>.
