@@ -38,7 +38,11 @@
 //
 // Thinks run on Config.Workers goroutines; Config.Reserve of them serve
 // player dialogue only, and the decoder orders waiting requests by priority
-// too, so ambient thinking never starves a conversation. The salience
+// too, so ambient thinking never starves a conversation. Each priority's
+// queue is served in order until it falls behind (its oldest think waited
+// over a second), then newest first, so that the lines still worth
+// answering are answered in time; a think past its deadline is refused
+// (overloaded) rather than started. The salience
 // gate's global budget limits ambient thinking; when the think queue is
 // full or the generator refuses work, the NPC goes on with its tree alone,
 // and Counters.TreeOnly (the anima_npc_tree_only_total metric) counts it.
