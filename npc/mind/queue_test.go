@@ -29,7 +29,7 @@ func TestThinkQueueServesNewestFirstWhenBehind(t *testing.T) {
 	}{
 		{push: []*job{line("a", now), line("b", now), line("c", now)}, wait: 500 * time.Millisecond, want: []string{"a", "b", "c"}},
 		{push: []*job{line("d", now), line("e", now), line("f", now)}, wait: 1500 * time.Millisecond, want: []string{"f", "e", "d"}},
-		{push: []*job{line("old", now.Add(-8 * time.Second)), line("g", now), line("h", now)}, wait: 2500 * time.Millisecond,
+		{push: []*job{line("old", now.Add(-8*time.Second)), line("g", now), line("h", now)}, wait: 2500 * time.Millisecond,
 			want: []string{"old", "h", "g"}},
 	}
 	for i, st := range steps {
