@@ -115,6 +115,21 @@ rowsdone: \
 	VMOVUPS       XA, addr
 
 
+// PREFETCH8 asks for the weights eight rows ahead of the four rows a rows4
+// kernel (ROWS4, rows4Q8VNNI) is reading (rows i..i+3 at R10 and R11 = R10 +
+// 2·rowBytes, with R8 = rowBytes and AX = 9·rowBytes), off bytes into them:
+// a matrix's rows follow one another in memory, so that is what the kernel
+// reads next but one. A decode step streams weights that are in no cache,
+// and with the hardware prefetcher alone one core's Q8_0 kernel read them at
+// about 14 GB/s; these hints cut its CPU time per product by about a
+// quarter (BenchmarkMatVecCold), and the F32 kernel's per decode step of
+// the tiny bench model by about as much.
+#define PREFETCH8(off) \
+	PREFETCHT0 off(R10)(R8*8) \
+	PREFETCHT0 off(R10)(AX*1) \
+	PREFETCHT0 off(R11)(R8*8) \
+	PREFETCHT0 off(R11)(AX*1)
+
 // ROWS4 is ROWS for four rows at a time: each load of x serves four rows,
 // and the four sums are reduced together and stored with one instruction.
 // Two sets of accumulators (Z0–Z3, Z4–Z7) hide the FMA latency. rows is a
@@ -126,6 +141,7 @@ rowsdone: \
 	MOVQ rows+24(FP), R9 \
 	MOVQ x+32(FP), DX \
 	MOVQ n+40(FP), CX \
+	LEAQ (R8)(R8*8), AX \
 r4loop: \
 	TESTQ R9, R9 \
 	JZ    r4done \
@@ -144,6 +160,7 @@ r4loop: \
 r4step32: \
 	CMPQ R13, $32 \
 	JB   r4step16 \
+	WPREFETCH \
 	VMOVUPS (R12), Z16 \
 	VMOVUPS 64(R12), Z17 \
 	WLOAD(0(R10), Z18) \
@@ -496,6 +513,7 @@ axpydone:
 
 #define WLOAD(addr, Z) VMOVUPS addr, Z
 #define WSTEP 64
+#define WPREFETCH PREFETCH8(0); PREFETCH8(64)
 
 // func rowsF32AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
 TEXT ·rowsF32AVX512(SB), NOSPLIT, $0-48
@@ -507,8 +525,10 @@ TEXT ·rows4F32AVX512(SB), NOSPLIT, $0-48
 
 #undef WLOAD
 #undef WSTEP
+#undef WPREFETCH
 #define WLOAD(addr, Z) VCVTPH2PS addr, Z
 #define WSTEP 32
+#define WPREFETCH PREFETCH8(0)
 
 // func rowsF16AVX512(y *float32, w *byte, rowBytes, rows int, x *float32, n int)
 TEXT ·rowsF16AVX512(SB), NOSPLIT, $0-48
@@ -531,6 +551,7 @@ TEXT ·rows4BF16AVX512(SB), NOSPLIT, $0-48
 
 #undef WLOAD
 #undef WSTEP
+#undef WPREFETCH
 
 #define WLOAD(addr, Z) VMOVUPS addr, Z
 #define WSTEP 64
@@ -937,20 +958,6 @@ scale16:
 scaledone:
 	VZEROUPPER
 	RET
-
-// PREFETCH8 asks for the weights eight rows ahead of the four rows
-// rows4Q8VNNI is reading (rows i..i+3 at R10 and R11 = R10 + 2·rowBytes, with
-// R8 = rowBytes and AX = 9·rowBytes), off bytes into them: a matrix's rows
-// follow one another in memory, so that is what the kernel reads next but
-// one. A decode step streams weights that are in no cache, and with the
-// hardware prefetcher alone one core's Q8_0 kernel read them at about
-// 14 GB/s; these hints cut its CPU time per product by about a quarter
-// (BenchmarkMatVecCold).
-#define PREFETCH8(off) \
-	PREFETCHT0 off(R10)(R8*8) \
-	PREFETCHT0 off(R10)(AX*1) \
-	PREFETCHT0 off(R11)(R8*8) \
-	PREFETCHT0 off(R11)(AX*1)
 
 // func rows4Q8VNNI(y *float32, w *byte, rowBytes, rows int, xu *byte, xd *float32, nb int)
 // rowsQ8VNNI for rows (a multiple of 4) four at a time: the input's quants
