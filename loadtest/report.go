@@ -74,6 +74,7 @@ type Scenario struct {
 	PerceiveEveryMS float64 `json:"perceive_every_ms"`
 	EventEveryMS    float64 `json:"event_every_ms"`
 	KoreanShare     float64 `json:"korean_share"`
+	Conversation    float64 `json:"conversation_lines"` // mean lines a player says to one NPC
 	Seed            uint64  `json:"seed"`
 }
 
@@ -161,7 +162,7 @@ func buildReport(cfg *Config, rec *Recorder, conns []*simConn, samples []Sample,
 			Target: cfg.Target, Conns: cfg.Conns, NPCsPerConn: cfg.NPCs,
 			DurationS: cfg.Duration.Seconds(), RampS: cfg.Ramp.Seconds(),
 			SayEveryMS: ms(cfg.SayEvery), PerceiveEveryMS: ms(cfg.PerceiveEvery), EventEveryMS: ms(cfg.EventEvery),
-			KoreanShare: max(0, cfg.KoreanShare), Seed: cfg.Seed,
+			KoreanShare: max(0, cfg.KoreanShare), Conversation: cfg.Conversation, Seed: cfg.Seed,
 		},
 		SteadyS: steadyS,
 		Latency: make(map[string]LatencyStats, numLatencies),
@@ -467,8 +468,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	if sc.Model != "" {
 		fmt.Fprintf(&b, ", model %s", sc.Model)
 	}
-	fmt.Fprintf(&b, "\nplayer line every %gms overall, perceive every %gms per NPC, seed %d\n\n",
-		sc.SayEveryMS, sc.PerceiveEveryMS, sc.Seed)
+	fmt.Fprintf(&b, "\nplayer line every %gms overall (conversations of %g lines on average), perceive every %gms per NPC, seed %d\n\n",
+		sc.SayEveryMS, sc.Conversation, sc.PerceiveEveryMS, sc.Seed)
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	// Labels padded to one width read left-aligned in right-aligned cells.

@@ -20,8 +20,9 @@ func fixedReport() *Report {
 	tok, pct := 812.5, 87.25
 	return &Report{
 		Scenario: Scenario{Target: "ws://127.0.0.1:7777/v1/ws", Model: "qwen3-moe (native)", Conns: 100, NPCsPerConn: 20,
-			DurationS: 300, RampS: 30, SayEveryMS: 50, PerceiveEveryMS: 100, EventEveryMS: 2000, KoreanShare: 0.5, Seed: 1},
+			DurationS: 300, RampS: 30, SayEveryMS: 50, PerceiveEveryMS: 100, EventEveryMS: 2000, KoreanShare: 0.5, Conversation: 4, Seed: 1},
 		Started: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC),
+		Thinks:  &Thinks{Started: 6600, Player: 5400, Other: 1200, AmbientRefused: 310, TreeOnly: 3},
 		SteadyS: 270,
 		Latency: map[string]LatencyStats{
 			"first_say": {Count: 5400, P50MS: 81.2, P95MS: 170.4, P99MS: 231.9, MaxMS: 410.3, MeanMS: 92.1},

@@ -45,6 +45,11 @@ type Config struct {
 	// KoreanShare is the share of player lines in Korean, in [0, 1];
 	// negative means none.
 	KoreanShare float64
+	// Conversation is the mean number of lines a player says to one NPC
+	// before turning to another (geometric; default 4): players talk in
+	// conversations, which is what lets an NPC's next prompt reuse the
+	// last one's keys and values. 1 sends every line to a random NPC.
+	Conversation float64
 	// Persona, if set, is the persona every NPC is spawned with; otherwise
 	// each gets an inline character.
 	Persona string
@@ -77,7 +82,7 @@ func DefaultConfig() Config {
 		Conns: 20, NPCs: 20,
 		Duration: time.Minute, Ramp: 10 * time.Second,
 		SayEvery: 50 * time.Millisecond, PerceiveEvery: 100 * time.Millisecond,
-		EventEvery: 2 * time.Second, KoreanShare: 0.5, Seed: 1,
+		EventEvery: 2 * time.Second, KoreanShare: 0.5, Conversation: 4, Seed: 1,
 		Drain: 3 * time.Second, ReplyTimeout: 15 * time.Second,
 	}
 }
@@ -97,6 +102,9 @@ func (c Config) check() (Config, error) {
 	def(&c.ReplyTimeout, d.ReplyTimeout)
 	if c.KoreanShare == 0 {
 		c.KoreanShare = d.KoreanShare
+	}
+	if c.Conversation == 0 {
+		c.Conversation = d.Conversation
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -122,6 +130,8 @@ func (c Config) check() (Config, error) {
 			c.SayEvery, c.PerceiveEvery, c.EventEvery)
 	case c.KoreanShare > 1:
 		return c, fmt.Errorf("loadtest: korean share %v: want at most 1", c.KoreanShare)
+	case !(c.Conversation >= 1) || c.Conversation > 1000:
+		return c, fmt.Errorf("loadtest: conversation %v: want a mean of 1 to 1000 lines", c.Conversation)
 	}
 	return c, nil
 }

@@ -97,6 +97,7 @@ type simAction struct {
 type simPlayer struct {
 	id, name  string
 	pos, dest protocol.Vec
+	partner   *simNPC // the NPC of the conversation going on, if any
 }
 
 // pendingLine is a player line waiting for its reply.
@@ -528,8 +529,14 @@ func (c *simConn) playerLine(now time.Time) (outMsg, bool) {
 	if len(c.npcs) == 0 || c.spawnedN == 0 {
 		return outMsg{}, false
 	}
-	n := c.npcs[c.rng.IntN(len(c.npcs))]
 	p := c.players[c.rng.IntN(len(c.players))]
+	// A conversation goes on with probability 1 - 1/mean, so that its
+	// length is geometric with that mean.
+	n := p.partner
+	if n == nil || c.rng.Float64() < 1/c.cfg.Conversation {
+		n = c.npcs[c.rng.IntN(len(c.npcs))]
+	}
+	p.partner = n
 	text := linesEnglish[c.rng.IntN(len(linesEnglish))]
 	if c.rng.Float64() < c.cfg.KoreanShare {
 		text = linesKorean[c.rng.IntN(len(linesKorean))]

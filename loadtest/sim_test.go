@@ -197,3 +197,36 @@ func TestTowardNeverMakesNaN(t *testing.T) {
 		}
 	}
 }
+
+// TestPlayersTalkInConversations: a player's next line goes to the NPC of
+// its last with probability 1 - 1/Conversation, so that conversations
+// last Conversation lines on average; with 1, every line picks anew.
+func TestPlayersTalkInConversations(t *testing.T) {
+	for _, mean := range []float64{1, 4} {
+		cfg := DefaultConfig()
+		cfg.Conns, cfg.NPCs, cfg.Conversation = 1, 20, mean
+		c := newSimConn(0, &cfg, newRecorder())
+		c.spawnedN = len(c.npcs)
+		last := map[string]string{} // player → NPC of its last line
+		same, lines := 0, 0
+		for range 20000 {
+			o, ok := c.playerLine(time.Now())
+			if !ok {
+				t.Fatal("no line")
+			}
+			ps := o.m.(*protocol.PlayerSay)
+			if prev, ok := last[ps.Speaker]; ok {
+				lines++
+				if prev == o.npc {
+					same++
+				}
+			}
+			last[ps.Speaker] = o.npc
+		}
+		// A new pick lands on the same NPC 1 time in 20 by chance.
+		want := (1 - 1/mean) + (1/mean)/20
+		if got := float64(same) / float64(lines); math.Abs(got-want) > 0.02 {
+			t.Errorf("conversation %v: %.3f of a player's lines went to the NPC of its last; want %.3f", mean, got, want)
+		}
+	}
+}

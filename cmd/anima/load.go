@@ -40,6 +40,7 @@ func load(ctx context.Context, args []string, stdout io.Writer) error {
 	perceiveEvery := fs.Duration("perceive-every", def.PerceiveEvery, "how often each NPC gets a perceive")
 	eventEvery := fs.Duration("event-every", def.EventEvery, "mean pause between attacks, gifts and thefts per connection")
 	korean := fs.Float64("korean", def.KoreanShare, "share of player lines in Korean (0 for none)")
+	conversation := fs.Float64("conversation", def.Conversation, "mean lines a player says to one NPC before turning to another (1: every line to a random NPC)")
 	seed := fs.Uint64("seed", def.Seed, "random seed of the simulation's choices")
 	persona := fs.String("persona", "", "persona to spawn every NPC with (default: an inline character each)")
 	addr := fs.String("addr", "", "load a running server at this ws:// URL (loopback only) instead of an in-process one")
@@ -69,7 +70,7 @@ func load(ctx context.Context, args []string, stdout io.Writer) error {
 	cfg := loadtest.Config{
 		Conns: *conns, NPCs: *npcs, Duration: *duration, Ramp: *ramp,
 		SayEvery: *sayEvery, PerceiveEvery: *perceiveEvery, EventEvery: *eventEvery,
-		KoreanShare: *korean, Seed: *seed, Persona: *persona,
+		KoreanShare: *korean, Conversation: *conversation, Seed: *seed, Persona: *persona,
 	}
 
 	if *addr == "" {
