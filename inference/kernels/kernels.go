@@ -114,32 +114,61 @@ func checkMat(op string, w *tensor.Tensor) (rows, cols int) {
 }
 
 // MatVec sets y[r] = Σ_c W[r,c]·x[c] for each of W's rows; W is {cols, rows}
-// of type F32, F16, BF16 or Q8_0, len(x) == cols, len(y) >= rows. For Q8_0, x
-// is quantized first (see MatVecQ8 to reuse one quantization).
+// of type F32, F16, BF16, Q8_0 or Q4_0, len(x) == cols, len(y) >= rows.
+// For Q8_0 and Q4_0, x is quantized first (see MatVecQ8 to reuse one
+// quantization).
 func (p *Pool) MatVec(y []float32, w *tensor.Tensor, x []float32) {
-	rows, cols := checkMat("MatVec", w)
-	if len(x) != cols || len(y) < rows {
-		panic(fmt.Sprintf("kernels: MatVec: %q is %d×%d but len(x) = %d, len(y) = %d", w.Name, rows, cols, len(x), len(y)))
+	p.MatVecs([maxMatVecs][]float32{y}, [maxMatVecs]*tensor.Tensor{w}, x)
+}
+
+// maxMatVecs is the most products MatVecs computes in one job: q, k and v.
+const maxMatVecs = 3
+
+// MatVecs computes ys[i] = ws[i]·x, as MatVec does, for each non-nil ws[i]
+// (all of the same width, len(x)), as one parallel job over the rows of all
+// of them: one dispatch and one wait instead of one per matrix, and
+// matrices too small to be worth splitting alone (a layer's k and v) share
+// the threads too. The input is quantized once for all quantized weights.
+func (p *Pool) MatVecs(ys [maxMatVecs][]float32, ws [maxMatVecs]*tensor.Tensor, x []float32) {
+	var a matVecArgs
+	quantized := false
+	for i, w := range ws {
+		if w == nil {
+			continue
+		}
+		rows, cols := checkMat("MatVec", w)
+		if len(x) != cols || len(ys[i]) < rows {
+			panic(fmt.Sprintf("kernels: MatVec: %q is %d×%d but len(x) = %d, len(y) = %d", w.Name, rows, cols, len(x), len(ys[i])))
+		}
+		m := mvMat{y: ys[i], w: w.Data, rb: w.RowBytes(), rows: rows}
+		switch w.Type {
+		case tensor.F32:
+			m.rowsFn = p.impl.rowsF32
+		case tensor.F16:
+			m.rowsFn = p.impl.rowsF16
+		case tensor.BF16:
+			m.rowsFn = p.impl.rowsBF16
+		case tensor.Q8_0, tensor.Q4_0:
+			m.q4, quantized = w.Type == tensor.Q4_0, true
+		default:
+			panic(fmt.Sprintf("kernels: MatVec: weight %q has unsupported type %s", w.Name, w.Type))
+		}
+		a.mats[a.n] = m
+		a.n++
 	}
-	if w.Type == tensor.Q8_0 || w.Type == tensor.Q4_0 {
-		xq := p.getQ8()
-		quantizeQ8(p.impl, xq, x)
-		p.MatVecQ8(y, w, xq)
-		p.q8.Put(xq)
+	if a.n == 0 {
 		return
 	}
-	var rowsFn func(y []float32, w []byte, rowBytes int, x []float32)
-	switch w.Type {
-	case tensor.F32:
-		rowsFn = p.impl.rowsF32
-	case tensor.F16:
-		rowsFn = p.impl.rowsF16
-	case tensor.BF16:
-		rowsFn = p.impl.rowsBF16
-	default:
-		panic(fmt.Sprintf("kernels: MatVec: weight %q has unsupported type %s", w.Name, w.Type))
+	a.x = x
+	if !quantized {
+		p.matVec(a, len(x))
+		return
 	}
-	p.matVec(rows, cols, matVecArgs{y: y, w: w.Data, rb: w.RowBytes(), x: x, rows: rowsFn})
+	xq := p.getQ8()
+	quantizeQ8(p.impl, xq, x)
+	a.xq = xq.input(0, len(x))
+	p.matVec(a, len(x))
+	p.q8.Put(xq)
 }
 
 // MatVecQ8 is MatVec for a Q8_0 (or Q4_0) weight and an input already
@@ -152,35 +181,60 @@ func (p *Pool) MatVecQ8(y []float32, w *tensor.Tensor, xq *Q8Vec) {
 	if xq.Len() != cols || len(y) < rows {
 		panic(fmt.Sprintf("kernels: MatVecQ8: %q is %d×%d but input has %d values, len(y) = %d", w.Name, rows, cols, xq.Len(), len(y)))
 	}
-	p.matVec(rows, cols, matVecArgs{y: y, w: w.Data, rb: w.RowBytes(), xq: xq.input(0, cols), q4: w.Type == tensor.Q4_0})
+	a := matVecArgs{n: 1, xq: xq.input(0, cols)}
+	a.mats[0] = mvMat{y: y, w: w.Data, rb: w.RowBytes(), rows: rows, q4: w.Type == tensor.Q4_0}
+	p.matVec(a, cols)
 }
 
-// matVec runs one MatVec over rows rows of cols values, split across the
+// mvGroup is the number of rows in one work item of a MatVec job: the rows
+// kernels take four rows at a time (each load of x serving four), so items
+// of four keep every chunk's rows on that path, and which kernel computes a
+// row — hence its rounding — does not depend on how the job was split.
+const mvGroup = 4
+
+// matVec runs the MatVec job a over matrices cols wide, split across the
 // pool when that pays.
-func (p *Pool) matVec(rows, cols int, args matVecArgs) {
+func (p *Pool) matVec(a matVecArgs, cols int) {
 	p.run.Lock()
 	defer p.run.Unlock()
-	p.mv = args
-	if minChunk, ok := p.split(rows, 2*cols); ok {
-		p.forLocked(rows, minChunk, p.mvFn)
+	groups := 0
+	for i := range a.n {
+		a.mats[i].g0 = groups
+		groups += (a.mats[i].rows + mvGroup - 1) / mvGroup
+	}
+	p.mv = a
+	if minChunk, ok := p.split(groups, 2*mvGroup*cols); ok {
+		p.forLocked(groups, minChunk, p.mvFn)
 	} else {
-		p.matVecRange(0, rows)
+		p.matVecRange(0, groups)
 	}
 	p.mv = matVecArgs{} // drop the references to the caller's slices
 }
 
-// matVecRange computes rows [lo,hi) of the MatVec in p.mv.
+// matVecRange computes row groups [lo,hi) of the MatVec job in p.mv.
 func (p *Pool) matVecRange(lo, hi int) {
 	a := &p.mv
-	if a.rows != nil {
-		a.rows(a.y[lo:hi], a.w[lo*a.rb:hi*a.rb], a.rb, a.x)
-		return
+	for i := range a.n {
+		m := &a.mats[i]
+		g1 := m.g0 + (m.rows+mvGroup-1)/mvGroup
+		if hi <= m.g0 {
+			return
+		}
+		if lo >= g1 {
+			continue
+		}
+		r0 := (max(lo, m.g0) - m.g0) * mvGroup
+		r1 := min((min(hi, g1)-m.g0)*mvGroup, m.rows)
+		y, w := m.y[r0:r1], m.w[r0*m.rb:r1*m.rb]
+		switch {
+		case m.rowsFn != nil:
+			m.rowsFn(y, w, m.rb, a.x)
+		case m.q4:
+			p.impl.rowsQ4(y, w, m.rb, a.xq)
+		default:
+			p.impl.rowsQ8(y, w, m.rb, a.xq)
+		}
 	}
-	if a.q4 {
-		p.impl.rowsQ4(a.y[lo:hi], a.w[lo*a.rb:hi*a.rb], a.rb, a.xq)
-		return
-	}
-	p.impl.rowsQ8(a.y[lo:hi], a.w[lo*a.rb:hi*a.rb], a.rb, a.xq)
 }
 
 // matMulTile is the number of weight rows one MatMul work item covers: small

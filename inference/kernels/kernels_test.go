@@ -200,6 +200,51 @@ func TestMatMulMatchesMatVec(t *testing.T) {
 	})
 }
 
+// TestMatVecsMatchesMatVec: several products of one input as one job give
+// each product bit for bit as MatVec on one thread does (however the job's
+// row groups fall between threads), with a nil weight skipped, types mixed
+// and row counts that are not multiples of 4.
+func TestMatVecsMatchesMatVec(t *testing.T) {
+	forEachPool(t, func(t *testing.T, p *Pool) {
+		rng := rand.New(rand.NewPCG(9, 10))
+		one := newPool(1, p.impl)
+		defer one.Close()
+		for _, cols := range []int{96, 1024} {
+			for _, types := range [][maxMatVecs]tensor.Type{
+				{tensor.F32, tensor.F32, tensor.F32},
+				{tensor.Q8_0, tensor.Q8_0, tensor.Q8_0},
+				{tensor.Q8_0, tensor.F16, tensor.Q4_0},
+				{tensor.BF16, tensor.F32, tensor.Q8_0},
+			} {
+				for _, rows := range [][maxMatVecs]int{{130, 5, 17}, {64, 0, 3}, {1, 1, 1}} {
+					var ws [maxMatVecs]*tensor.Tensor
+					var ys, want [maxMatVecs][]float32
+					for i, r := range rows {
+						if r == 0 {
+							continue // a nil weight
+						}
+						ws[i] = randWeight(t, rng, types[i], cols, r)
+						ys[i], want[i] = make([]float32, r), make([]float32, r)
+					}
+					x := randVec(rng, cols)
+					p.MatVecs(ys, ws, x)
+					for i, w := range ws {
+						if w == nil {
+							continue
+						}
+						one.MatVec(want[i], w, x)
+						for r := range want[i] {
+							if ys[i][r] != want[i][r] {
+								t.Fatalf("MatVecs(%v, rows %v, cols %d): product %d row %d = %v; MatVec gives %v", types, rows, cols, i, r, ys[i][r], want[i][r])
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
 func TestMatVecQ8ReusesOneQuantization(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	p := NewPool(2)

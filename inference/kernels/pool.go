@@ -99,16 +99,26 @@ type Pool struct {
 // of state. Longer loops (none in this project) run on the caller alone.
 const maxJobItems = 1<<32 - 1
 
-// matVecArgs are one MatVec's operands: rows is set for float weights, xq
-// for Q8_0 and Q4_0.
+// matVecArgs are the operands of one MatVec job: up to three matrices of
+// the same width multiplied by one input, x for float weights and xq (its
+// Q8_0 quantization) for quantized ones.
 type matVecArgs struct {
-	y    []float32
-	w    []byte
-	rb   int
+	mats [maxMatVecs]mvMat
+	n    int // mats in use
 	x    []float32
-	rows func(y []float32, w []byte, rowBytes int, x []float32)
 	xq   q8In
-	q4   bool // the weight is Q4_0 rather than Q8_0
+}
+
+// mvMat is one matrix of a MatVec job. The job's items are groups of
+// mvGroup rows, numbered across its matrices in order.
+type mvMat struct {
+	y      []float32
+	w      []byte
+	rb     int // bytes per row
+	rows   int
+	g0     int                                                    // the job's index of the matrix's first group
+	rowsFn func(y []float32, w []byte, rowBytes int, x []float32) // float weights; nil for quantized
+	q4     bool                                                   // Q4_0 rather than Q8_0 (when rowsFn is nil)
 }
 
 // matMulArgs are one MatMul's operands: tile and x are set for float
@@ -234,7 +244,14 @@ func (p *Pool) forLocked(n, minChunk int, fn func(lo, hi int)) {
 	}
 	// Four chunks per thread lets a thread that was descheduled (the machine
 	// is shared) be covered by the others without much claiming overhead.
-	chunk := max(minChunk, (n+4*p.threads-1)/(4*p.threads))
+	// Where chunks of minChunk allow fewer, their count is rounded down to
+	// a multiple of the threads: three chunks on two threads would leave
+	// one thread a whole chunk to run while the other waits.
+	chunks := min(4*p.threads, n/minChunk)
+	if chunks > p.threads {
+		chunks -= chunks % p.threads
+	}
+	chunk := (n + max(chunks, 1) - 1) / max(chunks, 1)
 	if chunk >= n || n > maxJobItems {
 		fn(0, n)
 		return

@@ -94,7 +94,7 @@ func (m *Model) chunk(st *State, tokens []int32) {
 		m.rope(st.cos, st.sin, k, n, c.KVHeads)
 		st.Cache.store(l, pos0, k, v, c.KVDim())
 		m.attention(st, l, pos0, n)
-		m.matmul(st.proj[:n*D], ly.wo, q, n) // attention wrote its output over q
+		m.matmul(&st.xq, st.proj[:n*D], ly.wo, q, n) // attention wrote its output over q
 		add(x, st.proj[:n*D])
 
 		// Feed-forward: norm, mixture of experts or dense SwiGLU, residual.
@@ -116,7 +116,7 @@ func (m *Model) logits(st *State, n int, out []float32, every bool) {
 	D := c.Dim
 	if every {
 		rmsNormRows(st.xb[:n*D], st.x[:n*D], m.outputNorm, c.Eps, D)
-		m.matmul(out, m.output, st.xb[:n*D], n)
+		m.matmul(&st.xq, out, m.output, st.xb[:n*D], n)
 		return
 	}
 	last := st.x[(n-1)*D : n*D]
@@ -124,42 +124,37 @@ func (m *Model) logits(st *State, n int, out []float32, every bool) {
 	m.pool.MatVec(out, m.output, st.xb[:D])
 }
 
-// matmul sets y = W·x for n inputs, as a matrix-vector product when n is 1
-// (the decode step) and a matrix-matrix product otherwise (prefill).
-func (m *Model) matmul(y []float32, w *tensor.Tensor, x []float32, n int) {
-	if n == 1 {
-		m.pool.MatVec(y, w, x)
-		return
-	}
-	m.pool.MatMul(y, w, x, n)
+// matmul sets y = W·x for n inputs: project for one weight.
+func (m *Model) matmul(xq *kernels.Q8Vec, y []float32, w *tensor.Tensor, x []float32, n int) {
+	m.project(xq, x, n, [3]*tensor.Tensor{w}, [3][]float32{y})
 }
 
-// project computes several products of one input (q, k and v of a layer;
-// an FFN's gate and up), quantizing the input to Q8_0 once when the
-// weights are Q8_0 rather than once per weight. A nil weight is skipped.
+// project computes several products of n inputs x by weights ws (q, k
+// and v of a layer; an FFN's gate and up), skipping nil weights: for one
+// token as one parallel matrix-vector job (kernels.MatVecs), otherwise as
+// matrix-matrix products. For Q8_0 weights the input is quantized once, into
+// xq: the State's one buffer for that, rather than a buffer of the pool's
+// sized for each product's input.
 func (m *Model) project(xq *kernels.Q8Vec, x []float32, n int, ws [3]*tensor.Tensor, ys [3][]float32) {
-	allQ8, count := true, 0
-	for _, w := range ws {
-		if w != nil {
-			count++
-			allQ8 = allQ8 && w.Type == tensor.Q8_0
-		}
+	if n == 1 {
+		m.pool.MatVecs(ys, ws, x)
+		return
 	}
-	if !allQ8 || count < 2 {
+	allQ8 := true
+	for _, w := range ws {
+		allQ8 = allQ8 && (w == nil || w.Type == tensor.Q8_0)
+	}
+	if !allQ8 {
 		for i, w := range ws {
 			if w != nil {
-				m.matmul(ys[i], w, x, n)
+				m.pool.MatMul(ys[i], w, x, n)
 			}
 		}
 		return
 	}
 	kernels.QuantizeQ8(xq, x)
 	for i, w := range ws {
-		switch {
-		case w == nil:
-		case n == 1:
-			m.pool.MatVecQ8(ys[i], w, xq)
-		default:
+		if w != nil {
 			m.pool.MatMulQ8(ys[i], w, xq, n)
 		}
 	}
@@ -287,7 +282,7 @@ func (m *Model) dense(st *State, ly *layer, n int) {
 		hg, hu := st.hg[:rows*F], st.hu[:rows*F]
 		m.project(&st.xq, xb, rows, [3]*tensor.Tensor{ly.gate, ly.up}, [3][]float32{hg, hu})
 		kernels.SwiGLU(hg, hg, hu)
-		m.matmul(st.proj[r0*D:(r0+rows)*D], ly.down, hg, rows)
+		m.matmul(&st.xq, st.proj[r0*D:(r0+rows)*D], ly.down, hg, rows)
 	}
 }
 
@@ -303,7 +298,7 @@ func (m *Model) moe(st *State, ly *layer, n int) {
 	D, E, K := c.Dim, c.Experts, c.ExpertsUsed
 	xb := st.xb[:n*D]
 	route := st.route[:n*E]
-	m.matmul(route, ly.router, xb, n)
+	m.matmul(&st.xq, route, ly.router, xb, n)
 	routeTokens(route, n, E, K, st.sel, st.selW, st.byExp)
 
 	proj := st.proj[:n*D]
@@ -336,7 +331,7 @@ func (m *Model) expertRows(st *State, ly *layer, e int, routed []int32) {
 	m.project(&st.xq, in, cnt, [3]*tensor.Tensor{ly.gateExp[e], ly.upExp[e]}, [3][]float32{hg, hu})
 	kernels.SwiGLU(hg, hg, hu)
 	out := st.eout[:cnt*D]
-	m.matmul(out, ly.downExp[e], hg, cnt)
+	m.matmul(&st.xq, out, ly.downExp[e], hg, cnt)
 	for j, r := range routed {
 		tok := int(r) / K
 		kernels.Axpy(st.selW[r], out[j*D:(j+1)*D], proj[tok*D:(tok+1)*D])
