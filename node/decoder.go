@@ -89,13 +89,36 @@ func OpenModel(path string) (f *gguf.File, name string, err error) {
 
 // LoadDecoder loads the GGUF model at path, or the embedded default model
 // when path is empty, and starts an engine on it with threads compute
-// threads (0: all cores). Close it when done.
+// threads (0: all cores) and the default options. Close it when done.
 func LoadDecoder(path string, threads int) (*Decoder, error) {
+	return LoadDecoderWith(path, Options{Threads: threads})
+}
+
+// Options tune LoadDecoderWith. Zero fields take the defaults named.
+type Options struct {
+	Threads int // compute threads (0: all cores)
+	// CacheBytes is the memory of the engine's prefix store, which keeps
+	// finished prompts' keys and values for the next prompt that starts
+	// alike (default 256 MiB). A conversation's next turn reuses its last
+	// prompt only if the store still holds it: the store must hold what
+	// the node computes between an NPC's turns (~350 tokens a think on the
+	// embedded model, 6 KiB of keys and values a token).
+	CacheBytes int64
+}
+
+// DefaultCacheBytes is Options.CacheBytes' default.
+const DefaultCacheBytes = 256 << 20
+
+// LoadDecoderWith is LoadDecoder with options.
+func LoadDecoderWith(path string, opt Options) (*Decoder, error) {
+	if opt.CacheBytes <= 0 {
+		opt.CacheBytes = DefaultCacheBytes
+	}
 	f, name, err := OpenModel(path)
 	if err != nil {
 		return nil, err
 	}
-	d := &Decoder{file: f, pool: kernels.NewPool(threads)}
+	d := &Decoder{file: f, pool: kernels.NewPool(opt.Threads)}
 	fail := func(err error) (*Decoder, error) {
 		d.Close()
 		return nil, err
@@ -114,7 +137,7 @@ func LoadDecoder(path string, threads int) (*Decoder, error) {
 	if d.vocab, err = grammar.FromTokenizer(tok); err != nil {
 		return fail(err)
 	}
-	if d.eng, err = engine.New(m, tok, engine.Options{QueueSize: 256}); err != nil {
+	if d.eng, err = engine.New(m, tok, engine.Options{QueueSize: 256, StoreBytes: opt.CacheBytes}); err != nil {
 		return fail(err)
 	}
 	if gn, err := f.String("general.name"); err == nil && gn != "" {

@@ -49,6 +49,7 @@ func load(ctx context.Context, args []string, stdout io.Writer) error {
 	delay := fs.Duration("standin-delay", 40*time.Millisecond, "with -standin: pause between say deltas")
 	modelPath := fs.String("m", "", "in-process server: GGUF model `file` instead of the embedded one")
 	threads := fs.Int("threads", 0, "in-process server: compute threads (0: all cores)")
+	cacheMiB := fs.Int64("cache-mib", node.DefaultCacheBytes>>20, "in-process server: MiB of the engine's prefix store")
 	workers := fs.Int("think-workers", 0, "in-process server: NPC thinks decoded at once (default 16)")
 	jsonOut := fs.Bool("json", false, "print the report as one JSON object instead of the summary")
 	htmlOut := fs.String("html", "", "also write a self-contained HTML report with charts to this file")
@@ -63,6 +64,9 @@ func load(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *cacheMiB < 1 || *cacheMiB > 1<<20 {
+		return fmt.Errorf("-cache-mib %d: want 1 to 1048576", *cacheMiB)
 	}
 	if *korean == 0 {
 		*korean = -1 // Config's zero means the default share
@@ -81,7 +85,7 @@ func load(ctx context.Context, args []string, stdout io.Writer) error {
 			opt.Host, opt.Model = host, protocol.Model{Name: "stand-in", Backend: "standin"}
 			cfg.Target = "in-process server, stand-in NPC host"
 		} else {
-			d, err := node.LoadDecoder(*modelPath, *threads)
+			d, err := node.LoadDecoderWith(*modelPath, node.Options{Threads: *threads, CacheBytes: *cacheMiB << 20})
 			if errors.Is(err, assets.ErrNoModel) {
 				return fmt.Errorf("%w, or load the server alone: anima load -standin", err)
 			}

@@ -31,9 +31,9 @@ func addRemoteFlags(fs *flag.FlagSet) *remoteFlags {
 // decoder returns the decoder the minds think on: the local model, or with
 // -remote the remote server (and, with -remote-fallback, the local model
 // behind it).
-func (r *remoteFlags) decoder(modelPath string, threads int) (*node.Decoder, error) {
+func (r *remoteFlags) decoder(modelPath string, opt node.Options) (*node.Decoder, error) {
 	if *r.url == "" {
-		return node.LoadDecoder(modelPath, threads)
+		return node.LoadDecoderWith(modelPath, opt)
 	}
 	if *r.model == "" {
 		return nil, fmt.Errorf("-remote needs -remote-model, the name of the model the server serves")
@@ -50,7 +50,7 @@ func (r *remoteFlags) decoder(modelPath string, threads int) (*node.Decoder, err
 	var local *node.Decoder
 	if *r.fallback {
 		var err error
-		if local, err = node.LoadDecoder(modelPath, threads); err != nil {
+		if local, err = node.LoadDecoderWith(modelPath, opt); err != nil {
 			return nil, fmt.Errorf("-remote-fallback: %w", err)
 		}
 	}

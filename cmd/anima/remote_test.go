@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"github.com/anima-rt/anima/node"
 	"io"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ func TestRemoteFlagsRefuseIncompleteSettings(t *testing.T) {
 		if err := fs.Parse(tc.args); err != nil {
 			t.Fatal(err)
 		}
-		_, err := rf.decoder("", 1)
+		_, err := rf.decoder("", node.Options{Threads: 1})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err %v; want one naming %s", tc.args, err, tc.want)
 		}

@@ -38,6 +38,7 @@ func runServe(ctx context.Context, args []string) error {
 	delay := fs.Duration("standin-delay", 40*time.Millisecond, "with -standin: pause between say deltas")
 	modelPath := fs.String("m", "", "GGUF model `file` instead of the embedded one")
 	threads := fs.Int("threads", 0, "compute threads (0: all cores)")
+	cacheMiB := fs.Int64("cache-mib", node.DefaultCacheBytes>>20, "MiB of the prefix store, which keeps prompts' keys and values for the next prompt that starts alike (a conversation's next turn)")
 	dataDir := fs.String("data", defaultDataDir(), "`dir`ectory of the NPC memory store; empty: memories last only as long as the process")
 	workers := fs.Int("think-workers", 0, "NPC thinks decoded at once (default 16)")
 	oa := addOpenAIFlags(fs)
@@ -51,6 +52,9 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *cacheMiB < 1 || *cacheMiB > 1<<20 {
+		return fmt.Errorf("-cache-mib %d: want 1 to 1048576", *cacheMiB)
 	}
 
 	var level slog.Level
@@ -92,7 +96,7 @@ func runServe(ctx context.Context, args []string) error {
 		defer si.Close()
 		host = si
 	} else {
-		d, err := rf.decoder(*modelPath, *threads)
+		d, err := rf.decoder(*modelPath, node.Options{Threads: *threads, CacheBytes: *cacheMiB << 20})
 		if errors.Is(err, assets.ErrNoModel) {
 			return fmt.Errorf("%w, or serve without one: anima serve -standin", err)
 		}
