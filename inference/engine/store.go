@@ -32,8 +32,9 @@ func newPrefixStore(m *model.Model, budget int64) (*prefixStore, error) {
 
 // save stores the full blocks of the tokens st holds (toks), computing
 // nothing: blocks already in the tree are shared, the rest copied from st.
-// When the pool cannot give the blocks (every block is in use), it stores
-// nothing more.
+// When the pool cannot give every block (a prompt outweighs the whole
+// store, or blocks are in use), it stores the leading blocks that fit,
+// the part later prompts are likeliest to share.
 func (p *prefixStore) save(st *model.State, toks []int32) {
 	bt := p.c.BlockTokens()
 	toks = toks[:len(toks)/bt*bt]
@@ -43,8 +44,11 @@ func (p *prefixStore) save(st *model.State, toks []int32) {
 	c, s := p.c, p.seq
 	n := c.Start(s, toks)
 	defer c.Release(s) // publishes the completed blocks
+	if fit := (len(s.Blocks()) + c.Available()) * bt; fit < len(toks) {
+		toks = toks[:fit] // fit >= n: Start's blocks hold the n tokens it found
+	}
 	rest := len(toks) - n
-	if c.Grow(s, rest) != nil {
+	if rest == 0 || c.Grow(s, rest) != nil {
 		return
 	}
 	cfg := c.Config()
