@@ -223,7 +223,7 @@ func TestTreePathsReachTheOverlay(t *testing.T) {
 }
 
 // The game loop never waits on the model or the network: while the NPCs
-// answer, Update stays far under a 60 Hz frame. (Draw's and the frame
+// think, Update stays far under a 60 Hz frame. (Draw's and the frame
 // rate's figures are logged, not checked: under Xvfb they measure the
 // software renderer on a shared machine.)
 func TestUpdateNeverWaits(t *testing.T) {
@@ -233,12 +233,12 @@ func TestUpdateNeverWaits(t *testing.T) {
 		t.Fatal("no stats")
 	}
 	if s.UpdateThinkingMS.N == 0 {
-		t.Fatal("no Update while an NPC answered")
+		t.Fatal("no Update while an NPC thought")
 	}
 	if s.UpdateMS.P99 > 16.7 || s.UpdateThinkingMS.P99 > 16.7 {
-		t.Errorf("Update p99 %.2f ms (%.2f ms while answering); want far under a 16.7 ms frame", s.UpdateMS.P99, s.UpdateThinkingMS.P99)
+		t.Errorf("Update p99 %.2f ms (%.2f ms while NPCs think); want far under a 16.7 ms frame", s.UpdateMS.P99, s.UpdateThinkingMS.P99)
 	}
-	t.Logf("update ms %+v; while answering %+v; first %.1f ms", s.UpdateMS, s.UpdateThinkingMS, s.FirstUpdateMS)
+	t.Logf("update ms %+v; while NPCs think %+v; first %.1f ms", s.UpdateMS, s.UpdateThinkingMS, s.FirstUpdateMS)
 	t.Logf("draw ms %+v; frame ms %+v; tps %+v; fps %+v", s.DrawMS, s.FrameMS, s.TPS, s.FPS)
 	for _, r := range s.Replies {
 		t.Logf("%s %q: first word arrived %.0f ms, in the world %.0f ms, shown %.0f ms; model ttft %.0f ms, %d/%d prompt tokens reused",

@@ -26,23 +26,29 @@ type Stats struct {
 	// decisions report it (the server's share of FirstWordMS).
 	ModelTTFTMS village.Dist `json:"model_ttft_ms"`
 	// UpdateMS and DrawMS are the durations of the game's Update and Draw
-	// calls, all of them and those while an NPC was answering the player
-	// (its mind thinking or its words streaming). Draw records drawing
+	// calls, all of them and those while an NPC's mind was at work
+	// (village.World.Thinking: a player's line awaiting its answer, or
+	// words streaming). Draw records drawing
 	// commands; the GPU (or Xvfb's software renderer) runs them after it
 	// returns, so FrameMS, the time between the starts of consecutive
 	// Draws, is the frame time the player sees.
 	UpdateMS         village.Dist `json:"update_ms"`
-	UpdateThinkingMS village.Dist `json:"update_while_answering_ms"`
+	UpdateThinkingMS village.Dist `json:"update_while_thinking_ms"`
 	DrawMS           village.Dist `json:"draw_ms"`
-	DrawThinkingMS   village.Dist `json:"draw_while_answering_ms"`
+	DrawThinkingMS   village.Dist `json:"draw_while_thinking_ms"`
 	FrameMS          village.Dist `json:"frame_ms"`
-	// TPS and FPS are ebiten's ActualTPS and ActualFPS, sampled once a
-	// second (wall clock) after the first, over the run and while an NPC
-	// was answering.
+	FrameThinkingMS  village.Dist `json:"frame_while_thinking_ms"`
+	// TPS and FPS are ebiten's ActualTPS and ActualFPS (each over its last
+	// second), sampled once a second (wall clock) from two seconds after
+	// the first frame (which compiles the shaders: seconds under software
+	// GL, and ebiten's figures over it mean nothing); the
+	// _while_thinking ones at every Update while an NPC's mind was at work
+	// (its thinking takes a fraction of a second: a sample a second would
+	// seldom fall in it).
 	TPS         village.Dist `json:"tps"`
 	FPS         village.Dist `json:"fps"`
-	TPSThinking village.Dist `json:"tps_while_answering"`
-	FPSThinking village.Dist `json:"fps_while_answering"`
+	TPSThinking village.Dist `json:"tps_while_thinking"`
+	FPSThinking village.Dist `json:"fps_while_thinking"`
 	// FirstUpdateMS is the first Update, left out of UpdateMS: it draws
 	// the map's ground once, a cost of starting, not of playing.
 	FirstUpdateMS float64 `json:"first_update_ms"`
@@ -72,15 +78,17 @@ const maxSamples = 1 << 18
 // until the game has ended. It is the one thing besides a screenshot that
 // Draw writes.
 type recorder struct {
-	start                     time.Time
-	update, updateThinking    []time.Duration
-	draw, drawThinking, frame []time.Duration
-	tps, fps, tpsT, fpsT      []float64
-	lastDraw, lastSample      time.Time
-	first                     time.Duration         // the first Update
-	shown                     map[int]time.Duration // by index in World.Replies
-	shownFrom                 int                   // replies before it are all shown or ended wordless
-	draws                     int
+	start                  time.Time
+	update, updateThinking []time.Duration
+	draw, drawThinking     []time.Duration
+	frame, frameThinking   []time.Duration
+	tps, fps, tpsT, fpsT   []float64
+	lastDraw, lastSample   time.Time
+	settled                time.Time             // two seconds after the first frame: TPS and FPS are sampled from then
+	first                  time.Duration         // the first Update
+	shown                  map[int]time.Duration // by index in World.Replies
+	shownFrom              int                   // replies before it are all shown or ended wordless
+	draws                  int
 }
 
 func newRecorder() *recorder {
@@ -102,19 +110,20 @@ func (r *recorder) updated(t0 time.Time, w *village.World, ticks int) {
 		r.first, r.lastSample = d, t0
 		return
 	}
-	thinking := w.Answering() > 0
+	thinking := w.Thinking() > 0
 	r.update = push(r.update, d)
 	if thinking {
 		r.updateThinking = push(r.updateThinking, d)
 	}
-	// ebiten's figures are over its last second: skip the first one.
-	if t0.Sub(r.lastSample) >= time.Second && t0.Sub(r.start) >= 2*time.Second {
+	if r.settled.IsZero() || t0.Before(r.settled) {
+		return
+	}
+	if thinking {
+		r.tpsT, r.fpsT = push(r.tpsT, ebiten.ActualTPS()), push(r.fpsT, ebiten.ActualFPS())
+	}
+	if t0.Sub(r.lastSample) >= time.Second {
 		r.lastSample = t0
-		tps, fps := ebiten.ActualTPS(), ebiten.ActualFPS()
-		r.tps, r.fps = push(r.tps, tps), push(r.fps, fps)
-		if thinking {
-			r.tpsT, r.fpsT = push(r.tpsT, tps), push(r.fpsT, fps)
-		}
+		r.tps, r.fps = push(r.tps, ebiten.ActualTPS()), push(r.fps, ebiten.ActualFPS())
 	}
 }
 
@@ -123,12 +132,19 @@ func (r *recorder) updated(t0 time.Time, w *village.World, ticks int) {
 func (r *recorder) drew(t0 time.Time, w *village.World) {
 	r.draws++
 	d := time.Since(t0)
+	if r.draws == 1 {
+		r.settled = t0.Add(d + 2*time.Second)
+	}
+	thinking := w.Thinking() > 0
 	r.draw = push(r.draw, d)
-	if w.Answering() > 0 {
+	if thinking {
 		r.drawThinking = push(r.drawThinking, d)
 	}
 	if !r.lastDraw.IsZero() {
 		r.frame = push(r.frame, t0.Sub(r.lastDraw))
+		if thinking {
+			r.frameThinking = push(r.frameThinking, t0.Sub(r.lastDraw))
+		}
 	}
 	r.lastDraw = t0
 	for i := r.shownFrom; i < len(w.Replies); i++ {
@@ -166,7 +182,7 @@ func (r *recorder) stats(w *village.World, updates int) *Stats {
 	s.ShownMS, s.ModelTTFTMS = village.Summarize(shown), village.Summarize(model)
 	s.UpdateMS, s.UpdateThinkingMS = village.Summarize(village.Millis(r.update)), village.Summarize(village.Millis(r.updateThinking))
 	s.DrawMS, s.DrawThinkingMS = village.Summarize(village.Millis(r.draw)), village.Summarize(village.Millis(r.drawThinking))
-	s.FrameMS = village.Summarize(village.Millis(r.frame))
+	s.FrameMS, s.FrameThinkingMS = village.Summarize(village.Millis(r.frame)), village.Summarize(village.Millis(r.frameThinking))
 	s.TPS, s.FPS = village.Summarize(r.tps), village.Summarize(r.fps)
 	s.TPSThinking, s.FPSThinking = village.Summarize(r.tpsT), village.Summarize(r.fpsT)
 	return s

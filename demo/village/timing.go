@@ -45,12 +45,13 @@ func Millis(ds []time.Duration) []float64 {
 	return out
 }
 
-// Answering counts the NPCs answering the player now: a line was sent and
-// its answer has not ended. Their minds are thinking or speaking.
-func (w *World) Answering() int {
+// Thinking counts the NPCs whose minds the game sees at work now: a line
+// of the player's awaits its answer, or words are streaming into a bubble
+// (an answer, or a line of its own to a neighbour).
+func (w *World) Thinking() int {
 	k := 0
 	for _, n := range w.NPCs {
-		if n.answering {
+		if n.answering || n.speaking {
 			k++
 		}
 	}
