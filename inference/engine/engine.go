@@ -20,7 +20,11 @@
 // orders the queue and each step's budget, and a request that outranks a
 // running sequence may take one of a few slots held back for it
 // (Options.UrgentSeqs) when the others are busy; running sequences are
-// never preempted.
+// never preempted. Segments are tokenized once and kept by their weight
+// in bytes (segments.go), so the lore is not re-encoded per request.
+//
+// The store and the scheduler are specified by the script tests under
+// testdata/ (store.txt, scheduler_*.txt).
 package engine
 
 import (
