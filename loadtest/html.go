@@ -195,6 +195,14 @@ ul.notes{color:#5a6478;font-size:13px}
 	chartCard(&b, full, "CPU", "CPU seconds used per second"+src+" (1 = one core busy).", xs, ramp,
 		ifAllNaN(cpu, "n/a: not measured"), []series{{name: "cores", color: "#a04000", ys: cpu}})
 
+	if th := r.Thinks; th != nil {
+		// What the minds did with their chances to think: under overload,
+		// ambient thoughts should be refused before players' lines fail.
+		b.WriteString("<h2>NPC thinks (whole run)</h2>\n")
+		countTable(&b, "think", map[string]uint64{"started for players' lines": th.Player,
+			"started for reactions, chat, ambient thoughts": th.Other,
+			"ambient refused by the salience gate": th.AmbientRefused, "left to the tree (model overloaded)": th.TreeOnly})
+	}
 	// Errors, drops, counts.
 	b.WriteString("<h2>Errors and drops</h2>\n<div class=\"two\">")
 	countTable(&b, "error", r.Errors)
