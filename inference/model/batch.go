@@ -176,13 +176,13 @@ func (m *Model) Step(b *Batch, chunks []Chunk) error {
 			m.ropeAngle(b.cos, b.sin, r, pos0+j)
 		}
 	}
-	// Attention is worth spreading over threads above ~32k multiply-adds.
+	// Attention is worth spreading over threads above attendInline.
 	work := 0
 	for _, ch := range chunks {
 		k := len(ch.Tokens)
 		work += c.Heads * (ch.State.Cache.Len + k) * k * c.HeadDim
 	}
-	b.attInline = work < 32<<10
+	b.attInline = work < attendInline
 
 	for l := range m.layers {
 		ly := &m.layers[l]

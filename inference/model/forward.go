@@ -199,6 +199,18 @@ func (m *Model) rope(cosAll, sinAll, x []float32, n, heads int) {
 	}
 }
 
+// attendInline is the attention work (multiply-adds, all heads) below which
+// a chunk's attention runs on the calling thread: about a microsecond,
+// less than a dispatch saves. It was 32k, but then a decode step's attention
+// over a short cache ran inline for 10-25 µs, longer than a pool worker
+// spins before parking, so workers parked about twice a step and each
+// wake-up (a channel send, a futex wake) delayed the next product: the bench
+// models decoded faster after 1,024 cached tokens, whose attention ran in
+// parallel, than from an empty cache. Split, the gaps over 9 µs between a
+// step's parallel jobs fell from 2.2 to 0.3 a step (tiny F32) and from 4.8
+// to 1.6 (small Q8_0).
+const attendInline = 4 << 10
+
 // attention computes the attention output over st.q for the chunk's n tokens at
 // positions pos0..pos0+n-1 from layer l's cache, causally: token i attends to
 // positions 0..pos0+i. Heads run in parallel; each head is computed by one
@@ -206,8 +218,7 @@ func (m *Model) rope(cosAll, sinAll, x []float32, n, heads int) {
 func (m *Model) attention(st *State, l, pos0, n int) {
 	st.attL, st.attPos0, st.attN = l, pos0, n
 	c := &m.Config
-	// Below ~32k multiply-adds waking the workers costs more than it saves.
-	if work := c.Heads * (pos0 + n) * n * c.HeadDim; work < 32<<10 {
+	if work := c.Heads * (pos0 + n) * n * c.HeadDim; work < attendInline {
 		st.attendFn(0, c.Heads)
 		return
 	}
