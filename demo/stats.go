@@ -84,7 +84,7 @@ type recorder struct {
 	frame, frameThinking   []time.Duration
 	tps, fps, tpsT, fpsT   []float64
 	lastDraw, lastSample   time.Time
-	settled                time.Time             // two seconds after the first frame: TPS and FPS are sampled from then
+	settled                time.Time             // two seconds after the first frame ended: TPS and FPS are sampled from then
 	first                  time.Duration         // the first Update
 	shown                  map[int]time.Duration // by index in World.Replies
 	shownFrom              int                   // replies before it are all shown or ended wordless
@@ -132,8 +132,8 @@ func (r *recorder) updated(t0 time.Time, w *village.World, ticks int) {
 func (r *recorder) drew(t0 time.Time, w *village.World) {
 	r.draws++
 	d := time.Since(t0)
-	if r.draws == 1 {
-		r.settled = t0.Add(d + 2*time.Second)
+	if r.draws == 2 { // the first frame ends as the second begins
+		r.settled = t0.Add(2 * time.Second)
 	}
 	thinking := w.Thinking() > 0
 	r.draw = push(r.draw, d)
