@@ -996,7 +996,8 @@ q4blk2:
 	JB        q4fold
 	VMOVDQU32 (R12), Z19
 	VMOVUPS   (R13), Z20
-	PREFETCH8(0)
+	PREFETCH8(0) // a step reads 68 bytes of each row: ask for both lines
+	PREFETCH8(64)
 	Q8ROWX1((R10), 34(R10), 2(R10), 36(R10), Z0)
 	Q8ROWX1((R10)(R8*1), 34(R10)(R8*1), 2(R10)(R8*1), 36(R10)(R8*1), Z1)
 	Q8ROWX1((R11), 34(R11), 2(R11), 36(R11), Z2)
