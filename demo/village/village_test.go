@@ -571,6 +571,22 @@ func TestRepliesAreTimed(t *testing.T) {
 	if !slices.Equal(w.Replies, want) {
 		t.Errorf("Replies =\n%+v\nwant\n%+v", w.Replies, want)
 	}
+
+	// A line said while the NPC is still speaking: the rest of that
+	// utterance (here cut short by the line) is not the answer.
+	w.Handle(protocol.NewEnvelope("", "selka", &protocol.Say{UtteranceID: "u2", Delta: "The ale "}))
+	if err := w.Talk("selka", "Wait!"); err != nil {
+		t.Fatal(err)
+	}
+	w.Handle(protocol.NewEnvelope("", "selka", &protocol.Say{UtteranceID: "u2", Delta: "is", Final: true, Text: "The ale is"}))
+	if r := w.Replies[2]; r.FirstWord != 0 || r.Ended {
+		t.Errorf("reply %+v after the old utterance's last words; want no first word, not ended", r)
+	}
+	now = now.Add(200 * time.Millisecond)
+	w.Handle(protocol.NewEnvelope("", "selka", &protocol.Say{UtteranceID: "u3", Delta: "Yes?", Final: true, Text: "Yes?"}))
+	if r := w.Replies[2]; r.FirstWord != 200*time.Millisecond || !r.Ended || r.Said != "Yes?" {
+		t.Errorf("reply %+v; want its first word after 200ms, ended with Yes?", r)
+	}
 }
 
 func TestSummarize(t *testing.T) {

@@ -91,6 +91,7 @@ type Entity struct {
 
 	utterance  string // id of the utterance in Bubble
 	reply      int    // 1 + the index in World.Replies of its answer in progress; 0: none
+	before     string // the utterance it was speaking when the player last spoke to it
 	speaking   bool   // deltas are arriving and the final say has not
 	answering  bool   // the player spoke to it and its answer has not ended
 	cutOff     bool   // an interrupt was sent for the open utterance
@@ -286,6 +287,10 @@ func (w *World) Talk(id, text string) error {
 	}
 	w.Player.Bubble, w.Player.BubbleUntil = text, w.Now+bubbleHold
 	n.AskedAt, n.WaitingFirst, n.answering = w.Clock(), true, true
+	n.before = ""
+	if n.speaking {
+		n.before = n.utterance
+	}
 	n.Pursued = n.Pursued[:0]
 	n.pursue(strings.Split(n.TreePath, " > "))
 	if len(w.Replies) == maxReplies {
@@ -374,7 +379,10 @@ func (w *World) HandleAt(env protocol.Envelope, at time.Time) {
 	}
 	switch m := env.Body.(type) {
 	case *protocol.Say:
-		if n.WaitingFirst && (m.Delta != "" || m.Final) {
+		// An utterance open when the player spoke (one cut short by the
+		// line, or a word to a neighbour) is not the answer.
+		answer := m.UtteranceID != n.before
+		if n.WaitingFirst && answer && (m.Delta != "" || m.Final) {
 			n.TTFT, n.WaitingFirst = w.Clock().Sub(n.AskedAt), false
 			if r := w.openReply(n); r != nil {
 				r.FirstWord, r.Arrived = n.TTFT, at.Sub(n.AskedAt)
@@ -386,7 +394,7 @@ func (w *World) HandleAt(env protocol.Envelope, at time.Time) {
 		n.Bubble += m.Delta
 		n.speaking = !m.Final
 		if m.Final {
-			if n.answering {
+			if n.answering && answer {
 				n.answering = false
 				n.Answers++
 				if r := w.openReply(n); r != nil {
