@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/anima-rt/anima/assets"
@@ -18,7 +17,6 @@ import (
 	"github.com/anima-rt/anima/inference/tokenizer"
 	"github.com/anima-rt/anima/npc/mind"
 	"github.com/anima-rt/anima/protocol"
-	"github.com/dgraph-io/ristretto/v2"
 )
 
 // Decoder is a loaded model behind an engine, and the mind.Generator over
@@ -36,21 +34,10 @@ type Decoder struct {
 	remote *remote.Client
 	local  *Decoder
 
-	// grammars are compiled decision schemas by schema text, weighed by
-	// the bytes they hold (Grammar.Cost). A schema compiles in
-	// microseconds, but its token masks are computed lazily and cached
-	// per Grammar, so reusing the Grammar of an NPC's last schema (same
-	// actions, same targets) is what saves time. A Grammar's masks grow
-	// as generations reach new states, up to grammar.MaxMaskCacheBytes,
-	// so a count of Grammars bounds nothing: the cache is bounded in
-	// bytes, and a Grammar is weighed again when it has grown.
-	grammars *ristretto.Cache[string, *cachedGrammar]
-}
-
-type cachedGrammar struct {
-	schema string
-	g      *grammar.Grammar
-	cost   atomic.Int64 // what the cache was last told g weighs
+	// grammars are the compiled decision schemas (grammar.Cache): a
+	// schema compiles in microseconds, but reusing the Grammar of an NPC's
+	// last schema (same actions, same targets) keeps its token masks.
+	grammars *grammar.Cache
 }
 
 // grammarCacheBytes bounds the compiled schemas kept. A decision
@@ -58,19 +45,6 @@ type cachedGrammar struct {
 // bench's NPC decision schema: 15 KiB compiled, 20 KiB after 200 random
 // decisions), so the cache holds thousands.
 const grammarCacheBytes = 64 << 20
-
-func newGrammarCache() (*ristretto.Cache[string, *cachedGrammar], error) {
-	c, err := ristretto.NewCache(&ristretto.Config[string, *cachedGrammar]{
-		NumCounters:        32 << 10, // ten per Grammar the budget holds at ~20 KiB each
-		MaxCost:            grammarCacheBytes,
-		BufferItems:        64,
-		IgnoreInternalCost: true, // the schema's and Grammar's bytes are the cost
-	})
-	if err != nil {
-		return nil, fmt.Errorf("node: grammar cache: %w", err)
-	}
-	return c, nil
-}
 
 // OpenModel opens the GGUF model at path, or the embedded default model
 // when path is empty, and names it (the path, or the embedded file's name).
@@ -123,9 +97,6 @@ func LoadDecoderWith(path string, opt Options) (*Decoder, error) {
 		d.Close()
 		return nil, err
 	}
-	if d.grammars, err = newGrammarCache(); err != nil {
-		return fail(err)
-	}
 	m, err := model.Load(f, d.pool)
 	if err != nil {
 		return fail(err)
@@ -135,6 +106,9 @@ func LoadDecoderWith(path string, opt Options) (*Decoder, error) {
 		return fail(err)
 	}
 	if d.vocab, err = grammar.FromTokenizer(tok); err != nil {
+		return fail(err)
+	}
+	if d.grammars, err = grammar.NewCache(d.vocab, grammarCacheBytes); err != nil {
 		return fail(err)
 	}
 	if d.eng, err = engine.New(m, tok, engine.Options{QueueSize: 256, StoreBytes: opt.CacheBytes}); err != nil {
@@ -211,25 +185,13 @@ func (d *Decoder) grammar(schema []byte) (*grammar.Grammar, error) {
 	if d.remote != nil {
 		return d.remote.Grammar(schema) // its own cache, over both vocabularies
 	}
-	key := string(schema)
-	// The schema is compared, not only its hash: another schema's Grammar
-	// would let the model write a decision this one forbids.
-	if c, ok := d.grammars.Get(key); ok && c.schema == key {
-		if cost := int64(len(key)) + c.g.Cost(); cost > c.cost.Load() {
-			c.cost.Store(cost) // racing callers may both re-weigh it: harmless
-			d.grammars.Set(key, c, cost)
-		}
-		return c.g, nil
-	}
-	g, err := grammar.Compile(schema, d.vocab)
-	if err != nil {
-		return nil, err
-	}
-	c := &cachedGrammar{schema: key, g: g}
-	c.cost.Store(int64(len(key)) + g.Cost())
-	d.grammars.Set(key, c, c.cost.Load()) // may be refused when full of more used Grammars
-	return g, nil
+	return d.grammars.Get(schema)
 }
+
+// Grammars is the cache of compiled schemas the minds use, to share with
+// other users of the engine (the OpenAI-compatible endpoint); nil for a
+// remote decoder.
+func (d *Decoder) Grammars() *grammar.Cache { return d.grammars }
 
 // Generate implements mind.Generator on the engine. Every segment is
 // parsed for ChatML control tokens: npc.RenderPrompt has already broken up

@@ -25,7 +25,7 @@ import (
 // as overloaded, which the minds meet by running their trees alone.
 func TestRemoteDecoderThinksOnAnotherNode(t *testing.T) {
 	local := testDecoder(t)
-	h, err := openai.New(openai.Config{Engine: local.Engine(), Vocab: local.Vocab(), Context: local.Context(), Model: "anima-npc"})
+	h, err := openai.New(openai.Config{Engine: local.Engine(), Vocab: local.Vocab(), Context: local.Context(), Model: "anima-npc", Grammars: local.Grammars()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,8 @@ import (
 // its own.
 type openAIServer struct {
 	addr *string
-	hs   *http.Server // nil until start
+	hs   *http.Server    // nil until start
+	h    *openai.Handler // closed by stop
 }
 
 // addOpenAIFlags registers -openai on fs.
@@ -42,6 +43,7 @@ func (o *openAIServer) start(d *node.Decoder, keys []string, log *slog.Logger) e
 	}
 	h, err := openai.New(openai.Config{
 		Engine: d.Engine(), Vocab: d.Vocab(), Context: d.Context(), Model: d.Info().Name, APIKeys: keys, Logger: log,
+		Grammars: d.Grammars(), // one compile per schema for the minds and the API
 		// Below player dialogue (2), above NPCs' ambient thinking (0).
 		Priority: 1,
 	})
@@ -52,6 +54,7 @@ func (o *openAIServer) start(d *node.Decoder, keys []string, log *slog.Logger) e
 	if err != nil {
 		return fmt.Errorf("-openai: %w", err)
 	}
+	o.h = h
 	o.hs = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	// This goroutine exits when stop shuts the server down.
 	go func() {
@@ -72,4 +75,5 @@ func (o *openAIServer) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	o.hs.Shutdown(ctx)
+	o.h.Close()
 }

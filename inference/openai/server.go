@@ -9,7 +9,6 @@
 package openai
 
 import (
-	"container/list"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -21,7 +20,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/anima-rt/anima/inference/engine"
@@ -49,6 +47,11 @@ type Config struct {
 	DefaultMaxTokens int   // max_tokens when a request gives none; default 512
 	Logger           *slog.Logger
 	Now              func() time.Time // for "created"; default time.Now
+	// Grammars caches compiled response_format schemas over Vocab; share
+	// the engine's other users' (node.Decoder.Grammars) so each schema is
+	// compiled once. Nil: the Handler keeps its own, of 64 MiB, which
+	// Close releases.
+	Grammars *grammar.Cache
 }
 
 // Handler is the OpenAI-compatible API over one engine. It is an
@@ -59,19 +62,9 @@ type Handler struct {
 	keys [][sha256.Size]byte
 	log  *slog.Logger
 
-	mu       sync.Mutex // guards grammars
-	grammars *list.List // of *cachedGrammar, most recently used first
+	grammars *grammar.Cache
+	own      bool // grammars is the Handler's to close
 }
-
-type cachedGrammar struct {
-	schema string
-	g      *grammar.Grammar
-}
-
-// maxGrammars bounds the compiled schemas kept: clients send the same few
-// schemas again and again, and a Grammar's lazily computed token masks are
-// what make the second request with a schema fast.
-const maxGrammars = 64
 
 // New returns a Handler for cfg.
 func New(cfg Config) (*Handler, error) {
@@ -96,7 +89,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger, grammars: list.New(), lim: limits{
+	h := &Handler{cfg: cfg, log: cfg.Logger, grammars: cfg.Grammars, lim: limits{
 		context:     cfg.Context,
 		maxMessages: cfg.MaxMessages,
 		defaultMax:  min(cfg.DefaultMaxTokens, cfg.Context-1),
@@ -104,7 +97,21 @@ func New(cfg Config) (*Handler, error) {
 	for _, k := range cfg.APIKeys {
 		h.keys = append(h.keys, sha256.Sum256([]byte(k)))
 	}
+	if h.grammars == nil {
+		var err error
+		if h.grammars, err = grammar.NewCache(cfg.Vocab, 64<<20); err != nil {
+			return nil, fmt.Errorf("openai: new: %w", err)
+		}
+		h.own = true
+	}
 	return h, nil
+}
+
+// Close releases the Handler's own grammar cache, if it made one.
+func (h *Handler) Close() {
+	if h.own {
+		h.grammars.Close()
+	}
 }
 
 // ServeHTTP routes /v1/chat/completions, /v1/completions and /v1/models;
@@ -184,25 +191,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Err
 // grammar compiles schema over the engine's vocabulary, or returns the
 // Grammar compiled for the same bytes before.
 func (h *Handler) grammar(schema []byte) (*grammar.Grammar, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for e := h.grammars.Front(); e != nil; e = e.Next() {
-		if c := e.Value.(*cachedGrammar); c.schema == string(schema) {
-			h.grammars.MoveToFront(e)
-			return c.g, nil
-		}
-	}
-	// Compiling under the lock keeps two requests from compiling the same
-	// schema twice; a schema compiles in microseconds to a millisecond.
-	g, err := grammar.Compile(schema, h.cfg.Vocab)
-	if err != nil {
-		return nil, err
-	}
-	h.grammars.PushFront(&cachedGrammar{schema: string(schema), g: g})
-	if h.grammars.Len() > maxGrammars {
-		h.grammars.Remove(h.grammars.Back())
-	}
-	return g, nil
+	return h.grammars.Get(schema)
 }
 
 // generate serves one chat or completion request.

@@ -66,6 +66,7 @@ func serve(t *testing.T, cfg func(*openai.Config)) *served {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(h.Close)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &served{m: m, url: srv.URL + "/v1"}

@@ -65,6 +65,7 @@ func newNode(t *testing.T) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(h.Close)
 	return &node{m: m, eng: e, srv: openaitest.Serve(t, h)}
 }
 
