@@ -141,13 +141,15 @@ type Client struct {
 	br       *breaker
 	validate atomic.Bool // the server refused schemas: validate instead
 
-	mu       sync.Mutex // guards schemas, byKey
-	schemas  *list.List // of *schemaEntry, most recently used first
-	byKey    map[*grammar.Grammar]*list.Element
-	requests atomic.Int64
-	retries  atomic.Int64
-	failures atomic.Int64
-	fallback atomic.Int64
+	mu           sync.Mutex // guards schemas, byKey, schemaBytes
+	schemas      *list.List // of *schemaEntry, most recently used first
+	byKey        map[*grammar.Grammar]*list.Element
+	schemaBytes  int64 // what the schemas weigh, as last weighed
+	schemaBudget int64 // maxSchemaBytes; lowered by tests
+	requests     atomic.Int64
+	retries      atomic.Int64
+	failures     atomic.Int64
+	fallback     atomic.Int64
 }
 
 // schemaEntry is one schema compiled for the Client: over bytes for
@@ -156,6 +158,17 @@ type schemaEntry struct {
 	schema []byte
 	bytes  *grammar.Grammar
 	local  *grammar.Grammar // nil without a fallback
+	cost   int64            // its weight when last weighed
+}
+
+// weigh returns the bytes s holds: a Grammar's lazily computed masks grow
+// as generations reach new states (up to grammar.MaxMaskCacheBytes each).
+func (s *schemaEntry) weigh() int64 {
+	n := int64(len(s.schema)) + s.bytes.Cost()
+	if s.local != nil {
+		n += s.local.Cost()
+	}
+	return n
 }
 
 // key is the Grammar handed to callers, which they put in Request.Grammar.
@@ -166,10 +179,16 @@ func (s *schemaEntry) key() *grammar.Grammar {
 	return s.bytes
 }
 
-// maxSchemas bounds the compiled schemas kept. A Grammar handed out and
+// maxSchemas and maxSchemaBytes bound the compiled schemas kept, by count
+// and by the bytes their masks have grown to (a count alone bounds
+// nothing: each Grammar may grow to 64 MiB). A Grammar handed out and
 // since evicted makes Generate fail; callers compile right before
-// generating, as the NPC adapter does.
-const maxSchemas = 256
+// generating, as the NPC adapter does, and the one compiled or used last
+// is never evicted.
+const (
+	maxSchemas     = 256
+	maxSchemaBytes = 64 << 20
+)
 
 // New returns a Client for cfg.
 func New(cfg Config) (*Client, error) {
@@ -228,7 +247,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		cfg: cfg, endpoint: strings.TrimRight(cfg.URL, "/") + path, http: hc, log: cfg.Logger, bytes: bv,
 		br:      newBreaker(cfg.BreakerFailures, cfg.BreakerCooldown, cfg.Now),
-		schemas: list.New(), byKey: map[*grammar.Grammar]*list.Element{},
+		schemas: list.New(), byKey: map[*grammar.Grammar]*list.Element{}, schemaBudget: maxSchemaBytes,
 	}
 	c.validate.Store(cfg.Schema == Validate)
 	return c, nil
@@ -243,6 +262,10 @@ func (c *Client) Grammar(schema []byte) (*grammar.Grammar, error) {
 	for e := c.schemas.Front(); e != nil; e = e.Next() {
 		if s := e.Value.(*schemaEntry); string(s.schema) == string(schema) {
 			c.schemas.MoveToFront(e)
+			w := s.weigh() // its masks may have grown since
+			c.schemaBytes += w - s.cost
+			s.cost = w
+			c.evictLocked()
 			return s.key(), nil
 		}
 	}
@@ -257,11 +280,20 @@ func (c *Client) Grammar(schema []byte) (*grammar.Grammar, error) {
 		}
 	}
 	c.byKey[s.key()] = c.schemas.PushFront(s)
-	if c.schemas.Len() > maxSchemas {
+	s.cost = s.weigh()
+	c.schemaBytes += s.cost
+	c.evictLocked()
+	return s.key(), nil
+}
+
+// evictLocked drops the least recently used schemas while over either
+// bound, never the most recent one; c.mu is held.
+func (c *Client) evictLocked() {
+	for c.schemas.Len() > 1 && (c.schemas.Len() > maxSchemas || c.schemaBytes > c.schemaBudget) {
 		old := c.schemas.Remove(c.schemas.Back()).(*schemaEntry)
 		delete(c.byKey, old.key())
+		c.schemaBytes -= old.cost
 	}
-	return s.key(), nil
 }
 
 func (c *Client) entry(g *grammar.Grammar) *schemaEntry {
