@@ -484,7 +484,7 @@ func (g *game) drawOverlay(dst *ebiten.Image) {
 		y += 14
 		label(dst, fitLeft("path "+tree, g.small, w-24), g.small, x0+16, y, color.RGBA{140, 190, 255, 255})
 		y += 13
-		dec := n.LastDecision
+		dec := n.DecisionShown
 		if dec == "" {
 			dec = "(no decision yet)"
 		}

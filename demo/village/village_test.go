@@ -301,10 +301,14 @@ func TestSayDeltasBuildTheBubble(t *testing.T) {
 	if n.Bubble != "Well met!" || n.Says != 1 {
 		t.Errorf("after final: bubble %q, says %d; want the final text and 1", n.Bubble, n.Says)
 	}
-	w.Handle(protocol.Envelope{Type: "decision", NPC: "selka", Body: &protocol.Decision{Emotion: "happy",
+	w.Handle(protocol.Envelope{Type: "decision", NPC: "selka", Body: &protocol.Decision{Emotion: "happy", Raw: `{"emotion":"happy"}`,
 		Stats: &protocol.DecisionStats{ReusedTokens: 120, TTFTMS: 80}}})
-	if n.Emotion != "happy" || n.Reused != 120 || !n.ReusedKnown || !strings.Contains(n.LastDecision, `"happy"`) {
+	if n.Emotion != "happy" || n.Reused != 120 || !n.ReusedKnown || !strings.Contains(n.LastDecision, `"happy"`) ||
+		!strings.Contains(n.DecisionShown, `"happy"`) {
 		t.Errorf("after decision: emotion %q reused %d/%v decision %s", n.Emotion, n.Reused, n.ReusedKnown, n.LastDecision)
+	}
+	if !strings.Contains(n.LastDecision, `"raw"`) || strings.Contains(n.DecisionShown, `"raw"`) {
+		t.Errorf("decision %s, shown %s; want the raw output kept, but not shown", n.LastDecision, n.DecisionShown)
 	}
 	step(w, bubbleHold+time.Second)
 	if n.Bubble != "" || n.Emotion != "" {

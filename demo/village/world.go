@@ -64,15 +64,18 @@ type Entity struct {
 	Action *Running // the act being carried out, if any
 
 	// Designer figures.
-	LastDecision string    // the last decision, as JSON
-	AskedAt      time.Time // when the player last spoke to it (wall clock)
-	TTFT         time.Duration
-	WaitingFirst bool    // a line was sent and no say delta has come yet
-	ModelTTFT    float64 // the decision's own ttft_ms; 0 when not reported
-	Reused       int
-	ReusedKnown  bool
-	TreePath     string // the active tree path ("Sequence > MoveTo"), from tree_path messages
-	PathChanges  int    // tree_path messages received
+	LastDecision string // the last decision, as JSON
+	// DecisionShown is LastDecision without the model's raw output, which
+	// repeats it escaped (and Korean fonts draw a backslash as ₩).
+	DecisionShown string
+	AskedAt       time.Time // when the player last spoke to it (wall clock)
+	TTFT          time.Duration
+	WaitingFirst  bool    // a line was sent and no say delta has come yet
+	ModelTTFT     float64 // the decision's own ttft_ms; 0 when not reported
+	Reused        int
+	ReusedKnown   bool
+	TreePath      string // the active tree path ("Sequence > MoveTo"), from tree_path messages
+	PathChanges   int    // tree_path messages received
 	// Pursued lists the decided actions its tree has run since the
 	// player's last line to it (the Action_<name> subtrees seen in its
 	// paths, the one running at the line included: a decision to go on
@@ -412,6 +415,11 @@ func (w *World) HandleAt(env protocol.Envelope, at time.Time) {
 	case *protocol.Decision:
 		if b, err := json.Marshal(m); err == nil {
 			n.LastDecision = string(b)
+		}
+		shown := *m
+		shown.Raw = ""
+		if b, err := json.Marshal(&shown); err == nil {
+			n.DecisionShown = string(b)
 		}
 		if r := w.openReply(n); r != nil && !r.Decided && (n.answering || r.Ended) {
 			r.Decided = true
