@@ -91,3 +91,21 @@ func TestWatchedTickAllocatesNothing(t *testing.T) {
 		t.Errorf("%d path changes over 100 s; want the routine's path to change", changes)
 	}
 }
+
+// BenchmarkTickRoleWatched is BenchmarkTickRole with the active path
+// watched, as the server does for an NPC spawned with tree_path: the
+// difference is what a designer's view of one NPC costs per tick.
+func BenchmarkTickRoleWatched(b *testing.B) {
+	lib, _ := loadAssetLibrary(b)
+	tree, err := lib.Tree(lib.Main("guard.xml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := &countingGame{}
+	in := NewInstance(tree, "guard", g, g)
+	if err := in.Set("goal", String("follow")); err != nil {
+		b.Fatal(err)
+	}
+	in.WatchActive(func([]int) {})
+	benchTick(b, in)
+}
