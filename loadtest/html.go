@@ -201,7 +201,7 @@ ul.notes{color:#5a6478;font-size:13px}
 		b.WriteString("<h2>NPC thinks (whole run)</h2>\n")
 		countTable(&b, "think", map[string]uint64{"started for players' lines": th.Player,
 			"started for reactions, chat, ambient thoughts": th.Other,
-			"ambient refused by the salience gate": th.AmbientRefused, "left to the tree (model overloaded)": th.TreeOnly})
+			"ambient refused by the salience gate":          th.AmbientRefused, "left to the tree (model overloaded)": th.TreeOnly})
 	}
 	// Errors, drops, counts.
 	b.WriteString("<h2>Errors and drops</h2>\n<div class=\"two\">")
