@@ -54,14 +54,15 @@ wait 100ms
 type pip "Come with me, Pip."
 key Enter
 await reply pip 20s
-await act pip 20s
+await acted pip 20s
 move 27 15
 talk selka "Hello there!"
 await reply selka 20s
-await act selka 20s
+await acted selka 20s
 type pip "핍아, 우물이 어디야?"
 key Enter
 await reply pip 20s
+await acted pip 20s
 key Tab
 screenshot %s
 key Tab

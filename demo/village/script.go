@@ -35,6 +35,8 @@ const (
 //	                          final say, or a decision that says nothing (default 10s)
 //	await act NPC [DUR]       wait until NPC got an act since the last talk (whose
 //	                          running status the game sends at once)
+//	await acted NPC [DUR]     wait until NPC decided its answer to the last talk and
+//	                          its tree runs the decided action (World.ActsOnAnswer)
 //	screenshot FILE           save the screen as PNG
 //	quit                      stop the game
 //
@@ -156,8 +158,8 @@ func parseCommand(line string) (Command, error) {
 		if err := nargs(2, 3); err != nil {
 			return c, err
 		}
-		if f[0] != "reply" && f[0] != "act" {
-			return c, fmt.Errorf("await %q: want reply or act", f[0])
+		if f[0] != "reply" && f[0] != "act" && f[0] != "acted" {
+			return c, fmt.Errorf("await %q: want reply, act or acted", f[0])
 		}
 		c.Text, c.NPC, c.Dur = f[0], f[1], defaultAwait
 		if len(f) == 3 {
@@ -279,10 +281,13 @@ func (r *Runner) Tick(w *World) ([]Intent, error) {
 			out = append(out, KeyIntent(c.Key))
 		case "await":
 			n := w.Entity(c.NPC)
-			if c.Text == "reply" {
+			switch c.Text {
+			case "reply":
 				done = n.Answers > r.answersAt[c.NPC]
-			} else {
+			case "act":
 				done = n.Acts > r.actsAt[c.NPC]
+			default:
+				done = w.ActsOnAnswer(c.NPC)
 			}
 			if !done && w.Now-r.since >= c.Dur {
 				return out, fail("no %s from %s within %v", c.Text, c.NPC, c.Dur)

@@ -66,7 +66,7 @@ func TestParseScriptErrors(t *testing.T) {
 		{"talk", "talk wants an NPC id"},
 		{"key Q", `key "Q": want F, G, R, Tab, Enter or Esc`},
 		{"type pip", "type wants an NPC id"},
-		{"await nap pip", `await "nap": want reply or act`},
+		{"await nap pip", `await "nap": want reply, act or acted`},
 		{"await reply", "await wants 2 to 3 arguments, got 1"},
 		{"quit now", "quit wants 0 arguments, got 1"},
 		{"screenshot", "screenshot wants 1 arguments, got 0"},

@@ -569,8 +569,8 @@ func TestRepliesAreTimed(t *testing.T) {
 		Stats: &protocol.DecisionStats{TTFTMS: 999}}))
 	want := []Reply{
 		{NPC: "selka", Line: "Hello", Sent: time.Unix(1000, 0), FirstWord: 300 * time.Millisecond, Arrived: 250 * time.Millisecond, Said: "Well met.", Ended: true,
-			Decided: true, ModelTTFTMS: 120, PromptTokens: 500, ReusedTokens: 450},
-		{NPC: "pip", Line: "Hi", Sent: time.Unix(1000, 0).Add(400 * time.Millisecond), Ended: true, Decided: true},
+			Decided: true, Action: "greet", ModelTTFTMS: 120, PromptTokens: 500, ReusedTokens: 450},
+		{NPC: "pip", Line: "Hi", Sent: time.Unix(1000, 0).Add(400 * time.Millisecond), Ended: true, Decided: true, Action: "idle"},
 	}
 	if !slices.Equal(w.Replies, want) {
 		t.Errorf("Replies =\n%+v\nwant\n%+v", w.Replies, want)

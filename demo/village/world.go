@@ -136,6 +136,7 @@ type Reply struct {
 	// From the answer's decision, when it came: the model's own time to
 	// first token and its prompt tokens, those reused from the KV cache.
 	Decided                    bool
+	Action                     string // the action decided
 	ModelTTFTMS                float64
 	PromptTokens, ReusedTokens int
 	Fallback                   bool // no model ran (overload, stand-in)
@@ -422,7 +423,7 @@ func (w *World) HandleAt(env protocol.Envelope, at time.Time) {
 			n.DecisionShown = string(b)
 		}
 		if r := w.openReply(n); r != nil && !r.Decided && (n.answering || r.Ended) {
-			r.Decided = true
+			r.Decided, r.Action = true, m.Action
 			if st := m.Stats; st != nil {
 				r.ModelTTFTMS, r.PromptTokens, r.ReusedTokens, r.Fallback = st.TTFTMS, st.PromptTokens, st.ReusedTokens, st.Fallback
 			}
@@ -472,6 +473,19 @@ func (w *World) HandleAt(env protocol.Envelope, at time.Time) {
 		n.LastError = string(m.Code) + ": " + m.Message
 		w.logf("server error for %s: %s", n.Name, m.Message)
 	}
+}
+
+// ActsOnAnswer reports whether NPC id has decided its answer to the
+// player's last line to it and its tree runs, or ran, the decided action
+// since the line (its tree paths showed Action_<action>; see Pursued):
+// what the player sees as the NPC doing what it said.
+func (w *World) ActsOnAnswer(id string) bool {
+	n := w.byID[id]
+	if n == nil {
+		return false
+	}
+	r := w.openReply(n)
+	return r != nil && r.Decided && (r.Action == "" || slices.Contains(n.Pursued, r.Action))
 }
 
 // pursue notes the decided actions (Action_<name> subtrees) in path.
