@@ -60,7 +60,7 @@ type Link struct {
 	served chan error // the in-process server's Serve result; nil for -addr
 	log    *slog.Logger
 
-	in        chan arrival // from the relay; closed when the client's Events is
+	in        chan arrival // from the relay, which closes it when it exits
 	relay     sync.WaitGroup
 	out       chan village.Outgoing
 	sender    sync.WaitGroup
