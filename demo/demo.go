@@ -75,6 +75,11 @@ type NPCReport struct {
 	PathChanges int
 	Statuses    map[string]int
 	Pursued     []string // decided actions its tree ran since the last line (village.Entity.Pursued)
+	// Answered is the action of the decision that answered the player's
+	// last line, when Decided; Decision may be a later one, of the NPC's
+	// own.
+	Answered string
+	Decided  bool
 }
 
 // Report is the outcome of a run.

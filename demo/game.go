@@ -289,7 +289,8 @@ func (g *game) shotErr() error {
 func (g *game) report() *Report {
 	r := &Report{Statuses: g.w.StatusesSent(), NPCs: map[string]NPCReport{}, Frames: g.ticks}
 	for _, n := range g.w.NPCs {
-		r.NPCs[n.ID] = NPCReport{ID: n.ID, Name: n.Name, Says: n.Says, Acts: n.Acts, Answers: n.Answers, Errors: n.Errors, LastError: n.LastError,
+		answered, decided := g.w.AnswerAction(n.ID)
+		r.NPCs[n.ID] = NPCReport{Answered: answered, Decided: decided, ID: n.ID, Name: n.Name, Says: n.Says, Acts: n.Acts, Answers: n.Answers, Errors: n.Errors, LastError: n.LastError,
 			Decision: n.LastDecision, LastAct: n.LastActID, LastSaid: n.LastSaid, Bubble: n.Bubble,
 			TreePath: n.TreePath, PathChanges: n.PathChanges, Statuses: n.Statuses, Pursued: slices.Clone(n.Pursued)}
 	}

@@ -488,6 +488,21 @@ func (w *World) ActsOnAnswer(id string) bool {
 	return r != nil && r.Decided && (r.Action == "" || slices.Contains(n.Pursued, r.Action))
 }
 
+// AnswerAction is the action of NPC id's decision answering the player's
+// last line, and whether that decision came. (Its last decision may be a
+// later one, of its own.)
+func (w *World) AnswerAction(id string) (string, bool) {
+	n := w.byID[id]
+	if n == nil {
+		return "", false
+	}
+	r := w.openReply(n)
+	if r == nil || !r.Decided {
+		return "", false
+	}
+	return r.Action, true
+}
+
 // pursue notes the decided actions (Action_<name> subtrees) in path.
 func (n *Entity) pursue(path []string) {
 	for _, l := range path {
