@@ -258,9 +258,16 @@ func (c MsgpackCodec) Encode(env Envelope) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Most frames fit 512 bytes: one allocation instead of the buffer's
-	// doublings from 64.
-	buf := bytes.NewBuffer(make([]byte, 0, 512))
+	// One allocation of about the frame's size instead of the buffer's
+	// doublings from 64: a perceive with a few entities is ~450 bytes,
+	// most server messages (say deltas, acts) under 128, and frames wait
+	// in send queues and the replay ring, so a bigger buffer than needed
+	// is memory held.
+	size := 128
+	if _, ok := w.Body.(*Perceive); ok {
+		size = 512
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
 	enc := msgpack.GetEncoder()
 	defer msgpack.PutEncoder(enc)
 	enc.Reset(buf)
