@@ -532,6 +532,20 @@ func normalizeKind(k string) string {
 	return k
 }
 
+// calmArrival reports whether id is a player or NPC the NPC does not hold
+// hostile: its arrival is news only when nothing else is going on.
+func (w *WorkingSet) calmArrival(id string) bool {
+	t := w.ents[id]
+	if t == nil {
+		return false
+	}
+	switch strings.ToLower(t.Relation) {
+	case "enemy", "hostile", "rival":
+		return false
+	}
+	return t.Kind == npc.KindPlayer || t.Kind == npc.KindNPC || t.Kind == ""
+}
+
 // Stimulus returns what the NPC perceives at now as the renderer's input,
 // and takes the pending events: entities nearest first with distances in
 // metres, events worded by kind, speech quoted under [Heard] (the renderer
@@ -597,15 +611,18 @@ func (w *WorkingSet) Stimulus(now time.Time) npc.Stimulus {
 			// shown as [Time]
 		case Appeared:
 			// Not for those still around whom [Seen] leaves out: a crowd
-			// walking in would otherwise list every arrival. Nor for
-			// whoever speaks now: someone who walks up and talks is met by
-			// their words, and the embedded model learnt an arrival with
-			// no words as the sign of danger — "p1 appeared" beside a
-			// player's "Hello!" made the NPC flee or call the guard.
+			// walking in would otherwise list every arrival. Nor, while
+			// someone speaks, for the speaker or any other player or NPC
+			// who is not hostile: the talk is what matters then, and the
+			// embedded model learnt arrivals only from scenes without
+			// words, where they mean a greeting or danger — "p1 appeared"
+			// beside a player's "Hello!" made the NPC flee or call the
+			// guard, and so did another NPC walking in. A creature or an
+			// enemy arriving is still shown.
 			if _, here := w.ents[ev.Actor]; here && !slices.ContainsFunc(st.Seen, func(e npc.Entity) bool { return e.ID == ev.Actor }) {
 				continue
 			}
-			if speaks[ev.Actor] {
+			if speaks[ev.Actor] || len(speaks) > 0 && w.calmArrival(ev.Actor) {
 				continue
 			}
 			st.Events = append(st.Events, npc.Event{Kind: ev.Kind, Actor: ev.Actor, Target: ev.Target, Text: ev.Text})

@@ -103,7 +103,11 @@ func TestSeenShowsTheInvolvedThenTheNearest(t *testing.T) {
 	w := New(Config{SelfID: "n0", PromptEntities: 4})
 	var ents []protocol.Entity
 	for i := range 20 {
-		ents = append(ents, protocol.Entity{ID: fmt.Sprintf("e%02d", i), Position: protocol.Vec{X: float64(i + 1)}})
+		e := protocol.Entity{ID: fmt.Sprintf("e%02d", i), Kind: "npc", Position: protocol.Vec{X: float64(i + 1)}}
+		if i == 0 {
+			e.Kind = "creature" // a wolf at the door
+		}
+		ents = append(ents, e)
 	}
 	w.Apply(at(0), &protocol.Perceive{Entities: ents, Events: []protocol.Event{
 		{Kind: "speech", Source: "e15", Text: "over here!"},
@@ -124,9 +128,10 @@ func TestSeenShowsTheInvolvedThenTheNearest(t *testing.T) {
 		}
 	}
 	slices.Sort(arrived)
-	// Not e15 either: it speaks, and its words are what meets the NPC.
-	if want := "e00 e09 e12"; strings.Join(arrived, " ") != want {
-		t.Errorf("arrivals shown: %q; want those [Seen] shows, except the speaker: %q", strings.Join(arrived, " "), want)
+	// While e15 speaks, only the creature's arrival is news: the NPCs'
+	// (e15's own included) are left out.
+	if want := "e00"; strings.Join(arrived, " ") != want {
+		t.Errorf("arrivals shown: %q; want only the creature's, %q", strings.Join(arrived, " "), want)
 	}
 	// With nothing happening, the nearest four.
 	w.Apply(at(1), &protocol.Perceive{Entities: ents})
