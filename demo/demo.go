@@ -135,16 +135,13 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	lore := world.Lore + "\nPlaces: "
-	for i, p := range world.Places {
-		if i > 0 {
-			lore += "; "
-		}
-		lore += p.Name + " (" + p.Note + ")"
-	}
 	w := village.NewWorld(m, people, opt.Seed)
+	// The lore alone: a server that knows the world id (every Anima server
+	// ships assets/worlds) lists its places with their prompt ids under
+	// [Places]; naming them in the lore text too put each place in every
+	// prompt twice (~80 tokens).
 	l, err := link.Start(ctx, link.Options{Addr: opt.Addr, APIKey: opt.APIKey, Server: opt.Server, Logger: opt.Logger},
-		w, &protocol.World{WorldID: world.ID, Lore: lore})
+		w, &protocol.World{WorldID: world.ID, Lore: world.Lore})
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
