@@ -69,6 +69,10 @@ type Config struct {
 	// ServerMetrics gathers the server's Prometheus metrics (queue drops,
 	// errors, tick lag) at the start and the end; nil leaves them out.
 	ServerMetrics func(ctx context.Context) ([]*dto.MetricFamily, error)
+	// AtEnd, if set, is called when the steady phase ends, before any
+	// client closes (a heap profile of the whole load, say); Run returns
+	// its error with the report.
+	AtEnd func() error
 	// Progress, if set, is called once a second with the last second's
 	// figures and the run's elapsed share in [0, 1].
 	Progress func(s Sample, done float64)
@@ -236,6 +240,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	steadyStart := time.Now()
 	worlds.Wait()
 	steadyEnd := time.Now()
+	var endErr error
+	if cfg.AtEnd != nil {
+		if err := cfg.AtEnd(); err != nil {
+			endErr = fmt.Errorf("loadtest: at end: %w", err) // after the clients close
+		}
+	}
 
 	// Drain: give outstanding replies a moment, then close every client.
 	deadline := time.Now().Add(cfg.Drain)
@@ -270,7 +280,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r := buildReport(&cfg, rec, conns, samples, steadyS, unfinished, before, after)
 	r.Started = start
-	return r, nil
+	return r, endErr
 }
 
 // outstanding counts player lines still waiting for their reply.

@@ -42,14 +42,25 @@ func shortRun(t *testing.T) (*Report, *Local) {
 		Seed: 7, Drain: 2 * time.Second,
 		ServerMetrics: l.Gather, Resources: SelfResources, ResourcesFrom: "test process",
 	}
-	var progress int
+	var progress, atEnd int
 	cfg.Progress = func(Sample, float64) { progress++ }
+	// AtEnd runs once, while every connection is still open.
+	cfg.AtEnd = func() error {
+		atEnd++
+		if n := l.Server.SessionCount(); n != cfg.Conns {
+			t.Errorf("at the end %d sessions were open; want all %d", n, cfg.Conns)
+		}
+		return nil
+	}
 	r, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	if progress < 2 {
 		t.Errorf("Progress called %d times in a 3.5 s run; want once a second", progress)
+	}
+	if atEnd != 1 {
+		t.Errorf("AtEnd called %d times; want once", atEnd)
 	}
 	return r, l
 }

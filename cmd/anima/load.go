@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"time"
 
@@ -55,6 +56,7 @@ func load(ctx context.Context, args []string, stdout io.Writer) error {
 	htmlOut := fs.String("html", "", "also write a self-contained HTML report with charts to this file")
 	quiet := fs.Bool("q", false, "no progress line")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole process (server and clients) to this `file` (go tool pprof)")
+	memProfile := fs.String("memprofile", "", "write a heap profile of the whole process to this `file` at the end of the run, before anything is closed (go tool pprof)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: anima load [flags]\n\nSimulates -conns game servers with -npcs NPCs each against a real server and reports latencies,\nthroughput, errors and resources. Without -addr the server runs in this process on 127.0.0.1,\nwith NPC minds on the embedded model (or -m FILE), as anima serve runs them; -standin\nputs the keyword stand-in in their place, to measure the server alone.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -165,6 +167,22 @@ func load(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		// At the run's end the server, its NPCs and the clients are all
+		// still live: the profile shows what a node of this size holds.
+		cfg.AtEnd = func() error {
+			f, err := os.Create(*memProfile)
+			if err != nil {
+				return err
+			}
+			runtime.GC()
+			if err := pprof.WriteHeapProfile(f); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		}
 	}
 	rep, err := loadtest.Run(ctx, cfg)
 	if err != nil {
