@@ -45,6 +45,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // Grammar is a compiled schema over one vocabulary. It is safe for
@@ -61,10 +62,14 @@ type Grammar struct {
 
 	maxMasks int // how many masks the cache may hold
 
-	// mu guards masks, forced and the walk scratch.
+	// static is the bytes the compiled automaton holds (Compile).
+	static int64
+
+	// mu guards masks, forced, cached and the walk scratch.
 	mu     sync.Mutex
 	masks  map[string]*maskEntry // normalized state key → allowed tokens
 	forced map[string][]int32    // exact state key → forced token run
+	cached int64                 // the bytes masks and forced hold
 	walk   walker
 }
 
@@ -108,7 +113,34 @@ func Compile(schema []byte, vocab *Vocab) (*Grammar, error) {
 	}
 	g.maxMasks = max(16, MaxMaskCacheBytes/(len(g.empty)*8+64))
 	g.walk.ofs = make([]int, vocab.maxLen+2)
+	g.static = g.automatonBytes()
 	return g, nil
+}
+
+// Sizes of what a Grammar holds, for Cost; mapEntryBytes is a map
+// entry's share of its buckets (key and value headers, hash, overhead).
+const (
+	nodeBytes     = int64(unsafe.Sizeof(node{}))
+	edgeBytes     = int64(unsafe.Sizeof(edge{}))
+	mapEntryBytes = 64
+)
+
+// automatonBytes is what the compiled automaton holds: nodes with their
+// edges, string and number leaves, the field index, the empty mask.
+func (g *Grammar) automatonBytes() int64 {
+	n := int64(cap(g.nodes))*nodeBytes + int64(cap(g.strs))*int64(unsafe.Sizeof(strLeaf{})) +
+		int64(cap(g.nums))*int64(unsafe.Sizeof(numLeaf{})) + int64(len(g.empty))*8 + int64(cap(g.emptyIDs))*4 +
+		int64(cap(g.walk.ofs))*8
+	for i := range g.nodes {
+		n += int64(cap(g.nodes[i].edges))*edgeBytes + int64(cap(g.nodes[i].eps))*4
+	}
+	for _, l := range g.strs {
+		n += int64(len(l.path))
+	}
+	for p, ids := range g.fields {
+		n += mapEntryBytes + int64(len(p)) + int64(cap(ids))*4
+	}
+	return n
 }
 
 // Vocab is the vocabulary g was compiled over.
@@ -117,11 +149,13 @@ func (g *Grammar) Vocab() *Vocab { return g.vocab }
 // Nodes is the number of automaton nodes, a measure of the schema's size.
 func (g *Grammar) Nodes() int { return len(g.nodes) }
 
-// Cost estimates the bytes g holds now, for caches that weigh entries.
+// Cost is the bytes g holds now, for caches that weigh entries: the
+// automaton, and the masks and forced runs computed so far with their keys
+// (a sparse mask's list of ids too, up to MaxSparse of them).
 func (g *Grammar) Cost() int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return int64(len(g.nodes))*48 + int64(len(g.masks))*int64(len(g.empty)*8+64) + int64(len(g.forced))*64
+	return g.static + g.cached
 }
 
 // closure appends thread (n, 0, 0), or, for a node with epsilon edges, the
@@ -333,7 +367,8 @@ func (g *Grammar) mask(ts []thread, m *Matcher) *maskEntry {
 		return e
 	}
 	var e *maskEntry
-	if len(g.masks) < g.maxMasks {
+	kept := len(g.masks) < g.maxMasks
+	if kept {
 		e = &maskEntry{bits: NewBitset(g.vocab.Size())}
 		g.masks[string(m.key)] = e
 	} else {
@@ -343,6 +378,10 @@ func (g *Grammar) mask(ts []thread, m *Matcher) *maskEntry {
 		e = &m.scratch
 	}
 	e.fill(g, m.cls)
+	if kept {
+		g.cached += mapEntryBytes + int64(len(m.key)) + int64(unsafe.Sizeof(maskEntry{})) +
+			int64(len(e.bits))*8 + int64(cap(e.ids))*4
+	}
 	return e
 }
 

@@ -208,6 +208,7 @@ func (m *Matcher) Forced() []int32 {
 	f := g.computeForced(m.cur, m) // uses m.key for masks
 	if len(g.forced) < g.maxMasks {
 		g.forced[string(m.fkey)] = f
+		g.cached += mapEntryBytes + int64(len(m.fkey)) + int64(cap(f))*4
 	}
 	return f
 }
