@@ -40,6 +40,7 @@ func OpenMinds(d *Decoder, dataDir string, cfg mind.Config) (*Minds, error) {
 			return nil, err
 		}
 	}
+	local := cfg.Generator == nil && d.remote == nil && d.eng != nil
 	if cfg.Generator == nil {
 		cfg.Generator = d
 	}
@@ -47,6 +48,15 @@ func OpenMinds(d *Decoder, dataDir string, cfg mind.Config) (*Minds, error) {
 	cfg.TickLag = func(lag time.Duration) { m.tickLag.Observe(lag.Seconds()) }
 	if cfg.ContextTokens == 0 {
 		cfg.ContextTokens = d.context
+	}
+	if cfg.Workers == 0 && local {
+		// As many thinks at once as the engine decodes: more would wait
+		// in its queue in arrival order, out of reach of the minds' own
+		// queue, which serves the newest lines first when behind. At
+		// 2,000 NPCs (anima load, 2 min runs) 10 workers instead of 16
+		// halved the first say's p50 (1,049 -> 582 ms) at the same
+		// throughput.
+		cfg.Workers = d.eng.Slots()
 	}
 	if m.Host, err = mind.New(cfg); err != nil {
 		if m.store != nil {

@@ -51,7 +51,7 @@ func load(ctx context.Context, args []string, stdout io.Writer) error {
 	modelPath := fs.String("m", "", "in-process server: GGUF model `file` instead of the embedded one")
 	threads := fs.Int("threads", 0, "in-process server: compute threads (0: all cores)")
 	cacheMiB := fs.Int64("cache-mib", node.DefaultCacheBytes>>20, "in-process server: MiB of the engine's prefix store")
-	workers := fs.Int("think-workers", 0, "in-process server: NPC thinks decoded at once (default 16)")
+	workers := fs.Int("think-workers", 0, "in-process server: NPC thinks decoded at once (default: as many as the engine decodes together, 10; 16 with -remote)")
 	jsonOut := fs.Bool("json", false, "print the report as one JSON object instead of the summary")
 	htmlOut := fs.String("html", "", "also write a self-contained HTML report with charts to this file")
 	quiet := fs.Bool("q", false, "no progress line")

@@ -40,7 +40,7 @@ func runServe(ctx context.Context, args []string) error {
 	threads := fs.Int("threads", 0, "compute threads (0: all cores)")
 	cacheMiB := fs.Int64("cache-mib", node.DefaultCacheBytes>>20, "MiB of the prefix store, which keeps prompts' keys and values for the next prompt that starts alike (a conversation's next turn)")
 	dataDir := fs.String("data", defaultDataDir(), "`dir`ectory of the NPC memory store; empty: memories last only as long as the process")
-	workers := fs.Int("think-workers", 0, "NPC thinks decoded at once (default 16)")
+	workers := fs.Int("think-workers", 0, "NPC thinks decoded at once (default: as many as the engine decodes together, 10; 16 with -remote)")
 	oa := addOpenAIFlags(fs)
 	rf := addRemoteFlags(fs)
 	fs.Usage = func() {

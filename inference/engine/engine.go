@@ -303,6 +303,11 @@ func (s CacheStats) HitRate() float64 {
 	return float64(s.ReusedTokens) / float64(s.PromptTokens)
 }
 
+// Slots is how many sequences the engine decodes at once, urgent slots
+// included: a caller with more requests in flight than this only queues
+// them in the engine, in order, where it could choose better itself.
+func (e *Engine) Slots() int { return e.opt.MaxSeqs + e.opt.UrgentSeqs }
+
 // CacheStats returns the engine's prefix-reuse figures so far.
 func (e *Engine) CacheStats() CacheStats {
 	e.statsMu.Lock()
