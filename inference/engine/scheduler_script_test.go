@@ -223,9 +223,9 @@ func (m *schedMachine) flush(b *strings.Builder) {
 }
 
 func (m *schedMachine) req(c *scriptCase) (*schedReq, error) {
-	r, ok := m.reqs[c.args["r"]]
+	r, ok := m.reqs[c.Args["r"]]
 	if !ok {
-		return nil, fmt.Errorf("no request %q", c.args["r"])
+		return nil, fmt.Errorf("no request %q", c.Args["r"])
 	}
 	return r, nil
 }
@@ -240,22 +240,22 @@ func describe(r *schedReq) string {
 }
 
 func (m *schedMachine) run(c *scriptCase) (string, error) {
-	if c.cmd != "engine" && m.e == nil {
-		return "", fmt.Errorf("%s before engine", c.cmd)
+	if c.Cmd != "engine" && m.e == nil {
+		return "", fmt.Errorf("%s before engine", c.Cmd)
 	}
 	var b strings.Builder
-	switch c.cmd {
+	switch c.Cmd {
 	case "engine":
 		if err := m.start(c); err != nil {
 			return "", err
 		}
 		fmt.Fprintf(&b, "%d slots (%d urgent), queue of %d", m.e.opt.MaxSeqs+m.e.opt.UrgentSeqs, m.e.opt.UrgentSeqs, m.e.opt.QueueSize)
 	case "submit":
-		name := c.args["r"]
+		name := c.Args["r"]
 		if _, dup := m.reqs[name]; dup || name == "" {
 			return "", fmt.Errorf("request name %q: want a new one", name)
 		}
-		segs, err := scriptPrompt(c.args["npc"], c.args["line"])
+		segs, err := scriptPrompt(c.Args["npc"], c.Args["line"])
 		if err != nil {
 			return "", err
 		}
@@ -266,7 +266,7 @@ func (m *schedMachine) run(c *scriptCase) (string, error) {
 		if req.MaxTokens, err = intArg(c, "max", 4); err != nil {
 			return "", err
 		}
-		if d, ok := c.args["deadline"]; ok {
+		if d, ok := c.Args["deadline"]; ok {
 			dur, err := time.ParseDuration(d)
 			if err != nil {
 				return "", err
@@ -305,13 +305,13 @@ func (m *schedMachine) run(c *scriptCase) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if c.cmd == "run" {
+		if c.Cmd == "run" {
 			n = 1000
 		}
 		i := 0
 		for ; i < n && m.step(); i++ {
 		}
-		if c.cmd == "run" && i == n {
+		if c.Cmd == "run" && i == n {
 			return "", fmt.Errorf("still running after %d iterations", n)
 		}
 		m.flush(&b)
@@ -331,7 +331,7 @@ func (m *schedMachine) run(c *scriptCase) (string, error) {
 		<-r.done // a waiting request leaves the queue at once
 		fmt.Fprintf(&b, "%s; %d in the queue", describe(r), m.e.Queued())
 	case "sleep":
-		d, err := time.ParseDuration(c.args["d"])
+		d, err := time.ParseDuration(c.Args["d"])
 		if err != nil {
 			return "", err
 		}
@@ -364,7 +364,7 @@ func (m *schedMachine) run(c *scriptCase) (string, error) {
 		fmt.Fprintf(&b, "%d requests, %d hits; %d of %d prompt tokens reused; %d slots; store %d of %d bytes, %d evictions",
 			s.Requests, s.Hits, s.ReusedTokens, s.PromptTokens, s.Slots, s.StoreBytes, s.StoreBudget, s.StoreEvictions)
 	default:
-		return "", fmt.Errorf("unknown command %q", c.cmd)
+		return "", fmt.Errorf("unknown command %q", c.Cmd)
 	}
 	return b.String(), nil
 }

@@ -63,15 +63,15 @@ func (m *storeMachine) state(name string) (*storeState, error) {
 }
 
 func (m *storeMachine) run(c *scriptCase) (string, error) {
-	toks, err := parseTokens(c.args["tokens"])
+	toks, err := parseTokens(c.Args["tokens"])
 	if err != nil {
 		return "", err
 	}
-	if c.cmd != "store" && m.p == nil {
-		return "", fmt.Errorf("%s before store", c.cmd)
+	if c.Cmd != "store" && m.p == nil {
+		return "", fmt.Errorf("%s before store", c.Cmd)
 	}
 	var b strings.Builder
-	switch c.cmd {
+	switch c.Cmd {
 	case "store":
 		n, err := intArg(c, "blocks", 0)
 		if err != nil {
@@ -85,7 +85,7 @@ func (m *storeMachine) run(c *scriptCase) (string, error) {
 		}
 		fmt.Fprintf(&b, "%d blocks of %d tokens, %d bytes each", m.p.c.Blocks(), m.p.c.BlockTokens(), m.p.c.BlockBytes())
 	case "prefill":
-		s, err := m.state(c.args["s"])
+		s, err := m.state(c.Args["s"])
 		if err != nil {
 			return "", err
 		}
@@ -97,11 +97,11 @@ func (m *storeMachine) run(c *scriptCase) (string, error) {
 			return "", err
 		}
 		s.toks = toks
-		fmt.Fprintf(&b, "%s holds %d tokens (%d computed)", c.args["s"], len(toks), len(toks)-have)
+		fmt.Fprintf(&b, "%s holds %d tokens (%d computed)", c.Args["s"], len(toks), len(toks)-have)
 	case "save":
-		s, ok := m.states[c.args["s"]]
+		s, ok := m.states[c.Args["s"]]
 		if !ok {
-			return "", fmt.Errorf("no state %q", c.args["s"])
+			return "", fmt.Errorf("no state %q", c.Args["s"])
 		}
 		before := m.p.c.Stats()
 		m.p.save(s.st, s.toks)
@@ -109,7 +109,7 @@ func (m *storeMachine) run(c *scriptCase) (string, error) {
 		fmt.Fprintf(&b, "published %d blocks (%d already stored), evicted %d\n", after.Published-before.Published, after.Deduplicated-before.Deduplicated, after.Evictions-before.Evictions)
 		b.WriteString(m.summary())
 	case "load":
-		s, err := m.state(c.args["s"])
+		s, err := m.state(c.Args["s"])
 		if err != nil {
 			return "", err
 		}
@@ -119,7 +119,7 @@ func (m *storeMachine) run(c *scriptCase) (string, error) {
 		}
 		n := m.p.load(s.st, toks, have)
 		s.toks = toks[:n]
-		fmt.Fprintf(&b, "%s holds %d tokens (%d loaded)", c.args["s"], n, n-have)
+		fmt.Fprintf(&b, "%s holds %d tokens (%d loaded)", c.Args["s"], n, n-have)
 		if n > have {
 			d, err := m.diff(s.st, toks[:n])
 			if err != nil {
@@ -134,15 +134,15 @@ func (m *storeMachine) run(c *scriptCase) (string, error) {
 	case "hold":
 		q := m.p.c.NewSeq()
 		n := m.p.c.Start(q, toks)
-		m.held[c.args["s"]] = q
-		fmt.Fprintf(&b, "%s holds %d tokens in blocks %v", c.args["s"], n, q.Blocks())
+		m.held[c.Args["s"]] = q
+		fmt.Fprintf(&b, "%s holds %d tokens in blocks %v", c.Args["s"], n, q.Blocks())
 	case "release":
-		q, ok := m.held[c.args["s"]]
+		q, ok := m.held[c.Args["s"]]
 		if !ok {
-			return "", fmt.Errorf("no hold %q", c.args["s"])
+			return "", fmt.Errorf("no hold %q", c.Args["s"])
 		}
 		m.p.c.Release(q)
-		delete(m.held, c.args["s"])
+		delete(m.held, c.Args["s"])
 		b.WriteString(m.summary())
 	case "match":
 		blocks, n := m.p.c.Match(toks, nil)
@@ -150,10 +150,10 @@ func (m *storeMachine) run(c *scriptCase) (string, error) {
 	case "stats":
 		b.WriteString(m.summary())
 	default:
-		return "", fmt.Errorf("unknown command %q", c.cmd)
+		return "", fmt.Errorf("unknown command %q", c.Cmd)
 	}
 	if err := m.p.c.Check(); err != nil {
-		return "", fmt.Errorf("after %s: %w", c.line, err)
+		return "", fmt.Errorf("after %s: %w", c.Line, err)
 	}
 	return b.String(), nil
 }
