@@ -17,15 +17,15 @@ func (overloadedModel) Generate(context.Context, mind.Request, func(string)) (mi
 	return mind.Result{}, mind.ErrOverloaded
 }
 
-// When the model is overloaded, a player's line gets an overloaded error,
-// the NPC's tree goes on (its routine's acts keep coming), and
-// anima_npc_tree_only_total counts it.
-func TestMindsOverloadedGoesOnWithTheTree(t *testing.T) {
+// newTestMinds is NPC minds (no ambient thinking) on gen, as the server's
+// host, closed with the test.
+func newTestMinds(t *testing.T, gen mind.Generator) *Minds {
+	t.Helper()
 	a, err := mind.DefaultAssets()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := mind.New(mind.Config{Generator: overloadedModel{}, Assets: a, NoAmbient: true,
+	h, err := mind.New(mind.Config{Generator: gen, Assets: a, NoAmbient: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -35,6 +35,14 @@ func TestMindsOverloadedGoesOnWithTheTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+// When the model is overloaded, a player's line gets an overloaded error,
+// the NPC's tree goes on (its routine's acts keep coming), and
+// anima_npc_tree_only_total counts it.
+func TestMindsOverloadedGoesOnWithTheTree(t *testing.T) {
+	m := newTestMinds(t, overloadedModel{})
 	ts := startServer(t, testConfig(), serverOpt{host: m})
 	if err := m.register(ts.reg); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -29,20 +28,7 @@ func (followModel) Generate(_ context.Context, _ mind.Request, say func(string))
 // from the one before (sent on change only). An NPC spawned without it gets
 // none.
 func TestTreePathOverTheWire(t *testing.T) {
-	a, err := mind.DefaultAssets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := mind.New(mind.Config{Generator: followModel{}, Assets: a, NoAmbient: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	m, err := NewMinds(h, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newTestMinds(t, followModel{})
 	ts := startServer(t, testConfig(), serverOpt{host: m})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
