@@ -101,6 +101,9 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if soak.Duration < 0 {
+		return fmt.Errorf("-soak %v: want a duration > 0 (or none, for the speed figures)", soak.Duration)
+	}
 	if soak.Duration > 0 {
 		return runSoak(ctx, m, f, *path, pool.Threads(), *soak, *asJSON, stdout)
 	}

@@ -169,19 +169,20 @@ func load(ctx context.Context, args []string, stdout io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	if *memProfile != "" {
+		// Created now, so that a bad path fails before the run, not after.
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
 		// At the run's end the server, its NPCs and the clients are all
 		// still live: the profile shows what a node of this size holds.
 		cfg.AtEnd = func() error {
-			f, err := os.Create(*memProfile)
-			if err != nil {
-				return err
-			}
 			runtime.GC()
 			if err := pprof.WriteHeapProfile(f); err != nil {
-				f.Close()
 				return err
 			}
-			return f.Close()
+			return f.Close() // the deferred Close then does nothing
 		}
 	}
 	rep, err := loadtest.Run(ctx, cfg)
