@@ -62,6 +62,13 @@ func runDemo(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if *stats != "" {
+		// Found now, not after the designer has played: the file is
+		// created empty and written at the end.
+		if err := os.WriteFile(*stats, nil, 0o644); err != nil {
+			return fmt.Errorf("-stats: %w", err)
+		}
+	}
 	opt := demo.Options{Addr: *addr, APIKey: *apiKey, World: *world, Screenshot: *shot, Stats: *stats != ""}
 	if *verbose {
 		opt.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
