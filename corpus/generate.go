@@ -98,6 +98,25 @@ type Generator struct {
 	langs  []Lang
 	packs  map[Lang]*langPack
 	worlds map[Lang][]*world
+	group  int // consecutive examples sharing language, world and persona
+}
+
+// MaxGroup is the largest group SetGroup accepts: a group shares one prompt
+// prefix, and more than this many examples of one persona would crowd out
+// the variety of personas a training batch sees.
+const MaxGroup = 64
+
+// SetGroup makes consecutive examples come in groups of k sharing
+// language, world and persona (hence the same lore and persona segments)
+// with different situations, so that a trainer can share their prompt
+// prefix. Example i belongs to group i/k and stays a pure function of
+// (seed, split, i, k). k = 1, the default, gives the ungrouped corpus.
+func (g *Generator) SetGroup(k int) error {
+	if k < 1 || k > MaxGroup {
+		return fmt.Errorf("corpus: group size %d out of range (want 1 to %d)", k, MaxGroup)
+	}
+	g.group = k
+	return nil
 }
 
 // New returns a generator for split, deterministic from seed. langs limits
@@ -109,7 +128,7 @@ func New(cat *catalog.Catalog, seed uint64, split Split, langs []Lang) (*Generat
 	if len(langs) == 0 {
 		langs = []Lang{English, Korean}
 	}
-	g := &Generator{cat: cat, seed: seed, split: split, langs: langs, packs: map[Lang]*langPack{}, worlds: map[Lang][]*world{}}
+	g := &Generator{cat: cat, seed: seed, split: split, langs: langs, packs: map[Lang]*langPack{}, worlds: map[Lang][]*world{}, group: 1}
 	for _, l := range langs {
 		if l != English && l != Korean {
 			return nil, fmt.Errorf("corpus: unknown language %q (want en or ko)", l)
@@ -245,15 +264,27 @@ func placeTypeByKey(k string) *placeType {
 }
 
 // Example returns example i of the generator's split. It is a pure function
-// of (seed, split, i).
+// of (seed, split, i) and the group size (see SetGroup).
 func (g *Generator) Example(i int) (*Example, error) {
 	salt := uint64(0)
 	if g.split == Heldout {
 		salt = 1 << 62
 	}
 	r := rand.New(rand.NewPCG(g.seed, salt|uint64(i)))
-	lang := g.langs[r.IntN(len(g.langs))]
-	s := newScene(g, r, lang)
+	var s *scene
+	if g.group <= 1 {
+		lang := g.langs[r.IntN(len(g.langs))]
+		s = newScene(g, r, lang)
+	} else {
+		// The group's own stream (bit 61 keeps it apart from every
+		// example's) draws language, world and persona; the example's
+		// stream then draws the situation, so a group's examples differ.
+		gr := rand.New(rand.NewPCG(g.seed, salt|1<<61|uint64(i/g.group)))
+		lang := g.langs[gr.IntN(len(g.langs))]
+		s = newScene(g, gr, lang)
+		s.r = r
+		s.reset()
+	}
 	s.e.ID = fmt.Sprintf("%s-%d-%07d", g.split, g.seed, i)
 	for try := 0; ; try++ {
 		sc := pickScenario(r)

@@ -24,11 +24,15 @@ func runCorpus(ctx context.Context, args []string) error {
 	out := fs.String("o", "-", "output JSONL file (- for stdout)")
 	catFile := fs.String("catalog", "", "action catalog JSON (default: the embedded assets/catalog/actions.json)")
 	quiet := fs.Bool("q", false, "do not print the summary")
+	group := fs.Int("group", 1, "consecutive examples sharing world and persona (1 to 64), so a trainer can share their prompt prefix")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *n < 0 || *start < 0 {
 		return fmt.Errorf("-n and -start must not be negative")
+	}
+	if *group < 1 || *group > corpus.MaxGroup {
+		return fmt.Errorf("-group %d: want 1 to %d", *group, corpus.MaxGroup)
 	}
 	sp, err := corpus.ParseSplit(*split)
 	if err != nil {
@@ -49,6 +53,9 @@ func runCorpus(ctx context.Context, args []string) error {
 	}
 	g, err := corpus.New(cat, *seed, sp, langs)
 	if err != nil {
+		return err
+	}
+	if err := g.SetGroup(*group); err != nil {
 		return err
 	}
 	var w io.Writer = os.Stdout
