@@ -95,7 +95,8 @@ type Example struct {
 	Available  map[string]string `json:"available"` // id → target kind, what a decision may name
 	Labels     Labels            `json:"labels"`
 
-	input npc.PromptInput // kept for tests
+	input      npc.PromptInput // kept for tests
+	bystanders []string        // ids of the crowd added by scene.crowd, kept for tests
 }
 
 // Prompt is the whole rendered prompt.

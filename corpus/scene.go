@@ -446,7 +446,62 @@ func (s *scene) decide(emotion, action, target, item, say string) {
 
 func (s *scene) emo(options ...string) string { return pick(s.r, options) }
 
+// maxSeen is how many entities the runtime shows the model at most.
+const maxSeen = 6
+
+// crowdless is logically constant: the kinds whose right answer depends on
+// who else is around (guards to call, a speaking NPC, a victim, anyone to
+// warn), where a bystander could be a right target that the labels do not
+// name, or a wrong one they would not catch.
+var crowdless = map[string]bool{"threat": true, "theft": true, "attacked": true, "npc_greet": true, "npc_alarm": true}
+
+// crowd now and then puts bystanders in view, up to what the runtime shows,
+// so the model learns to name the one a situation is about among several.
+// They are never a labelled target. It draws last, so that an example
+// without a crowd is the example it was before crowds existed.
+func (s *scene) crowd() {
+	if crowdless[s.e.Kind] || strings.HasPrefix(s.e.Kind, "amb_") || len(s.now.Seen) >= maxSeen || s.r.IntN(100) >= 30 {
+		return
+	}
+	named := func(n string) bool {
+		return slices.ContainsFunc(s.now.Seen, func(e npc.Entity) bool { return e.Name == n })
+	}
+	for range 1 + s.r.IntN(maxSeen-len(s.now.Seen)) {
+		var e npc.Entity
+		if s.r.IntN(2) == 0 {
+			e = npc.Entity{ID: s.id("n", 30), Kind: npc.KindNPC, Role: s.roleWord(pick(s.r, crowdRoles)), Where: s.dist(4, 25)}
+			for e.Name == "" || named(e.Name) {
+				e.Name = s.freshName()
+			}
+		} else {
+			e = npc.Entity{ID: s.id("p", 9), Kind: npc.KindPlayer, Where: s.dist(4, 25)}
+			if s.r.IntN(2) == 0 && len(s.lp.players) > 2 {
+				for e.Name == "" || e.Name == s.pname || named(e.Name) {
+					e.Name = pick(s.r, s.lp.players)
+				}
+			}
+		}
+		s.see(e)
+		s.e.bystanders = append(s.e.bystanders, e.ID)
+	}
+}
+
+// crowdRoles is logically constant: the roles a bystander may have. No one
+// on duty (a guard could be called), thief (one could be chased), healer or
+// mender (a request sent to a resident could be sent to them instead).
+var crowdRoles = func() []*role {
+	var out []*role
+	for i := range roles {
+		r := &roles[i]
+		if r.key != "thief" && !r.has(onDuty|canHeal|canRepair) {
+			out = append(out, r)
+		}
+	}
+	return out
+}()
+
 func (s *scene) finish() (*Example, error) {
+	s.crowd()
 	if s.nameAddr {
 		s.mention(s.pname)
 	}
