@@ -79,6 +79,14 @@ def apply_rope(x, cos, sin):
     return torch.cat([a * c - b * s, a * s + b * c], dim=-1).to(x.dtype)
 
 
+def rope_rows(x, cos, sin):
+    """NeoX rotation of x (N, H, D) with cos, sin (N, D/2)."""
+    half = x.shape[-1] // 2
+    a, b = x[..., :half].float(), x[..., half:].float()
+    c, s = cos.unsqueeze(1), sin.unsqueeze(1)
+    return torch.cat([a * c - b * s, a * s + b * c], dim=-1).to(x.dtype)
+
+
 def attend(q, k, v, mask):
     """softmax(q k^T / sqrt(d) where mask (None: causal), else -inf) v.
     PyTorch 2's fused kernel where there is one; the same product written
@@ -120,6 +128,41 @@ class Attention(nn.Module):
         v = v.repeat_interleave(g, dim=1)
         o = attend(q, k, v, mask)
         return self.wo(o.transpose(1, 2).reshape(B, T, c.heads * c.head_dim))
+
+
+    def forward_tree(self, x, cos, sin, t):
+        """Attention for forward_tree: x (N, dim) real tokens, prefix
+        tokens first; cos, sin (N, head_dim/2) at their positions."""
+        c = self.c
+        N = x.shape[0]
+        g = c.heads // c.kv_heads
+        q = self.q_norm(self.wq(x).view(N, c.heads, c.head_dim))
+        k = self.k_norm(self.wk(x).view(N, c.kv_heads, c.head_dim))
+        v = self.wv(x).view(N, c.kv_heads, c.head_dim)
+        q, k = rope_rows(q, cos, sin), rope_rows(k, cos, sin)
+
+        def pad(z, slots, rows, cols, lo, hi):
+            # (rows*cols, H, D) with z[lo:hi] at slots, zeros elsewhere,
+            # as (rows, H, cols, D).
+            out = z.new_zeros(rows * cols, z.shape[1], z.shape[2]).index_copy(0, slots, z[lo:hi])
+            return out.view(rows, cols, z.shape[1], z.shape[2]).transpose(1, 2)
+
+        G, P, B, S, Np = t.groups, t.prefix_len, t.branches, t.branch_len, t.prefix_tokens
+        qb = pad(q, t.br_slot, B, S, Np, N)
+        kb = pad(k, t.br_slot, B, S, Np, N).repeat_interleave(g, dim=1)
+        vb = pad(v, t.br_slot, B, S, Np, N).repeat_interleave(g, dim=1)
+        outs = []
+        if P > 0:
+            qp = pad(q, t.pre_slot, G, P, 0, Np)
+            kp = pad(k, t.pre_slot, G, P, 0, Np).repeat_interleave(g, dim=1)
+            vp = pad(v, t.pre_slot, G, P, 0, Np).repeat_interleave(g, dim=1)
+            op = attend(qp, kp, vp, None)  # (G, H, P, D); right padding needs only causality
+            outs.append(op.transpose(1, 2).reshape(G * P, -1).index_select(0, t.pre_slot))
+            kb = torch.cat([kp.index_select(0, t.br_group), kb], dim=2)
+            vb = torch.cat([vp.index_select(0, t.br_group), vb], dim=2)
+        ob = attend(qb, kb, vb, t.br_mask)  # (B, H, S, D)
+        outs.append(ob.transpose(1, 2).reshape(B * S, -1).index_select(0, t.br_slot))
+        return self.wo(torch.cat(outs, dim=0))
 
 
 class MoE(nn.Module):
@@ -211,6 +254,27 @@ class Model(nn.Module):
             x, a = b(x, cos, sin, mask)
             aux = aux + a
         return self.output(self.norm(x)), aux / len(self.blocks)
+
+    def forward_tree(self, t):
+        """The forward pass over a batch of prefix trees (a Tree from
+        train.py's tree_batch): each group's shared prefix runs once, and
+        each of its branches attends to the prefix's keys and values and
+        then to its own, causally, at positions that continue the prefix's.
+        That is the same function as forward() on every branch's whole
+        sequence, for a fraction of the work when branches share long
+        prefixes (lore and persona). Only real tokens go through the
+        token-wise layers; attention alone sees the padded layouts.
+        Returns the final hidden states of the real tokens, in t's order,
+        and the mean auxiliary loss."""
+        c = self.c
+        cos, sin = rope_tables(t.pos, c.head_dim, c.rope_base)  # (N, half)
+        x = self.embed(t.ids)
+        aux = 0.0
+        for b in self.blocks:
+            x = x + b.attn.forward_tree(b.attn_norm(x), cos, sin, t)
+            y, a = b.moe(b.ffn_norm(x))
+            x, aux = x + y, aux + a
+        return self.norm(x), aux / len(self.blocks)
 
     def gguf_tensors(self):
         """(GGUF name, GGUF shape, float32 CPU tensor in GGUF memory order)."""

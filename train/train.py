@@ -16,9 +16,14 @@ Outputs in --out:
                                (so an F32 GGUF export must reproduce them)
   train.log                    the run's settings and summary
 
-Each batch holds examples of similar length, padded at the end, about
---batch-tokens tokens in all; every example starts at position 0 with a
-causal mask, exactly as the runtime presents it.
+Consecutive examples that share a long prompt prefix (`anima corpus -group
+K` writes K examples of one world and persona in a row) form a prefix tree:
+the shared prefix runs once and each example's own tokens attend to it and
+then to themselves, causally, at the positions that follow it. That is the
+same computation as running every example alone from position 0 with a
+causal mask, exactly as the runtime presents it (train/test_tree.py checks
+it), at a fraction of the cost. Each batch holds whole groups of similar
+shape, about --batch-tokens padded tokens in all.
 """
 
 import argparse
@@ -63,52 +68,131 @@ def load_tokens(prefix):
     return h, off, ids, mask
 
 
-def make_batches(seqs, off, batch_tokens, rng):
-    """Group the examples seqs into batches of similar length whose padded
-    size (count x longest) stays within batch_tokens, in an order drawn from
-    rng. Grouping by length keeps padding, and attention's quadratic cost,
-    small: an example is never packed with another, so it is seen exactly as
-    the runtime presents it, from position 0 with a causal mask."""
-    lens = {s: off[s + 1] - off[s] for s in seqs}
-    order = sorted(seqs, key=lambda s: (lens[s], rng.random()))
-    batches, cur, longest = [], [], 0
-    for s in order:
-        n = lens[s]
-        if cur and (len(cur) + 1) * max(longest, n) > batch_tokens:
+def lcp(ids, off, i, j):
+    """Length of the longest common prefix of sequences i and j."""
+    n = min(off[i + 1] - off[i], off[j + 1] - off[j])
+    d = (ids[off[i]:off[i] + n] != ids[off[j]:off[j] + n]).nonzero()
+    return int(d[0]) if len(d) else n
+
+
+def make_groups(off, ids, max_k, min_prefix):
+    """Split the sequences, in file order, into groups of at most max_k
+    consecutive ones whose common prefix is at least min_prefix tokens
+    (`anima corpus -group K` writes K examples of one world and persona in a
+    row, so their lore and persona segments tokenize identically). Returns
+    (prefix length, [sequences]) pairs; the prefix leaves every member at
+    least one token of its own, and a group of one has no prefix."""
+    groups, i, S = [], 0, len(off) - 1
+    while i < S:
+        members, plen = [i], off[i + 1] - off[i] - 1
+        j = i + 1
+        while j < S and len(members) < max_k:
+            n = lcp(ids, off, i, j)
+            if n < min_prefix:
+                break
+            members.append(j)
+            plen = min(plen, n, off[j + 1] - off[j] - 1)
+            j += 1
+        groups.append((plen if len(members) > 1 else 0, members))
+        i = j
+    return groups
+
+
+def group_shape(g, off):
+    """(prefix length, longest branch) of group g."""
+    plen, members = g
+    return plen, max(off[m + 1] - off[m] - plen for m in members)
+
+
+def make_batches(groups, off, batch_tokens, rng):
+    """Batches of whole groups of similar shape whose padded size (groups x
+    longest prefix + branches x longest branch) stays within batch_tokens,
+    in an order drawn from rng. Grouping by shape keeps padding, and
+    attention's quadratic cost, small; no example is packed with another
+    that does not share its prefix, so each one is seen exactly as the
+    runtime presents it, from position 0 with a causal mask."""
+    shape = [group_shape(g, off) for g in groups]
+    order = sorted(range(len(groups)), key=lambda k: (shape[k][1], shape[k][0], rng.random()))
+    batches, cur, P, S, B = [], [], 0, 0, 0
+    for k in order:
+        p, s = shape[k]
+        n = len(groups[k][1])
+        if cur and (len(cur) + 1) * max(P, p) + (B + n) * max(S, s) > batch_tokens:
             batches.append(cur)
-            cur, longest = [], 0
-        cur.append(s)
-        longest = max(longest, n)
+            cur, P, S, B = [], 0, 0, 0
+        cur.append(groups[k])
+        P, S, B = max(P, p), max(S, s), B + n
     if cur:
         batches.append(cur)
     rng.shuffle(batches)
     return batches
 
 
-def batch_arrays(batch, off, ids, mask, pad):
-    """ids (B, L) padded with pad at the end; comp (B, L) the loss mask; real
-    (B, L) 1 where there is a token."""
-    L = max(off[s + 1] - off[s] for s in batch)
-    o_ids = torch.full((len(batch), L), pad, dtype=torch.int64)
-    o_cmp = torch.zeros((len(batch), L))
-    o_real = torch.zeros((len(batch), L))
-    for r, s in enumerate(batch):
-        a, b = off[s], off[s + 1]
-        o_ids[r, :b - a] = ids[a:b]
-        o_cmp[r, :b - a] = mask[a:b]
-        o_real[r, :b - a] = 1
-    return o_ids, o_cmp, o_real
+class Tree:
+    """One batch of prefix trees as Model.forward_tree reads it, and its
+    loss targets. Real tokens are numbered prefix tokens first (group by
+    group), then branch tokens (branch by branch)."""
 
 
-def batch_tensors(arrays, prompt_weight, device):
-    b_ids, b_cmp, b_real = (x.to(device) for x in arrays)
-    # Token t predicts token t+1; padding comes after every real token, so
-    # the causal mask alone keeps it out of every real token's attention.
-    tgt = b_ids[:, 1:]
-    real = b_real[:, 1:]
-    comp = b_cmp[:, 1:]
-    weight = torch.where(comp > 0, torch.ones_like(comp), prompt_weight * real)
-    return b_ids, tgt, weight, comp
+def tree_batch(batch, off, ids, mask, prompt_weight, prompt_sample, gen, device):
+    t = Tree()
+    G = len(batch)
+    P = max(p for p, _ in batch)
+    branches = [(gi, m) for gi, (_, ms) in enumerate(batch) for m in ms]
+    S = max(off[m + 1] - off[m] - batch[gi][0] for gi, m in branches)
+    tok, pos, tmask, pre_slot, br_slot = [], [], [], [], []
+    src, nxt = [], []  # a real token's index, and its successor's
+    n = 0
+    for gi, (plen, ms) in enumerate(batch):
+        a = off[ms[0]]
+        tok.append(ids[a:a + plen])
+        tmask.append(mask[a:a + plen])
+        pos.append(torch.arange(plen))
+        pre_slot.append(gi * P + torch.arange(plen))
+        # The last prefix token predicts each branch's first token, which
+        # may differ between branches; it is a prompt token, left out.
+        src.append(n + torch.arange(max(plen - 1, 0)))
+        n += plen
+    t.prefix_tokens = n
+    br_group, br_plen = [], []
+    for bi, (gi, m) in enumerate(branches):
+        plen = batch[gi][0]
+        a, b = off[m] + plen, off[m + 1]
+        tok.append(ids[a:b])
+        tmask.append(mask[a:b])
+        pos.append(plen + torch.arange(b - a))
+        br_slot.append(bi * S + torch.arange(b - a))
+        src.append(n + torch.arange(b - a - 1))
+        n += b - a
+        br_group.append(gi)
+        br_plen.append(plen)
+    src = torch.cat(src)
+    tok, tmask = torch.cat(tok), torch.cat(tmask)
+    comp = tmask[src + 1]
+    weight = torch.where(comp > 0, torch.ones_like(comp), torch.full_like(comp, prompt_weight))
+    if prompt_sample < 1:
+        # Logits for a random share of the prompt targets only, weighted
+        # up to keep the expected loss: the output layer over a 6k
+        # vocabulary is a fifth of the work per token, and prompt tokens,
+        # weighted 0.05, are nine in ten of them.
+        keep = (comp > 0) | (torch.rand(len(src), generator=gen) < prompt_sample)
+        src, comp, weight = src[keep], comp[keep], weight[keep]
+        weight = torch.where(comp > 0, weight, weight / prompt_sample)
+    t.ids, t.pos = tok.to(device), torch.cat(pos).to(device)
+    t.groups, t.prefix_len, t.branches, t.branch_len = G, P, len(branches), S
+    t.pre_slot = torch.cat(pre_slot).to(device)
+    t.br_slot = torch.cat(br_slot).to(device)
+    t.br_group = torch.tensor(br_group, device=device)
+    causal = torch.ones(S, S, dtype=torch.bool, device=device).tril().expand(len(branches), S, S)
+    if P > 0:
+        pre_ok = torch.arange(P, device=device)[None, :] < torch.tensor(br_plen, device=device)[:, None]
+        t.br_mask = torch.cat([pre_ok[:, None, :].expand(-1, S, -1), causal], dim=2)[:, None]
+    else:
+        t.br_mask = causal[:, None]
+    t.src, t.tgt = src.to(device), tok[src + 1].to(device)
+    t.weight, t.comp = weight.to(device), comp.to(device)
+    t.real_tokens = n
+    return t
 
 
 def tensor_bytes(t, dtype):
@@ -175,6 +259,10 @@ def main():
     ap.add_argument("--wd", type=float, default=0.1)
     ap.add_argument("--prompt-weight", type=float, default=0.05,
                     help="loss weight of prompt tokens relative to completion tokens")
+    ap.add_argument("--prompt-sample", type=float, default=1.0,
+                    help="share of prompt-token targets given logits and loss (weighted up to keep the expected loss)")
+    ap.add_argument("--group-max", type=int, default=8, help="most examples sharing one prefix in a batch")
+    ap.add_argument("--min-prefix", type=int, default=32, help="shortest shared prefix worth sharing, in tokens")
     ap.add_argument("--aux-weight", type=float, default=0.01, help="router load-balancing loss weight")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--val-frac", type=float, default=0.02, help="share of examples held back for validation")
@@ -220,14 +308,27 @@ def main():
     if h["longest"] > a.ctx:
         raise SystemExit(f"the longest example has {h['longest']} tokens, more than --ctx {a.ctx}")
     total, active = count_params(c)
+    if not 0 < a.prompt_sample <= 1:
+        raise SystemExit(f"--prompt-sample {a.prompt_sample}: want a share in (0, 1]")
+    groups = make_groups(off, ids, max(1, a.group_max), a.min_prefix)
     rng = random.Random(a.seed)
-    allseq = list(range(S))
-    rng.shuffle(allseq)
-    nval = min(max(1, int(S * a.val_frac)), S - 1) if a.val_frac > 0 and S > 1 else 0
-    val_seqs, train_seqs = sorted(allseq[:nval]), sorted(allseq[nval:])
+    order = list(range(len(groups)))
+    rng.shuffle(order)
+    # Validation holds back whole groups, so that no held-back example's
+    # world and persona were trained on in its own group.
+    nval = min(max(1, int(len(groups) * a.val_frac)), len(groups) - 1) if a.val_frac > 0 and len(groups) > 1 else 0
+    val_groups = [groups[k] for k in sorted(order[:nval])]
+    train_groups = [groups[k] for k in sorted(order[nval:])]
     # A fixed validation set: at most 64 examples, batched once.
-    val = make_batches(val_seqs[:64], off, a.batch_tokens, random.Random(0))
-    per_epoch = len(make_batches(train_seqs, off, a.batch_tokens, random.Random(0)))
+    capped, count = [], 0
+    for g in val_groups:
+        if count + len(g[1]) > 64:
+            break
+        capped.append(g)
+        count += len(g[1])
+    val = make_batches(capped, off, a.batch_tokens, random.Random(0))
+    per_epoch = len(make_batches(train_groups, off, a.batch_tokens, random.Random(0)))
+    shared = sum(g[0] * (len(g[1]) - 1) for g in groups)
     steps = a.steps
     if a.budget_tokens > 0:
         steps = max(1, int(a.budget_tokens // a.batch_tokens))
@@ -235,11 +336,12 @@ def main():
     say(f"device {device} torch {torch.__version__} threads {torch.get_num_threads()}")
     say(f"config {json.dumps(c.to_dict())}")
     say(f"params total {total/1e6:.2f}M active {active/1e6:.2f}M")
-    say(f"data {S} sequences ({len(train_seqs)} train, {nval} val), {h['tokens']} tokens, "
+    say(f"data {S} sequences in {len(groups)} prefix groups ({len(train_groups)} train, {nval} val), "
+        f"{h['tokens']} tokens ({shared} of them shared prefixes computed once), "
         f"{h['loss_tokens']} completion tokens, {per_epoch} batches/epoch")
     say(f"recipe steps {steps} batch_tokens {a.batch_tokens} (~{steps*a.batch_tokens/1e6:.2f}M padded tokens, "
         f"{steps/per_epoch:.2f} epochs) lr {a.lr}..{a.min_lr} warmup {warmup} prompt_weight {a.prompt_weight} "
-        f"aux {a.aux_weight} seed {a.seed}")
+        f"aux {a.aux_weight} prompt_sample {a.prompt_sample} seed {a.seed}")
 
     model = Model(c).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
@@ -248,18 +350,19 @@ def main():
                             lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
     fwd = torch.compile(model) if a.compile else model
 
-    def loss_of(batch):
-        x, tgt, weight, comp = batch_tensors(batch_arrays(batch, off, ids, mask, h["pad_id"]), a.prompt_weight, device)
+    def loss_of(batch, gen):
+        t = tree_batch(batch, off, ids, mask, a.prompt_weight, a.prompt_sample, gen, device)
         if device == "cuda":
             with torch.autocast("cuda", dtype=torch.bfloat16):
-                logits, aux = fwd(x)
+                hid, aux = fwd.forward_tree(t)
+                logits = fwd.output(hid.index_select(0, t.src))
         else:
-            logits, aux = fwd(x)
-        ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, c.vocab), tgt.reshape(-1),
-                             reduction="none").view_as(weight)
-        loss = (ce * weight).sum() / weight.sum().clamp_min(1)
-        closs = (ce * comp).sum() / comp.sum().clamp_min(1)
-        return loss, closs, aux, comp.sum()
+            hid, aux = fwd.forward_tree(t)
+            logits = fwd.output(hid.index_select(0, t.src))
+        ce = F.cross_entropy(logits.float(), t.tgt, reduction="none")
+        loss = (ce * t.weight).sum() / t.weight.sum().clamp_min(1)
+        closs = (ce * t.comp).sum() / t.comp.sum().clamp_min(1)
+        return loss, closs, aux, t.comp.sum(), t.real_tokens, sum(len(g[1]) for g in batch)
 
     def evaluate():
         if not val:
@@ -268,7 +371,7 @@ def main():
         num = den = 0.0
         with torch.no_grad():
             for b in val:
-                _, closs, _, n = loss_of(b)
+                _, closs, _, n, _, _ = loss_of(b, torch.Generator().manual_seed(0))
                 num += closs.item() * n.item()
                 den += n.item()
         model.train()
@@ -278,22 +381,24 @@ def main():
     csv.write("step,tokens,lr,loss,completion_loss,aux,val_completion_loss,seconds,tok_per_s\n")
     epoch, cursor, batches = 0, 0, []
     t0 = time.time()
-    seen = 0  # real (unpadded) tokens trained on
+    seen = 0  # real (unpadded) tokens computed, shared prefixes once
+    examples = 0
     for step in range(steps):
         if cursor == len(batches):
-            batches = make_batches(train_seqs, off, a.batch_tokens, random.Random(a.seed * 1000 + epoch))
+            batches = make_batches(train_groups, off, a.batch_tokens, random.Random(a.seed * 1000 + epoch))
             epoch, cursor = epoch + 1, 0
         batch = batches[cursor]
         cursor += 1
         lr = lr_at(step, steps, warmup, a.lr, a.min_lr)
         for g in opt.param_groups:
             g["lr"] = lr
-        loss, closs, aux, _ = loss_of(batch)
+        loss, closs, aux, _, real, nex = loss_of(batch, torch.Generator().manual_seed(a.seed * 1000003 + step))
         opt.zero_grad(set_to_none=True)
         (loss + a.aux_weight * aux).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        seen += sum(off[s + 1] - off[s] for s in batch)
+        seen += real
+        examples += nex
         last = step == steps - 1
         if step % 10 == 0 or last:
             el = time.time() - t0
@@ -302,7 +407,7 @@ def main():
                       f"{el:.1f},{seen/el:.0f}\n")
             csv.flush()
             say(f"step {step:5d}/{steps} loss {loss.item():.4f} completion {closs.item():.4f} aux {float(aux):.3f} "
-                f"val {vl:.4f} lr {lr:.2e} {seen/el:.0f} tok/s {el:.0f}s")
+                f"val {vl:.4f} lr {lr:.2e} {seen/el:.0f} tok/s {examples/el:.2f} ex/s {el:.0f}s")
         if a.checkpoint_every and step > 0 and step % a.checkpoint_every == 0 and not last:
             ck = os.path.join(a.out, "checkpoint")
             os.makedirs(ck, exist_ok=True)
@@ -310,7 +415,8 @@ def main():
             with open(os.path.join(ck, "step.txt"), "w") as f:
                 f.write(f"{step + 1} of {steps} steps, {seen} tokens\n")
     el = time.time() - t0
-    say(f"done {steps} steps, {seen} tokens in {el:.0f}s = {seen/el:.0f} tok/s ({epoch} epochs started)")
+    say(f"done {steps} steps, {seen} tokens ({examples} examples) in {el:.0f}s = {seen/el:.0f} tok/s "
+        f"({epoch} epochs started)")
 
     # Write the weights, then compute the logits dump from exactly those
     # values (rounded to the stored dtype), in float32, on the CPU.
