@@ -15,6 +15,7 @@ import (
 
 	"github.com/anima-rt/anima/node"
 	"github.com/anima-rt/anima/npc/mind"
+	"github.com/anima-rt/anima/npc/persona"
 	"github.com/anima-rt/anima/protocol"
 )
 
@@ -97,7 +98,13 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	// The player stands two metres away; the perceive is repeated before
 	// each line, as a game would keep sending them.
-	scene := &protocol.Perceive{Entities: []protocol.Entity{{ID: "p1", Kind: "player", Name: *name, Position: protocol.Vec{X: 2}}}}
+	// The NPC is at work in the morning, worded as the embedded model was
+	// trained to read it.
+	scene := &protocol.Perceive{Time: "morning", Self: protocol.Self{Location: workplace(p.Knowledge), Status: "working"},
+		Entities: []protocol.Entity{{ID: "p1", Kind: "player", Name: *name, Position: protocol.Vec{X: 2}}}}
+	if p.Language == persona.Korean {
+		scene.Time, scene.Self.Status = "아침", "일하는 중"
+	}
 
 	turn := 0
 	ask := func(text string, interactive bool) (*protocol.Decision, error) {
@@ -198,4 +205,19 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 				s.ReusedTokens, s.PromptTokens, reuse, s.GeneratedTokens, s.TTFTMS, s.TotalMS, float64(time.Since(start).Microseconds())/1000)
 		}
 	}
+}
+
+// workplace is the place a persona's knowledge says it works at ("You work
+// at the Ember Forge", "쇠메 대장간에서 일한다"), or "".
+func workplace(knowledge []string) string {
+	for _, k := range knowledge {
+		k = strings.TrimSuffix(strings.TrimSpace(k), ".")
+		if w, ok := strings.CutPrefix(k, "You work at "); ok {
+			return w
+		}
+		if w, ok := strings.CutSuffix(k, "에서 일한다"); ok {
+			return w
+		}
+	}
+	return ""
 }

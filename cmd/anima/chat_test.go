@@ -60,3 +60,41 @@ func TestChatUnknownPersona(t *testing.T) {
 		t.Errorf("chat -persona nobody: %v; want an error listing the personas", err)
 	}
 }
+
+// The chat NPC is at its workplace in the morning, worded as the embedded
+// model reads a game's perception ("[Time] morning", "[Self] at l2").
+func TestChatNPCIsAtWork(t *testing.T) {
+	d := testDecoder(t)
+	for _, tc := range []struct{ persona, time, self string }{
+		{"brannoc", "[Time] morning", "[Self] at l2"},
+		{"makswe", "[Time] 아침", "[Self] at l2"},
+	} {
+		var out, errs bytes.Buffer
+		in := strings.NewReader("Hello!\n/prompt\n/quit\n")
+		if err := chat(context.Background(), []string{"-persona", tc.persona, "-temp", "0", "-max-tokens", "32"}, in, &out, &errs, d); err != nil {
+			t.Fatalf("%v\n%s", err, errs.String())
+		}
+		for _, want := range []string{tc.time, tc.self} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s: the prompt lacks %q:\n%s", tc.persona, want, out.String())
+			}
+		}
+	}
+}
+
+func TestWorkplaceIsReadFromKnowledge(t *testing.T) {
+	for _, tc := range []struct {
+		knows []string
+		want  string
+	}{
+		{[]string{"Repairs cost two silver", "You work at the Ember Forge"}, "the Ember Forge"},
+		{[]string{"You work at Brook Mill."}, "Brook Mill"},
+		{[]string{"쇠메 대장간에서 일한다"}, "쇠메 대장간"},
+		{[]string{"The gate closes at nightfall"}, ""},
+		{nil, ""},
+	} {
+		if got := workplace(tc.knows); got != tc.want {
+			t.Errorf("workplace(%q) = %q, want %q", tc.knows, got, tc.want)
+		}
+	}
+}

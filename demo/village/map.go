@@ -67,6 +67,7 @@ type Rect struct{ X, Y, W, H int }
 type Map struct {
 	Tiles  [Height][Width]Tile
 	Places []Place
+	Korean bool // the world's language is Korean: NPCs hear the time in Korean
 }
 
 // At returns the tile at p; outside the map is a wall.
@@ -190,6 +191,7 @@ func Build(w *persona.World) (*Map, []string) {
 		return false
 	}
 	korean := w.Language == persona.Korean
+	m.Korean = korean
 	if !have("chapel") {
 		add("chapel", pick(korean, "서낭당", "the chapel"), "chapel")
 	}

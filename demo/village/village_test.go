@@ -614,3 +614,19 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("Summarize(200..1) = %+v (input now starts %v); want p50 100, p99 198, max 200, input untouched", d, xs[0])
 	}
 }
+
+func TestNPCsHearTheTimeAsWordsOfTheirLanguage(t *testing.T) {
+	for _, tc := range []struct {
+		hour   int
+		korean bool
+		want   string
+	}{
+		{9, false, "morning"}, {11, false, "morning"}, {12, false, "noon"}, {13, false, "afternoon"},
+		{16, false, "afternoon"}, {17, false, "evening"}, {20, false, "evening"},
+		{9, true, "아침"}, {12, true, "한낮"}, {15, true, "오후"}, {19, true, "저녁"},
+	} {
+		if got := timeOfDay(tc.hour, tc.korean); got != tc.want {
+			t.Errorf("timeOfDay(%d, korean=%v) = %q, want %q", tc.hour, tc.korean, got, tc.want)
+		}
+	}
+}

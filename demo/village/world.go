@@ -862,12 +862,31 @@ func (w *World) finish(n, target *Entity) {
 	w.status(n, protocol.StatusSuccess, "")
 }
 
+// timeOfDay words the game hour as NPCs were trained to hear it: the
+// embedded model's corpus says "morning" or "오후", never "09:05", and a
+// small model reacts to the difference rather than to the words.
+func timeOfDay(hour int, korean bool) string {
+	i := 3 // evening
+	switch {
+	case hour < 12:
+		i = 0
+	case hour == 12:
+		i = 1
+	case hour < 17:
+		i = 2
+	}
+	if korean {
+		return [...]string{"아침", "한낮", "오후", "저녁"}[i]
+	}
+	return [...]string{"morning", "noon", "afternoon", "evening"}[i]
+}
+
 // perceive queues what n sees now: itself, everyone within SightRadius,
 // and the events it witnessed since the last one.
 func (w *World) perceive(n *Entity) {
 	p := &protocol.Perceive{
 		// A game minute passes each second, from nine in the morning.
-		Time: fmt.Sprintf("day 1, %02d:%02d", 9+int(w.Now.Seconds())/60%12, int(w.Now.Seconds())%60),
+		Time: timeOfDay(9+int(w.Now.Seconds())/60%12, w.Map.Korean),
 		Self: protocol.Self{Position: protocol.Vec{X: n.Pos.X, Y: n.Pos.Y}, Health: n.Health,
 			Inventory: slices.Clone(n.Inventory)},
 		Events: w.events[n.ID],
