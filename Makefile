@@ -76,7 +76,7 @@ load:
 model: build deps-train
 	mkdir -p $(MODEL_DIR)
 	$(PYTHON) train/test_tree.py
-	bin/anima corpus -seed 1 -n 48000 -group 8 -split train -o $(MODEL_DIR)/train.jsonl -q
+	bin/anima corpus -seed 1 -n 56000 -group 8 -split train -o $(MODEL_DIR)/train.jsonl -q
 	bin/anima train tokenizer -corpus $(MODEL_DIR)/train.jsonl -vocab 6144 -o $(MODEL_DIR)/tokenizer.gguf
 	bin/anima train tokenize -corpus $(MODEL_DIR)/train.jsonl -tokenizer $(MODEL_DIR)/tokenizer.gguf -o $(MODEL_DIR)/tokens
 	OMP_WAIT_POLICY=PASSIVE $(PYTHON) train/train.py --tokens $(MODEL_DIR)/tokens --out $(MODEL_DIR)/weights $$(cat train/recipe.flags)
