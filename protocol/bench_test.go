@@ -6,9 +6,9 @@ import (
 	"github.com/anima-rt/anima/protocol"
 )
 
-// benchMessages are the messages that dominate traffic: perceptions in, say
-// deltas out.
-var benchMessages = []string{"perceive", "say", "act"}
+// benchMessages are the messages that dominate traffic: perceptions and
+// action statuses in; say deltas, acts and decisions out.
+var benchMessages = []string{"perceive", "say", "act", "action_status", "decision"}
 
 func sample(name string) protocol.Envelope {
 	for _, s := range samples {

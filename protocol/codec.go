@@ -274,7 +274,7 @@ func (c MsgpackCodec) Encode(env Envelope) ([]byte, error) {
 	enc.SetCustomStructTag("json")
 	enc.SetSortMapKeys(true) // stable frames: goldens, caches and diffs
 	enc.UseCompactInts(true)
-	if err := enc.Encode(w); err != nil {
+	if err := w.EncodeMsgpack(enc); err != nil { // not Encode(w), which boxes w
 		return nil, fmt.Errorf("protocol: encode %s: %w", w.Type, err)
 	}
 	return buf.Bytes(), nil
@@ -327,12 +327,9 @@ func (c MsgpackCodec) decode(frame []byte) (Envelope, error) {
 		if body[0]&0xf0 != 0x80 && body[0] != 0xde && body[0] != 0xdf {
 			return env, fieldError("body", "not a map")
 		}
-		if pm, ok := msg.(*Perceive); ok && decodePerceiveMsgpack(body, pm) {
-			// The hot path: perceive_msgpack.go.
-		} else {
-			if ok {
-				*pm = Perceive{} // the fast path may have filled part of it
-			}
+		// The hot messages have hand-written decoders (msgpack_fast*.go),
+		// which leave msg zero for reflection where they decline.
+		if !decodeBodyMsgpack(body, msg) {
 			resetDecoder(dec, body)
 			if err := dec.Decode(msg); err != nil {
 				return env, msgpackFieldError(dec, body, env.Type, err)

@@ -37,15 +37,23 @@ func (w wireOut) EncodeMsgpack(enc *msgpack.Encoder) error {
 		}
 	}
 	mw.str("body")
-	if mw.err == nil {
-		mw.err = enc.Encode(w.Body)
+	if mw.err != nil {
+		return mw.err
 	}
-	return mw.err
+	// The hot bodies' encoders are called directly, sparing the library
+	// its type lookup; the rest go through reflection.
+	if ce, ok := w.Body.(msgpack.CustomEncoder); ok {
+		return ce.EncodeMsgpack(enc)
+	}
+	return enc.Encode(w.Body)
 }
 
 // EncodeMsgpack implements msgpack.CustomEncoder with the bytes the
 // library's reflection would write.
 func (p *Perceive) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if p == nil {
+		return enc.EncodeNil() // as reflection writes a nil pointer
+	}
 	n := 1 // self
 	if p.Time != "" {
 		n++
@@ -181,16 +189,6 @@ func (w *mpWriter) event(e *Event) {
 	w.optStr("item", e.Item)
 }
 
-// decodePerceiveMsgpack decodes a perceive body (a msgpack map, already
-// checked by checkMsgpack for truncation and declared lengths) into p, a
-// zero Perceive. It reports false, leaving p in any state, where the frame
-// needs the library's reflection to decode it as it always has.
-func decodePerceiveMsgpack(body []byte, p *Perceive) bool {
-	r := mpReader{b: body}
-	ok := r.perceive(p)
-	return ok && r.i == len(r.b)
-}
-
 // mpReader reads msgpack from b at i; every method reports false at a
 // shape it leaves to reflection.
 type mpReader struct {
@@ -256,15 +254,21 @@ func (r *mpReader) container(maps bool) (int, bool) {
 
 // str reads a string (or bin, or nil: ""), as the library's DecodeString.
 func (r *mpReader) str() (string, bool) {
+	b, ok := r.bytes()
+	return string(b), ok
+}
+
+// bytes reads a string, bin or nil (empty) as str does, without copying.
+func (r *mpReader) bytes() ([]byte, bool) {
 	c, ok := r.code()
 	if !ok {
-		return "", false
+		return nil, false
 	}
 	r.i++
 	var n uint64
 	switch {
 	case c == 0xc0:
-		return "", true
+		return nil, true
 	case c&0xe0 == 0xa0:
 		n = uint64(c & 0x1f)
 	case c == 0xd9 || c == 0xc4:
@@ -274,14 +278,14 @@ func (r *mpReader) str() (string, bool) {
 	case c == 0xdb || c == 0xc6:
 		n, ok = r.uint(4)
 	default:
-		return "", false
+		return nil, false
 	}
 	if !ok || n > uint64(len(r.b)-r.i) {
-		return "", false
+		return nil, false
 	}
-	s := string(r.b[r.i : r.i+int(n)])
+	b := r.b[r.i : r.i+int(n)]
 	r.i += int(n)
-	return s, true
+	return b, true
 }
 
 // float reads a float64 field as the library does: floats, any integer,
@@ -340,178 +344,163 @@ func (r *mpReader) skip() bool {
 }
 
 // fields reads a struct encoded as a map, calling field for each key; nil
-// leaves the struct zero. A key seen twice goes to reflection, which
-// merges it in its own way.
-func (r *mpReader) fields(field func(key string, seen *uint32) bool) bool {
+// leaves the struct zero. field decodes the key's value and returns the
+// field's bit in the struct (0 for an unknown key, which it skips): a
+// field given twice goes to reflection, which merges it in its own way.
+// The key is a slice of the frame, so that a switch on string(key)
+// allocates nothing, and field gets no pointer to seen, which would move
+// it to the heap.
+func (r *mpReader) fields(field func(key []byte) (bit uint32, ok bool)) bool {
 	n, ok := r.container(true)
 	if !ok {
 		return false
 	}
 	var seen uint32
 	for range max(n, 0) {
-		key, ok := r.str()
-		if !ok || !field(key, &seen) {
+		key, ok := r.bytes()
+		if !ok {
 			return false
 		}
+		bit, ok := field(key)
+		if !ok || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
 	}
-	return true
-}
-
-// once marks bit in seen, reporting false if it was already set.
-func once(seen *uint32, bit uint32) bool {
-	if *seen&bit != 0 {
-		return false
-	}
-	*seen |= bit
 	return true
 }
 
 func (r *mpReader) perceive(p *Perceive) bool {
-	return r.fields(func(key string, seen *uint32) bool {
-		switch key {
+	return r.fields(func(key []byte) (uint32, bool) {
+		switch string(key) {
 		case "time":
-			return r.strField(&p.Time, seen, 1)
+			return 1, r.strTo(&p.Time)
 		case "self":
-			return once(seen, 2) && r.self(&p.Self)
+			return 2, r.self(&p.Self)
 		case "entities":
-			if !once(seen, 4) {
-				return false
-			}
 			n, ok := r.container(false)
 			if !ok {
-				return false
+				return 4, false
 			}
 			if n >= 0 {
 				p.Entities = make([]Entity, n)
 				for i := range p.Entities {
 					if !r.entity(&p.Entities[i]) {
-						return false
+						return 4, false
 					}
 				}
 			}
-			return true
+			return 4, true
 		case "events":
-			if !once(seen, 8) {
-				return false
-			}
 			n, ok := r.container(false)
 			if !ok {
-				return false
+				return 8, false
 			}
 			if n >= 0 {
 				p.Events = make([]Event, n)
 				for i := range p.Events {
 					if !r.event(&p.Events[i]) {
-						return false
+						return 8, false
 					}
 				}
 			}
-			return true
+			return 8, true
 		}
-		return r.skip()
+		return 0, r.skip()
 	})
 }
 
-// strField reads a string into *dst, once per struct.
-func (r *mpReader) strField(dst *string, seen *uint32, bit uint32) bool {
-	if !once(seen, bit) {
-		return false
-	}
+// strTo reads a string into *dst.
+func (r *mpReader) strTo(dst *string) bool {
 	s, ok := r.str()
 	*dst = s
 	return ok
 }
 
-// floatField reads a float64 into *dst, once per struct.
-func (r *mpReader) floatField(dst *float64, seen *uint32, bit uint32) bool {
-	if !once(seen, bit) {
-		return false
-	}
+// floatTo reads a float64 into *dst.
+func (r *mpReader) floatTo(dst *float64) bool {
 	f, ok := r.float()
 	*dst = f
 	return ok
 }
 
 func (r *mpReader) vec(v *Vec) bool {
-	return r.fields(func(key string, seen *uint32) bool {
-		switch key {
+	return r.fields(func(key []byte) (uint32, bool) {
+		switch string(key) {
 		case "x":
-			return r.floatField(&v.X, seen, 1)
+			return 1, r.floatTo(&v.X)
 		case "y":
-			return r.floatField(&v.Y, seen, 2)
+			return 2, r.floatTo(&v.Y)
 		case "z":
-			return r.floatField(&v.Z, seen, 4)
+			return 4, r.floatTo(&v.Z)
 		}
-		return r.skip()
+		return 0, r.skip()
 	})
 }
 
 func (r *mpReader) self(s *Self) bool {
-	return r.fields(func(key string, seen *uint32) bool {
-		switch key {
+	return r.fields(func(key []byte) (uint32, bool) {
+		switch string(key) {
 		case "position":
-			return once(seen, 1) && r.vec(&s.Position)
+			return 1, r.vec(&s.Position)
 		case "location":
-			return r.strField(&s.Location, seen, 2)
+			return 2, r.strTo(&s.Location)
 		case "health":
-			return r.floatField(&s.Health, seen, 4)
+			return 4, r.floatTo(&s.Health)
 		case "status":
-			return r.strField(&s.Status, seen, 8)
+			return 8, r.strTo(&s.Status)
 		case "inventory":
-			if !once(seen, 16) {
-				return false
-			}
 			n, ok := r.container(false)
 			if !ok {
-				return false
+				return 16, false
 			}
 			if n >= 0 {
 				s.Inventory = make([]string, n)
 				for i := range s.Inventory {
-					if s.Inventory[i], ok = r.str(); !ok {
-						return false
+					if !r.strTo(&s.Inventory[i]) {
+						return 16, false
 					}
 				}
 			}
-			return true
+			return 16, true
 		}
-		return r.skip()
+		return 0, r.skip()
 	})
 }
 
 func (r *mpReader) entity(e *Entity) bool {
-	return r.fields(func(key string, seen *uint32) bool {
-		switch key {
+	return r.fields(func(key []byte) (uint32, bool) {
+		switch string(key) {
 		case "id":
-			return r.strField(&e.ID, seen, 1)
+			return 1, r.strTo(&e.ID)
 		case "kind":
-			return r.strField(&e.Kind, seen, 2)
+			return 2, r.strTo(&e.Kind)
 		case "name":
-			return r.strField(&e.Name, seen, 4)
+			return 4, r.strTo(&e.Name)
 		case "position":
-			return once(seen, 8) && r.vec(&e.Position)
+			return 8, r.vec(&e.Position)
 		case "relation":
-			return r.strField(&e.Relation, seen, 16)
+			return 16, r.strTo(&e.Relation)
 		}
-		return r.skip()
+		return 0, r.skip()
 	})
 }
 
 func (r *mpReader) event(e *Event) bool {
-	return r.fields(func(key string, seen *uint32) bool {
-		switch key {
+	return r.fields(func(key []byte) (uint32, bool) {
+		switch string(key) {
 		case "kind":
-			return r.strField(&e.Kind, seen, 1)
+			return 1, r.strTo(&e.Kind)
 		case "source":
-			return r.strField(&e.Source, seen, 2)
+			return 2, r.strTo(&e.Source)
 		case "target":
-			return r.strField(&e.Target, seen, 4)
+			return 4, r.strTo(&e.Target)
 		case "text":
-			return r.strField(&e.Text, seen, 8)
+			return 8, r.strTo(&e.Text)
 		case "item":
-			return r.strField(&e.Item, seen, 16)
+			return 16, r.strTo(&e.Item)
 		}
-		return r.skip()
+		return 0, r.skip()
 	})
 }
 
@@ -528,11 +517,11 @@ func fastEnvelope(frame []byte, env *Envelope) ([]byte, bool) {
 	}
 	var body []byte
 	for range n {
-		key, ok := r.plainStr()
+		key, ok := r.plainBytes()
 		if !ok {
 			return nil, false
 		}
-		switch key {
+		switch string(key) {
 		case "type":
 			env.Type, ok = r.plainStr()
 		case "id":
@@ -558,10 +547,16 @@ func fastEnvelope(frame []byte, env *Envelope) ([]byte, bool) {
 // plainStr reads a str or nil, the envelope's strings; bin goes to the
 // slow path, which refuses it.
 func (r *mpReader) plainStr() (string, bool) {
+	b, ok := r.plainBytes()
+	return string(b), ok
+}
+
+// plainBytes reads what plainStr reads, without copying.
+func (r *mpReader) plainBytes() ([]byte, bool) {
 	if c, ok := r.code(); !ok || c == 0xc4 || c == 0xc5 || c == 0xc6 {
-		return "", false
+		return nil, false
 	}
-	return r.str()
+	return r.bytes()
 }
 
 // seq reads a non-negative integer.
