@@ -13,7 +13,9 @@ import (
 // is read once per step for all of them (matrix-matrix products), and the
 // mixture of experts groups the step's tokens by expert, so that each
 // chosen expert's weights are read once per step too. Attention stays per
-// sequence, against that sequence's own cache.
+// sequence, against that sequence's own cache, except for runs of cached
+// positions that several decode sequences share, which StepShared attends
+// once for all of them (cascade.go).
 
 // Chunk is one sequence's part of a batched step: Tokens are appended to
 // State's cache at its current position.
@@ -60,6 +62,8 @@ type Batch struct {
 	serial   []*kernels.Pool // (Experts) single-thread pools: an expert runs whole on one thread
 	moeLayer *layer
 	expertFn func(lo, hi int)
+
+	casc cascade // shared-prefix attention (cascade.go)
 }
 
 // NewBatch returns scratch for batched steps of up to tokens tokens from up
@@ -133,6 +137,10 @@ func (b *Batch) Logits(i int) []float32 {
 //
 // On error nothing has been computed and no cache has changed.
 func (m *Model) Step(b *Batch, chunks []Chunk) error {
+	return m.step(b, chunks, nil)
+}
+
+func (m *Model) step(b *Batch, chunks []Chunk, shared []Shared) error {
 	c := &m.Config
 	if len(chunks) == 0 || len(chunks) > b.maxSeqs {
 		return fmt.Errorf("model: step of %d chunks; want 1..%d", len(chunks), b.maxSeqs)
@@ -162,9 +170,12 @@ func (m *Model) Step(b *Batch, chunks []Chunk) error {
 	if n > b.maxTokens {
 		return fmt.Errorf("model: step of %d tokens; the batch holds %d", n, b.maxTokens)
 	}
+	if err := b.planShared(m, chunks, shared); err != nil {
+		return err
+	}
 	b.off[len(chunks)] = n
 	b.chunks = chunks
-	defer func() { b.chunks = nil }() // drop the caller's States
+	defer func() { b.chunks, b.casc.groups = nil, nil }() // drop the caller's States and runs
 
 	D := c.Dim
 	x := b.x[:n*D]
@@ -202,6 +213,7 @@ func (m *Model) Step(b *Batch, chunks []Chunk) error {
 			ch.State.Cache.store(l, ch.State.Cache.Len, k[lo*kvd:hi*kvd], v[lo*kvd:hi*kvd], kvd)
 		}
 		b.attL = l
+		b.attendShared(m, l)
 		if b.attInline {
 			b.attendFn(0, len(chunks)*c.Heads)
 		} else {
@@ -267,6 +279,10 @@ func (b *Batch) attend(m *Model, lo, hi int) {
 		s, h := i/H, i%H
 		ch := b.chunks[s]
 		r0, r1 := b.off[s], b.off[s+1]
+		if c := &b.casc; c.groups != nil && c.refOff[s+1] > c.refOff[s] {
+			b.attendMember(m, s, h)
+			continue
+		}
 		pos0 := ch.State.Cache.Len // Len moves only after the last layer
 		ch.State.attendHead(m, b.attL, pos0, r1-r0, h, b.q[r0*qd:r1*qd], b.att[r0*qd:r1*qd])
 	}
