@@ -149,6 +149,11 @@ type Options struct {
 	// Batch + MaxSeqs + UrgentSeqs, room for one full chunk beside every
 	// decode.
 	StepTokens int
+	// SharedRun is the shortest run of cached positions that decoding
+	// sequences holding the very same keys and values (NPCs over one lore)
+	// attend together, reading it once for all of them (cascade.go,
+	// model.StepShared); 0: 64; negative: never, each attends alone.
+	SharedRun int
 }
 
 // Engine generates text with one model, for many requests at once.
@@ -173,6 +178,7 @@ type Engine struct {
 	chunks []model.Chunk // scratch: the step being built
 	inStep []*slot       // scratch: the slot of each chunk
 	active []*slot       // scratch: slots with a sequence
+	casc   cascade       // shared attention's origins and scratch (cascade.go)
 }
 
 // hooks let tests watch and pause the scheduler goroutine, which calls
@@ -220,6 +226,9 @@ func newEngine(m *model.Model, tok *tokenizer.Tokenizer, opt Options, hk hooks) 
 	seqs := opt.MaxSeqs + opt.UrgentSeqs
 	if opt.StepTokens <= 0 {
 		opt.StepTokens = opt.Batch + seqs
+	}
+	if opt.SharedRun == 0 {
+		opt.SharedRun = 64
 	}
 	if opt.Context < 2 || seqs > 1<<12 {
 		return nil, fmt.Errorf("engine: new: context of %d positions, %d sequences: want a context of 2 or more, at most 4096 sequences", opt.Context, seqs)
@@ -293,6 +302,9 @@ type CacheStats struct {
 
 	SegmentBytes  int64 // tokenized segments kept, weighed in bytes
 	SegmentBudget int64 // the most they may weigh
+
+	SharedSteps     int64 // decode steps in which sequences attended shared runs together
+	SharedPositions int64 // cached positions those steps read once for several sequences instead of once each
 }
 
 // HitRate is the share of prompt tokens reused from the cache.

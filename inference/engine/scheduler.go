@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/anima-rt/anima/inference/grammar"
+	"github.com/anima-rt/anima/inference/kvcache"
 	"github.com/anima-rt/anima/inference/model"
 	"github.com/anima-rt/anima/inference/sample"
 	"github.com/anima-rt/anima/inference/tokenizer"
@@ -24,10 +25,11 @@ import (
 // slot is one sequence's KV cache. It outlives its sequences: an idle slot
 // keeps the tokens it holds, for the next prompt that starts with them.
 type slot struct {
-	st   *model.State
-	kv   []int32   // the tokens in st's cache, in order: len(kv) == st.Pos()
-	used uint64    // Engine.clock when last running, to pick which idle cache to overwrite
-	seq  *sequence // the running sequence; nil when idle
+	st     *model.State
+	origin []kvcache.BlockID // per position of st's cache: where its keys and values came from (cascade.go)
+	kv     []int32           // the tokens in st's cache, in order: len(kv) == st.Pos()
+	used   uint64            // Engine.clock when last running, to pick which idle cache to overwrite
+	seq    *sequence         // the running sequence; nil when idle
 }
 
 func newSlot(m *model.Model, opt Options) (*slot, error) {
@@ -37,7 +39,7 @@ func newSlot(m *model.Model, opt Options) (*slot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &slot{st: st}, nil
+	return &slot{st: st, origin: make([]kvcache.BlockID, opt.Context)}, nil
 }
 
 // sequence is one request running in a slot.
@@ -222,10 +224,11 @@ func (e *Engine) start(j *job) {
 			fail(fmt.Errorf("engine: generate: %w", err))
 			return
 		}
+		copy(dst.origin[:reuse], src.origin)
 		dst.kv = append(dst.kv[:0], prompt[:reuse]...)
 	}
 	if e.store != nil {
-		if n := e.store.load(dst.st, prompt, reuse); n > reuse {
+		if n := e.store.load(dst.st, dst.origin, prompt, reuse); n > reuse {
 			dst.kv = append(dst.kv[:0], prompt[:n]...)
 			reuse = n
 		}
@@ -312,7 +315,7 @@ func (e *Engine) step() {
 	if len(e.chunks) == 0 {
 		return
 	}
-	if err := e.m.Step(e.batch, e.chunks); err != nil {
+	if err := e.m.StepShared(e.batch, e.chunks, e.sharedRuns()); err != nil {
 		for _, s := range e.inStep {
 			s.st.Reset()
 			s.kv = s.kv[:0]
@@ -323,8 +326,15 @@ func (e *Engine) step() {
 	if e.hk.onStep != nil {
 		e.hk.onStep(len(e.chunks), e.batch.Tokens()-budget)
 	}
+	if cs := &e.casc; len(cs.runs) > 0 {
+		e.statsMu.Lock()
+		e.stats.SharedSteps++
+		e.stats.SharedPositions += cs.saved
+		e.statsMu.Unlock()
+	}
 	for i, s := range e.inStep {
 		fed := e.chunks[i].Tokens
+		e.computed(s, len(s.kv), len(fed))
 		s.kv = append(s.kv, fed...)
 		s.seq.pending = s.seq.pending[len(fed):]
 		if s.seq.prefill && e.hk.onPrefill != nil {
@@ -360,6 +370,7 @@ func (e *Engine) catchUp(s *slot, ahead []*slot) bool {
 		}
 	}
 	if src != nil && s.st.CopyPrefix(src.st, best) == nil {
+		copy(s.origin[:best], src.origin)
 		s.kv = append(s.kv[:0], prompt[:best]...)
 		s.seq.pending = prompt[best:]
 		s.seq.res.Stats.ReusedTokens += best - pos
@@ -460,7 +471,7 @@ func (e *Engine) end(s *slot, finish Finish, err error) {
 	seq := s.seq
 	s.seq, s.used = nil, e.clock
 	if e.store != nil {
-		e.store.save(s.st, s.kv)
+		e.store.save(s.st, s.origin, s.kv)
 		e.noteStore()
 	}
 	// The ending: flush held-back bytes, and close a grammar's JSON when the

@@ -56,7 +56,8 @@ func mixedRequests(t *testing.T, fx *fixture) []Request {
 // TestBatchedMatchesOneAtATime runs the same greedy requests one at a time
 // on an engine of one slot, then all at once on an engine that batches
 // them (prefill chunks beside decode steps): each request's tokens, text
-// and streamed field must be the same.
+// and streamed field must be the same — with shared attention off, at its
+// default, and taking every run of shared positions however short.
 func TestBatchedMatchesOneAtATime(t *testing.T) {
 	fx := loadFixture(t)
 	reqs := mixedRequests(t, fx)
@@ -66,36 +67,46 @@ func TestBatchedMatchesOneAtATime(t *testing.T) {
 		want[i], _ = run(t, serial, context.Background(), r, nil)
 	}
 
-	var p pauser
-	var widest atomic.Int32
-	e := fx.engineHooks(t, Options{MaxSeqs: 8, Batch: 32}, hooks{beforeStep: p.hook, onStep: func(seqs, toks int) {
-		if int32(seqs) > widest.Load() {
-			widest.Store(int32(seqs))
-		}
-	}})
-	got := make([]outcome, len(reqs))
-	p.mu.Lock() // queue them all, so that they start together
-	var wg sync.WaitGroup
-	for i, r := range reqs {
-		wg.Add(1)
-		// Exits when its request has finished.
-		go func() {
-			defer wg.Done()
-			got[i], _ = run(t, e, context.Background(), r, nil)
-		}()
-		waitQueued(t, e, i+1)
-	}
-	p.mu.Unlock()
-	wg.Wait()
-	for i := range reqs {
-		if !slices.Equal(got[i].tokens, want[i].tokens) || got[i].text != want[i].text || got[i].field != want[i].field || got[i].finish != want[i].finish {
-			t.Errorf("request %d batched: %+v\none at a time: %+v", i, got[i], want[i])
-		}
-	}
-	// Short requests end while long ones still prefill: not all six need
-	// share a step, but most must have.
-	if w := widest.Load(); w < 4 {
-		t.Errorf("the widest step carried %d sequences; want at least 4 of %d", w, len(reqs))
+	for _, sharedRun := range []int{-1, 0, 1} {
+		t.Run(fmt.Sprintf("SharedRun=%d", sharedRun), func(t *testing.T) {
+			var p pauser
+			var widest atomic.Int32
+			e := fx.engineHooks(t, Options{MaxSeqs: 8, Batch: 32, SharedRun: sharedRun}, hooks{beforeStep: p.hook, onStep: func(seqs, toks int) {
+				if int32(seqs) > widest.Load() {
+					widest.Store(int32(seqs))
+				}
+			}})
+			got := make([]outcome, len(reqs))
+			p.mu.Lock() // queue them all, so that they start together
+			var wg sync.WaitGroup
+			for i, r := range reqs {
+				wg.Add(1)
+				// Exits when its request has finished.
+				go func() {
+					defer wg.Done()
+					got[i], _ = run(t, e, context.Background(), r, nil)
+				}()
+				waitQueued(t, e, i+1)
+			}
+			p.mu.Unlock()
+			wg.Wait()
+			for i := range reqs {
+				if !slices.Equal(got[i].tokens, want[i].tokens) || got[i].text != want[i].text || got[i].field != want[i].field || got[i].finish != want[i].finish {
+					t.Errorf("request %d batched: %+v\none at a time: %+v", i, got[i], want[i])
+				}
+			}
+			// Short requests end while long ones still prefill: not all six need
+			// share a step, but most must have.
+			if w := widest.Load(); w < 4 {
+				t.Errorf("the widest step carried %d sequences; want at least 4 of %d", w, len(reqs))
+			}
+			// The six share the lore and persona, copied from the first
+			// to compute them.
+			cs := e.CacheStats()
+			if on := sharedRun >= 0; on != (cs.SharedSteps > 0) || on != (cs.SharedPositions > 0) {
+				t.Errorf("%d steps attended shared runs (%d positions spared); want some if and only if SharedRun >= 0", cs.SharedSteps, cs.SharedPositions)
+			}
+		})
 	}
 }
 

@@ -104,7 +104,7 @@ func (m *storeMachine) run(c *scriptCase) (string, error) {
 			return "", fmt.Errorf("no state %q", c.Args["s"])
 		}
 		before := m.p.c.Stats()
-		m.p.save(s.st, s.toks)
+		m.p.save(s.st, nil, s.toks)
 		after := m.p.c.Stats()
 		fmt.Fprintf(&b, "published %d blocks (%d already stored), evicted %d\n", after.Published-before.Published, after.Deduplicated-before.Deduplicated, after.Evictions-before.Evictions)
 		b.WriteString(m.summary())
@@ -117,7 +117,7 @@ func (m *storeMachine) run(c *scriptCase) (string, error) {
 		if err := s.st.Truncate(have); err != nil {
 			return "", err
 		}
-		n := m.p.load(s.st, toks, have)
+		n := m.p.load(s.st, nil, toks, have)
 		s.toks = toks[:n]
 		fmt.Fprintf(&b, "%s holds %d tokens (%d loaded)", c.Args["s"], n, n-have)
 		if n > have {
