@@ -2,12 +2,19 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/anima-rt/anima/assets"
+	"github.com/anima-rt/anima/inference/gguf"
+	"github.com/anima-rt/anima/inference/kernels"
+	"github.com/anima-rt/anima/inference/model"
 	"github.com/anima-rt/anima/inference/sample"
+	"github.com/anima-rt/anima/inference/tokenizer"
 )
 
 // benchText returns plain text that the tokenizer encodes to exactly n
@@ -195,4 +202,123 @@ func BenchmarkSharedLore(b *testing.B) {
 		e.Close()
 	}
 	b.ReportMetric(reused/prompt, "reused/prompt")
+}
+
+// embeddedFixture loads the embedded default model (assets/model), skipping
+// when the binary was built without it.
+func embeddedFixture(b *testing.B) *fixture {
+	b.Helper()
+	data, err := assets.Model()
+	if errors.Is(err, assets.ErrNoModel) {
+		b.Skip(err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := gguf.Parse(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool := kernels.NewPool(0)
+	b.Cleanup(pool.Close)
+	m, err := model.Load(f, pool)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := tokenizer.New(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &fixture{m: m, tok: tok, pool: pool}
+}
+
+// BenchmarkSharedAttention is 32 NPCs decoding together over one
+// 600-token lore, each with 100 prompt tokens of its own and up to 64 to
+// generate (sampled at temperature 1.5 with fixed seeds, so that the
+// embedded model, trained on short answers, runs longer), with the lore's
+// keys and values read once per step for all of them (shared=on, the
+// default SharedRun) and by each sequence on its own (shared=off), on the
+// embedded model and the reference model. decode_tok/s counts only the
+// steps in which at least 16 sequences decode one token each and nothing
+// prefills (the embedded model's answers end before the last prompts have
+// prefilled): their tokens over the time from the previous step's end to
+// the step's end, sampling included; decode_seqs is their mean width.
+// shared_pos/step is the positions a step read once for several
+// sequences instead of once each.
+func BenchmarkSharedAttention(b *testing.B) {
+	const n = 32
+	for _, mdl := range []string{"embedded", "reference"} {
+		b.Run("model="+mdl, func(b *testing.B) {
+			var fx *fixture
+			if mdl == "embedded" {
+				fx = embeddedFixture(b)
+			} else {
+				fx = loadFixture(b)
+			}
+			lore := benchText(b, fx, "lore", 600)
+			own := make([]string, n)
+			for i := range own {
+				own[i] = benchText(b, fx, fmt.Sprintf("npc%c%c", 'a'+i%26, 'a'+i/26), 100)
+			}
+			for _, shared := range []bool{false, true} {
+				name, run := "shared=off", -1
+				if shared {
+					name, run = "shared=on", 0
+				}
+				b.Run(name, func(b *testing.B) {
+					var decodeToks, decodeSecs, decodeSteps, gen float64
+					var last time.Time
+					hk := hooks{onStep: func(seqs, toks int) { // the scheduler goroutine's alone
+						now := time.Now()
+						if seqs >= n/2 && toks == seqs && !last.IsZero() {
+							decodeToks += float64(seqs)
+							decodeSecs += now.Sub(last).Seconds()
+							decodeSteps++
+						}
+						last = now
+					}}
+					var sharedPos, sharedSteps int64
+					for it := 0; b.Loop(); it++ {
+						b.StopTimer() // the engine's slots are allocated outside the timing
+						e := fx.engineHooks(b, Options{MaxSeqs: n, QueueSize: n, Context: 1024, StoreBytes: -1, SharedRun: run}, hk)
+						last = time.Time{}
+						b.StartTimer()
+						var wg sync.WaitGroup
+						var mu sync.Mutex
+						for i := range n {
+							wg.Add(1)
+							// Exits when its request has finished.
+							go func() {
+								defer wg.Done()
+								req := Request{Segments: []Segment{{Text: lore}, {Text: own[i]}}, MaxTokens: 64,
+									Sampling: Sampling{Params: sample.Params{Temperature: 1.5}, Seed: uint64(it*n + i)}}
+								res, err := e.Generate(context.Background(), req, nil)
+								if err != nil {
+									b.Error(err)
+								}
+								mu.Lock()
+								gen += float64(res.Stats.GeneratedTokens)
+								mu.Unlock()
+							}()
+						}
+						wg.Wait()
+						b.StopTimer()
+						e.Close() // its scheduler has exited: the hook's figures are ours
+						cs := e.CacheStats()
+						sharedPos += cs.SharedPositions
+						sharedSteps += cs.SharedSteps
+						b.StartTimer()
+					}
+					if decodeSecs > 0 {
+						b.ReportMetric(decodeToks/decodeSecs, "decode_tok/s")
+						b.ReportMetric(decodeToks/decodeSteps, "decode_seqs")
+					}
+					b.ReportMetric(gen/float64(b.N)/n, "tokens/seq")
+					if sharedSteps > 0 {
+						b.ReportMetric(float64(sharedPos)/float64(sharedSteps), "shared_pos/step")
+					}
+				})
+			}
+		})
+	}
 }

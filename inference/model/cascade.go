@@ -245,16 +245,7 @@ func (b *Batch) attendRun(m *Model, it *cascadeItem) {
 	it.p = growTo(it.p, R*Lp)
 	for r := range R {
 		row := it.s[r*L : (r+1)*L]
-		am, mx := 0, row[0]*scale
-		for i, x := range row {
-			x *= scale
-			row[i] = x
-			if x > mx {
-				am, mx = i, x
-			}
-		}
-		kernels.Softmax(row)
-		it.lse[r] = mx - float32(math.Log(float64(row[am])))
+		it.lse[r] = softmaxLSE(row, scale)
 		copy(it.p[r*Lp:], row)
 		clear(it.p[r*Lp+L : (r+1)*Lp])
 	}
@@ -270,6 +261,31 @@ func (b *Batch) attendRun(m *Model, it *cascadeItem) {
 	it.vw.Shape[0], it.vw.Shape[1], it.vw.Data = Lp, hd, f32bytes(it.vg)
 	it.out = growTo(it.out, R*hd)
 	it.pool.MatMul(it.out, &it.vw, it.p, R)
+}
+
+// softmaxLSE scales the scores x, replaces them with their softmax and
+// returns the log-sum-exp of the scaled scores: the largest weight is
+// exactly e^0/Σ, so log Σ = -log of it.
+func softmaxLSE(x []float32, scale float32) float32 {
+	kernels.Scale(x, scale) // after the product, as attendHead scales
+	mx := maxOf(x)
+	kernels.Softmax(x)
+	return mx - float32(math.Log(float64(maxOf(x))))
+}
+
+// maxOf is the largest of x (len ≥ 1), in four independent lanes so that
+// the comparisons do not wait on each other.
+func maxOf(x []float32) float32 {
+	m0 := x[0]
+	m1, m2, m3 := m0, m0, m0
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		m0, m1, m2, m3 = max(m0, x[i]), max(m1, x[i+1]), max(m2, x[i+2]), max(m3, x[i+3])
+	}
+	for ; i < len(x); i++ {
+		m0 = max(m0, x[i])
+	}
+	return max(m0, m1, m2, m3)
 }
 
 // attendMember is attention for query head h of decode chunk s, which
@@ -292,16 +308,7 @@ func (b *Batch) attendMember(m *Model, s, h int) {
 	kv := &st.keyView[h]
 	kv.Shape[1], kv.Data = T-lo, f32bytes(keys[lo*hd:T*hd])
 	st.headPool[h].MatVec(sc, kv, q)
-	am, mx := 0, sc[0]*scale
-	for i, x := range sc {
-		x *= scale
-		sc[i] = x
-		if x > mx {
-			am, mx = i, x
-		}
-	}
-	kernels.Softmax(sc)
-	lse := [1]float32{mx - float32(math.Log(float64(sc[am])))}
+	lse := [1]float32{softmaxLSE(sc, scale)}
 	kernels.DotRows(out, vals[lo:], cp, sc)
 
 	for _, ref := range cs.refs[cs.refOff[s]:cs.refOff[s+1]] {
