@@ -7,11 +7,13 @@ import (
 	"github.com/anima-rt/anima/inference/model"
 )
 
-// This file chooses, each step, the runs of cached positions that decoding
-// sequences attend together (model.StepShared: cascade attention). The
-// NPCs of a world decode over one lore, copied from the slot that computed
-// it (catchUp) or loaded from the prefix store; attending it once for all
-// of them reads its keys and values once instead of once per sequence.
+// This file chooses, each step, the runs of cached positions that the
+// step's sequences attend together (model.StepShared: cascade attention).
+// The NPCs of a world decode over one lore, copied from the slot that
+// computed it (catchUp) or loaded from the prefix store; attending it once
+// for all of them reads its keys and values once instead of once per
+// sequence — for decode tokens, and as much for the prompt chunks that
+// prefill each NPC's own part after the lore.
 //
 // Sharing must be exact: the model reads a run from one member's cache for
 // all of them, so only positions whose keys and values are bit for bit the
@@ -72,7 +74,7 @@ func (e *Engine) computed(s *slot, pos, n int) {
 	}
 }
 
-// sharedRuns returns the runs of positions that the step's decode chunks
+// sharedRuns returns the runs of positions that the step's chunks
 // (e.chunks, of slots e.inStep) attend together: for each group of two or
 // more slots whose first positions have the same origins, the longest such
 // run, nested (all NPCs' lore, then the persona that some of them share),
@@ -87,7 +89,10 @@ func (e *Engine) sharedRuns() []model.Shared {
 	cs.spans, cs.dec = cs.spans[:0], cs.dec[:0]
 	for i, ch := range e.chunks {
 		if len(ch.Tokens) != 1 {
-			continue // a prefill chunk, or a grammar's forced run
+			// A prompt chunk's rows already attend over long rows at
+			// full speed; split into a shared part and a short own one
+			// per token, they measured slower on CPUs.
+			continue
 		}
 		s := e.inStep[i]
 		n := s.st.Pos()

@@ -149,8 +149,8 @@ type Options struct {
 	// Batch + MaxSeqs + UrgentSeqs, room for one full chunk beside every
 	// decode.
 	StepTokens int
-	// SharedRun is the shortest run of cached positions that decoding
-	// sequences holding the very same keys and values (NPCs over one lore)
+	// SharedRun is the shortest run of cached positions that the sequences
+	// of a step holding the very same keys and values (NPCs over one lore)
 	// attend together, reading it once for all of them (cascade.go,
 	// model.StepShared); 0: 64; negative: never, each attends alone.
 	SharedRun int
@@ -303,7 +303,7 @@ type CacheStats struct {
 	SegmentBytes  int64 // tokenized segments kept, weighed in bytes
 	SegmentBudget int64 // the most they may weigh
 
-	SharedSteps     int64 // decode steps in which sequences attended shared runs together
+	SharedSteps     int64 // steps in which sequences attended shared runs together
 	SharedPositions int64 // cached positions those steps read once for several sequences instead of once each
 }
 

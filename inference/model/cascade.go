@@ -29,20 +29,23 @@ import (
 // must only name positions whose keys and values are bit for bit the same
 // in every member's cache; the run is read from its first member's.
 
-// Shared is a run of cached positions [Lo, Hi) that the decode chunks
-// Chunks (indices into the step's chunks) hold alike, attended once for
-// all of them. Runs nest: a chunk's runs, in the order given, must tile
-// its positions from 0 (the first starts at 0, each next one where the
-// previous ended: the lore, then the persona); the positions after its
-// last run, its own token's included, it attends alone.
+// Shared is a run of cached positions [Lo, Hi) that the chunks Chunks
+// (indices into the step's chunks) hold alike, attended once for all of
+// them: every query row of every member (each token's query heads) against
+// the run. The run lies before the members' new tokens, so no causal limit
+// applies within it. Runs nest: a chunk's runs, in the order given, must
+// tile its positions from 0 (the first starts at 0, each next one where
+// the previous ended: the lore, then the persona); the positions after its
+// last run, its new tokens' included, it attends alone.
 type Shared struct {
 	Chunks []int
 	Lo, Hi int
 }
 
 // cascadeRows is about the most query rows one work item of a shared run
-// takes: a run shared by more sequences is split by members into items of
-// about this many rows, so that the threads of the pool each take some —
+// takes: a run's rows (its members' tokens' query heads, member after
+// member) are split into items of about this many, so that the threads of
+// the pool each take some and an item's scores fit in a core's cache —
 // each item rereads the run's keys and values once, which at 64 rows is
 // still a small fraction of what the rows would read alone.
 const cascadeRows = 64
@@ -50,9 +53,11 @@ const cascadeRows = 64
 // cascade is the Batch's state for the shared runs of the step in progress.
 type cascade struct {
 	groups  []Shared      // the step's runs, validated; nil when none
-	items   []cascadeItem // work: (run, members m0..m1, KV head); grown, never shrunk
+	runs    []cascadeRun  // per run: how its rows are laid out and split
+	mrow    []int         // per run, per member and one more: the member's first row in the run (runs[i].mrow0 on)
+	items   []cascadeItem // work: (run, rows, KV head); grown, never shrunk
 	n       int           // items of this step
-	refs    []cascadeRef  // per chunk, the items holding its part of each run: refs[refOff[s]:refOff[s+1]]
+	refs    []cascadeRef  // per chunk, its part of each of its runs: refs[refOff[s]:refOff[s+1]]
 	refOff  []int         // (chunks+1)
 	covered []int         // per chunk: positions [0, covered) attended in runs
 	fn      func(lo, hi int)
@@ -60,12 +65,21 @@ type cascade struct {
 	inline  bool
 }
 
-// cascadeItem is the attention of some members of one shared run for one
-// KV head: their query rows (the heads sharing that KV head, member after
-// member) against the run, with its own scratch and single-thread pool so
-// that items run in parallel without sharing anything.
+// cascadeRun is a run's layout: its members' query rows are numbered
+// member after member (each token's query heads of one KV head, in order),
+// and items take per rows of them at a time, for each KV head.
+type cascadeRun struct {
+	item0 int // index of its first item: items item0 + (row/per)·KVHeads + g
+	mrow0 int // index in mrow of its first member's first row
+	rows  int // all its members' rows, for one KV head
+	per   int // rows per item (the last takes the rest)
+}
+
+// cascadeItem is the attention of rows r0..r1 of one shared run for one KV
+// head, with its own scratch and single-thread pool so that items run in
+// parallel without sharing anything.
 type cascadeItem struct {
-	grp, m0, m1, g int
+	run, r0, r1, g int
 	q, s, p, vg    []float32 // (rows, HeadDim) queries; (rows, L) scores; (rows, Lp) weights; (HeadDim, Lp) values
 	out, lse       []float32 // (rows, HeadDim) output normalised over the run; (rows) log-sum-exp
 	pool           *kernels.Pool
@@ -73,17 +87,8 @@ type cascadeItem struct {
 	shape          [2][2]int
 }
 
-// cascadeRef points a chunk at its part of one run: items[item+g] for KV
-// head g, query rows from member·group.
-type cascadeRef struct{ item, member int32 }
-
-// runSplit is how many members of a run of members sequences one work
-// item takes: the run split into items of about cascadeRows query rows,
-// as evenly as it goes.
-func runSplit(members, grp int) int {
-	parts := (members*grp + cascadeRows - 1) / cascadeRows
-	return (members + parts - 1) / parts
-}
+// cascadeRef points a chunk at its rows of one run: row0 is its first.
+type cascadeRef struct{ run, row0 int32 }
 
 func growTo[T any](s []T, n int) []T {
 	if cap(s) < n {
@@ -93,9 +98,9 @@ func growTo[T any](s []T, n int) []T {
 }
 
 // StepShared is Step with the runs of positions in shared attended once
-// for all the decode chunks that share them (see Shared). Chunks in no run
-// are computed exactly as Step computes them; those in runs agree with
-// Step up to float rounding. On error nothing has been computed.
+// for all the chunks that share them (see Shared). Chunks in no run are
+// computed exactly as Step computes them; those in runs agree with Step up
+// to float rounding. On error nothing has been computed.
 func (m *Model) StepShared(b *Batch, chunks []Chunk, shared []Shared) error {
 	return m.step(b, chunks, shared)
 }
@@ -114,6 +119,7 @@ func (b *Batch) planShared(m *Model, chunks []Chunk, shared []Shared) error {
 	clear(cs.covered)
 	cs.refOff = growTo(cs.refOff, S+1)
 	clear(cs.refOff)
+	members := 0
 	for i, sh := range shared {
 		if len(sh.Chunks) == 0 {
 			return fmt.Errorf("model: step: shared run %d has no chunks", i)
@@ -122,9 +128,6 @@ func (b *Batch) planShared(m *Model, chunks []Chunk, shared []Shared) error {
 			if s < 0 || s >= S {
 				return fmt.Errorf("model: step: shared run %d names chunk %d of %d", i, s, S)
 			}
-			if len(chunks[s].Tokens) != 1 {
-				return fmt.Errorf("model: step: shared run %d: chunk %d has %d tokens; shared runs are for decode chunks of one", i, s, len(chunks[s].Tokens))
-			}
 			if cs.covered[s] != sh.Lo || sh.Hi <= sh.Lo || sh.Hi > chunks[s].State.Cache.Len {
 				return fmt.Errorf("model: step: shared run %d of positions [%d, %d): chunk %d (named twice?) has %d cached, %d of them in earlier runs",
 					i, sh.Lo, sh.Hi, s, chunks[s].State.Cache.Len, cs.covered[s])
@@ -132,31 +135,44 @@ func (b *Batch) planShared(m *Model, chunks []Chunk, shared []Shared) error {
 			cs.covered[s] = sh.Hi
 			cs.refOff[s+1]++
 		}
+		members += len(sh.Chunks)
 	}
 	for s := range S {
 		cs.refOff[s+1] += cs.refOff[s]
 	}
 	cs.refs = growTo(cs.refs, cs.refOff[S])
-	// Items run by run, then by members, then by KV head; each chunk's
-	// refs follow its runs in order (covered serves as the fill cursor,
-	// then is set back to each chunk's end of runs).
+	cs.runs = growTo(cs.runs, len(shared))
+	cs.mrow = growTo(cs.mrow, members+len(shared))
+
+	// Lay out each run's rows and items; each chunk's refs follow its runs
+	// in order (covered serves as the fill cursor, then is set back to
+	// each chunk's end of runs).
 	grp := c.Heads / c.KVHeads
 	fill := cs.covered
 	copy(fill, cs.refOff[:S])
-	n := 0
+	n, mr := 0, 0
 	for i, sh := range shared {
-		per := runSplit(len(sh.Chunks), grp)
-		for j, s := range sh.Chunks {
-			cs.refs[fill[s]] = cascadeRef{item: int32(n + j/per*c.KVHeads), member: int32(j % per)}
+		r := &cs.runs[i]
+		r.item0, r.mrow0 = n, mr
+		rows := 0
+		for _, s := range sh.Chunks {
+			cs.mrow[mr] = rows
+			mr++
+			cs.refs[fill[s]] = cascadeRef{run: int32(i), row0: int32(rows)}
 			fill[s]++
+			rows += len(chunks[s].Tokens) * grp
 		}
-		for m0 := 0; m0 < len(sh.Chunks); m0 += per {
+		cs.mrow[mr] = rows
+		mr++
+		parts := (rows + cascadeRows - 1) / cascadeRows
+		r.rows, r.per = rows, (rows+parts-1)/parts
+		for r0 := 0; r0 < rows; r0 += r.per {
 			for g := range c.KVHeads {
 				if n == len(cs.items) {
 					cs.items = append(cs.items, cascadeItem{pool: kernels.NewPool(1)}) // starts no goroutine: nothing to close
 				}
 				it := &cs.items[n]
-				it.grp, it.m0, it.m1, it.g = i, m0, min(m0+per, len(sh.Chunks)), g
+				it.run, it.r0, it.r1, it.g = i, r0, min(r0+r.per, rows), g
 				n++
 			}
 		}
@@ -178,9 +194,8 @@ func (b *Batch) planShared(m *Model, chunks []Chunk, shared []Shared) error {
 		}
 	}
 	work := 0
-	for _, it := range cs.items[:n] {
-		sh := shared[it.grp]
-		work += (it.m1 - it.m0) * grp * (sh.Hi - sh.Lo) * c.HeadDim
+	for i, sh := range shared {
+		work += cs.runs[i].rows * c.KVHeads * (sh.Hi - sh.Lo) * c.HeadDim
 	}
 	cs.inline = work < attendInline
 	if cs.fn == nil {
@@ -209,24 +224,33 @@ func (b *Batch) attendShared(m *Model, l int) {
 	}
 }
 
-// attendRun is one work item: the queries of the run's members m0..m1
-// that share KV head g against the run's positions, read from its first
-// member's cache, as two matrix products.
+// attendRun is one work item: rows r0..r1 of its run for KV head g against
+// the run's positions, read from its first member's cache, as two matrix
+// products.
 func (b *Batch) attendRun(m *Model, it *cascadeItem) {
 	c := &m.Config
 	hd, qd, grp := c.HeadDim, c.QDim(), c.Heads/c.KVHeads
 	cs := &b.casc
-	sh := &cs.groups[it.grp]
+	sh, run := &cs.groups[it.run], &cs.runs[it.run]
 	src := b.chunks[sh.Chunks[0]].State.Cache
-	L, R := sh.Hi-sh.Lo, (it.m1-it.m0)*grp
+	L, R := sh.Hi-sh.Lo, it.r1-it.r0
 	scale := float32(1 / math.Sqrt(float64(hd)))
 
-	// The members' query rows for KV head g: heads g·grp..(g+1)·grp-1 lie
-	// side by side in each decode token's row of q.
+	// The rows' queries: row k of a member is query head g·grp + k%grp of
+	// its token k/grp; a token's heads of one KV head lie side by side.
 	it.q = growTo(it.q, R*hd)
-	for i, s := range sh.Chunks[it.m0:it.m1] {
-		r := b.off[s]
-		copy(it.q[i*grp*hd:(i+1)*grp*hd], b.q[r*qd+it.g*grp*hd:r*qd+(it.g+1)*grp*hd])
+	mrow := cs.mrow[run.mrow0 : run.mrow0+len(sh.Chunks)+1]
+	j := 0
+	for r := it.r0; r < it.r1; {
+		for mrow[j+1] <= r {
+			j++
+		}
+		k := r - mrow[j]
+		tok, h := k/grp, k%grp
+		row := b.off[sh.Chunks[j]] + tok
+		take := min(grp-h, it.r1-r) // the rest of this token's heads in the item
+		copy(it.q[(r-it.r0)*hd:], b.q[row*qd+(it.g*grp+h)*hd:row*qd+(it.g*grp+h+take)*hd])
+		r += take
 	}
 
 	// Scores S = Q·Kᵀ, (R, L): the run's keys are L contiguous rows.
@@ -268,52 +292,50 @@ func (b *Batch) attendRun(m *Model, it *cascadeItem) {
 // exactly e^0/Σ, so log Σ = -log of it.
 func softmaxLSE(x []float32, scale float32) float32 {
 	kernels.Scale(x, scale) // after the product, as attendHead scales
-	mx := maxOf(x)
+	// The running maximum changes rarely, so this branch is well
+	// predicted; the builtin max, with its NaN and signed-zero rules,
+	// costs several times more.
+	am, mx := 0, x[0]
+	for i, v := range x {
+		if v > mx {
+			am, mx = i, v
+		}
+	}
 	kernels.Softmax(x)
-	return mx - float32(math.Log(float64(maxOf(x))))
+	return mx - float32(math.Log(float64(x[am])))
 }
 
-// maxOf is the largest of x (len ≥ 1), in four independent lanes so that
-// the comparisons do not wait on each other.
-func maxOf(x []float32) float32 {
-	m0 := x[0]
-	m1, m2, m3 := m0, m0, m0
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		m0, m1, m2, m3 = max(m0, x[i]), max(m1, x[i+1]), max(m2, x[i+2]), max(m3, x[i+3])
-	}
-	for ; i < len(x); i++ {
-		m0 = max(m0, x[i])
-	}
-	return max(m0, m1, m2, m3)
-}
-
-// attendMember is attention for query head h of decode chunk s, which
-// takes part in shared runs: its own positions (after its last run, its
-// new token's included) as attendHead does, then merged with its part of
-// each run.
+// attendMember is attention for query head h of chunk s, which takes part
+// in shared runs: for each of its tokens, its own positions (after its
+// last run, up to the token: causal) as attendHead does, then merged with
+// the token's rows of each run.
 func (b *Batch) attendMember(m *Model, s, h int) {
 	c := &m.Config
 	hd, qd, grp := c.HeadDim, c.QDim(), c.Heads/c.KVHeads
 	cs := &b.casc
 	st := b.chunks[s].State
 	cp, g := st.Cache.Cap, h/grp
-	lo, T := cs.covered[s], st.Cache.Len+1 // Len moves only after the last layer
+	lo, pos0 := cs.covered[s], st.Cache.Len // Len moves only after the last layer
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	r := b.off[s]
-	q, out := b.q[r*qd+h*hd:r*qd+(h+1)*hd], b.att[r*qd+h*hd:r*qd+(h+1)*hd]
-
 	keys, vals := st.Cache.Keys(cs.l, g), st.Cache.Values(cs.l, g)
-	sc := st.scores[h*cp : h*cp+T-lo]
 	kv := &st.keyView[h]
-	kv.Shape[1], kv.Data = T-lo, f32bytes(keys[lo*hd:T*hd])
-	st.headPool[h].MatVec(sc, kv, q)
-	lse := [1]float32{softmaxLSE(sc, scale)}
-	kernels.DotRows(out, vals[lo:], cp, sc)
+	refs := cs.refs[cs.refOff[s]:cs.refOff[s+1]]
+	for i := range b.off[s+1] - b.off[s] {
+		r := b.off[s] + i
+		q, out := b.q[r*qd+h*hd:r*qd+(h+1)*hd], b.att[r*qd+h*hd:r*qd+(h+1)*hd]
+		T := pos0 + i + 1
+		sc := st.scores[h*cp : h*cp+T-lo]
+		kv.Shape[1], kv.Data = T-lo, f32bytes(keys[lo*hd:T*hd])
+		st.headPool[h].MatVec(sc, kv, q)
+		lse := [1]float32{softmaxLSE(sc, scale)}
+		kernels.DotRows(out, vals[lo:], cp, sc)
 
-	for _, ref := range cs.refs[cs.refOff[s]:cs.refOff[s+1]] {
-		it := &cs.items[int(ref.item)+g]
-		row := int(ref.member)*grp + h%grp
-		kvcache.MergeLSE(out, lse[:], it.out[row*hd:(row+1)*hd], it.lse[row:row+1], 1, hd)
+		for _, ref := range refs {
+			run := &cs.runs[ref.run]
+			row := int(ref.row0) + i*grp + h%grp
+			it := &cs.items[run.item0+row/run.per*c.KVHeads+g]
+			row -= it.r0
+			kvcache.MergeLSE(out, lse[:], it.out[row*hd:(row+1)*hd], it.lse[row:row+1], 1, hd)
+		}
 	}
 }
