@@ -52,14 +52,16 @@ const cascadeRows = 64
 
 // cascade is the Batch's state for the shared runs of the step in progress.
 type cascade struct {
-	groups  []Shared      // the step's runs, validated; nil when none
-	runs    []cascadeRun  // per run: how its rows are laid out and split
-	mrow    []int         // per run, per member and one more: the member's first row in the run (runs[i].mrow0 on)
-	items   []cascadeItem // work: (run, rows, KV head); grown, never shrunk
-	n       int           // items of this step
-	refs    []cascadeRef  // per chunk, its part of each of its runs: refs[refOff[s]:refOff[s+1]]
-	refOff  []int         // (chunks+1)
-	covered []int         // per chunk: positions [0, covered) attended in runs
+	groups  []Shared          // the step's runs, validated; nil when none
+	runs    []cascadeRun      // per run: how its rows are laid out and split
+	mrow    []int             // per run, per member and one more: the member's first row in the run (runs[i].mrow0 on)
+	items   []cascadeItem     // work: (run, rows, KV head); grown, never shrunk
+	n       int               // items of this step
+	scratch []*cascadeScratch // one per item running at once; grown, never shrunk
+	nScr    int               // scratch sets this step: set p runs items p, p+nScr, …
+	refs    []cascadeRef      // per chunk, its part of each of its runs: refs[refOff[s]:refOff[s+1]]
+	refOff  []int             // (chunks+1)
+	covered []int             // per chunk: positions [0, covered) attended in runs
 	fn      func(lo, hi int)
 	l       int // the layer being attended
 	inline  bool
@@ -76,15 +78,22 @@ type cascadeRun struct {
 }
 
 // cascadeItem is the attention of rows r0..r1 of one shared run for one KV
-// head, with its own scratch and single-thread pool so that items run in
-// parallel without sharing anything.
+// head: its result, kept until attend merges it.
 type cascadeItem struct {
 	run, r0, r1, g int
-	q, s, p, vg    []float32 // (rows, HeadDim) queries; (rows, L) scores; (rows, Lp) weights; (HeadDim, Lp) values
 	out, lse       []float32 // (rows, HeadDim) output normalised over the run; (rows) log-sum-exp
-	pool           *kernels.Pool
-	kt, vw         tensor.Tensor
-	shape          [2][2]int
+}
+
+// cascadeScratch is the working memory of one item at a time, with a
+// single-thread pool, so that items run in parallel without sharing
+// anything. There are only as many as items run at once — a step with
+// prompt chunks in runs may have thousands of items, and the scores take
+// rows × run length each.
+type cascadeScratch struct {
+	q, s, p, vg []float32 // (rows, HeadDim) queries; (rows, L) scores; (rows, Lp) weights; (HeadDim, Lp) values
+	pool        *kernels.Pool
+	kt, vw      tensor.Tensor
+	shape       [2][2]int
 }
 
 // cascadeRef points a chunk at its rows of one run: row0 is its first.
@@ -169,7 +178,7 @@ func (b *Batch) planShared(m *Model, chunks []Chunk, shared []Shared) error {
 		for r0 := 0; r0 < rows; r0 += r.per {
 			for g := range c.KVHeads {
 				if n == len(cs.items) {
-					cs.items = append(cs.items, cascadeItem{pool: kernels.NewPool(1)}) // starts no goroutine: nothing to close
+					cs.items = append(cs.items, cascadeItem{})
 				}
 				it := &cs.items[n]
 				it.run, it.r0, it.r1, it.g = i, r0, min(r0+r.per, rows), g
@@ -178,10 +187,12 @@ func (b *Batch) planShared(m *Model, chunks []Chunk, shared []Shared) error {
 		}
 	}
 	cs.n = n
-	for i := range cs.items[:n] { // views of the items' own shapes, now that the slice no longer moves
-		it := &cs.items[i]
-		it.kt.Shape, it.vw.Shape = it.shape[0][:], it.shape[1][:]
-		it.kt.Type, it.vw.Type = tensor.F32, tensor.F32
+	cs.nScr = min(n, 2*m.pool.Threads())
+	for len(cs.scratch) < cs.nScr {
+		sc := &cascadeScratch{pool: kernels.NewPool(1)} // starts no goroutine: nothing to close
+		sc.kt.Shape, sc.vw.Shape = sc.shape[0][:], sc.shape[1][:]
+		sc.kt.Type, sc.vw.Type = tensor.F32, tensor.F32
+		cs.scratch = append(cs.scratch, sc)
 	}
 	for _, sh := range shared {
 		for _, s := range sh.Chunks {
@@ -200,8 +211,11 @@ func (b *Batch) planShared(m *Model, chunks []Chunk, shared []Shared) error {
 	cs.inline = work < attendInline
 	if cs.fn == nil {
 		cs.fn = func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				b.attendRun(m, &b.casc.items[i])
+			cs := &b.casc
+			for p := lo; p < hi; p++ {
+				for i := p; i < cs.n; i += cs.nScr {
+					b.attendRun(m, &cs.items[i], cs.scratch[p])
+				}
 			}
 		}
 	}
@@ -218,16 +232,16 @@ func (b *Batch) attendShared(m *Model, l int) {
 	}
 	cs.l = l
 	if cs.inline {
-		cs.fn(0, cs.n)
+		cs.fn(0, cs.nScr)
 	} else {
-		m.pool.For(cs.n, cs.fn)
+		m.pool.For(cs.nScr, cs.fn)
 	}
 }
 
-// attendRun is one work item: rows r0..r1 of its run for KV head g against
-// the run's positions, read from its first member's cache, as two matrix
-// products.
-func (b *Batch) attendRun(m *Model, it *cascadeItem) {
+// attendRun is one work item, in scratch sc: rows r0..r1 of its run for KV
+// head g against the run's positions, read from its first member's cache,
+// as two matrix products.
+func (b *Batch) attendRun(m *Model, it *cascadeItem, sc *cascadeScratch) {
 	c := &m.Config
 	hd, qd, grp := c.HeadDim, c.QDim(), c.Heads/c.KVHeads
 	cs := &b.casc
@@ -238,7 +252,7 @@ func (b *Batch) attendRun(m *Model, it *cascadeItem) {
 
 	// The rows' queries: row k of a member is query head g·grp + k%grp of
 	// its token k/grp; a token's heads of one KV head lie side by side.
-	it.q = growTo(it.q, R*hd)
+	sc.q = growTo(sc.q, R*hd)
 	mrow := cs.mrow[run.mrow0 : run.mrow0+len(sh.Chunks)+1]
 	j := 0
 	for r := it.r0; r < it.r1; {
@@ -249,15 +263,15 @@ func (b *Batch) attendRun(m *Model, it *cascadeItem) {
 		tok, h := k/grp, k%grp
 		row := b.off[sh.Chunks[j]] + tok
 		take := min(grp-h, it.r1-r) // the rest of this token's heads in the item
-		copy(it.q[(r-it.r0)*hd:], b.q[row*qd+(it.g*grp+h)*hd:row*qd+(it.g*grp+h+take)*hd])
+		copy(sc.q[(r-it.r0)*hd:], b.q[row*qd+(it.g*grp+h)*hd:row*qd+(it.g*grp+h+take)*hd])
 		r += take
 	}
 
 	// Scores S = Q·Kᵀ, (R, L): the run's keys are L contiguous rows.
 	keys := src.Keys(cs.l, it.g)[sh.Lo*hd : sh.Hi*hd]
-	it.kt.Shape[0], it.kt.Shape[1], it.kt.Data = hd, L, f32bytes(keys)
-	it.s = growTo(it.s, R*L)
-	it.pool.MatMul(it.s, &it.kt, it.q, R)
+	sc.kt.Shape[0], sc.kt.Shape[1], sc.kt.Data = hd, L, f32bytes(keys)
+	sc.s = growTo(sc.s, R*L)
+	sc.pool.MatMul(sc.s, &sc.kt, sc.q, R)
 
 	// Softmax per row, scaled after the product as attendHead does; the
 	// row's largest weight is exactly e^0/Σ, which gives the log-sum-exp.
@@ -266,25 +280,25 @@ func (b *Batch) attendRun(m *Model, it *cascadeItem) {
 	// inner dimension 16 at a time and a remainder one output at a time.
 	Lp := (L + 15) &^ 15
 	it.lse = growTo(it.lse, R)
-	it.p = growTo(it.p, R*Lp)
+	sc.p = growTo(sc.p, R*Lp)
 	for r := range R {
-		row := it.s[r*L : (r+1)*L]
+		row := sc.s[r*L : (r+1)*L]
 		it.lse[r] = softmaxLSE(row, scale)
-		copy(it.p[r*Lp:], row)
-		clear(it.p[r*Lp+L : (r+1)*Lp])
+		copy(sc.p[r*Lp:], row)
+		clear(sc.p[r*Lp+L : (r+1)*Lp])
 	}
 
 	// Output = P·V, (R, HeadDim): V is stored transposed, HeadDim rows of
 	// Cap positions, so the run's columns are gathered into rows of Lp.
 	vals, cp := src.Values(cs.l, it.g), src.Cap
-	it.vg = growTo(it.vg, hd*Lp)
+	sc.vg = growTo(sc.vg, hd*Lp)
 	for d := range hd {
-		copy(it.vg[d*Lp:d*Lp+L], vals[d*cp+sh.Lo:d*cp+sh.Hi])
-		clear(it.vg[d*Lp+L : (d+1)*Lp])
+		copy(sc.vg[d*Lp:d*Lp+L], vals[d*cp+sh.Lo:d*cp+sh.Hi])
+		clear(sc.vg[d*Lp+L : (d+1)*Lp])
 	}
-	it.vw.Shape[0], it.vw.Shape[1], it.vw.Data = Lp, hd, f32bytes(it.vg)
+	sc.vw.Shape[0], sc.vw.Shape[1], sc.vw.Data = Lp, hd, f32bytes(sc.vg)
 	it.out = growTo(it.out, R*hd)
-	it.pool.MatMul(it.out, &it.vw, it.p, R)
+	sc.pool.MatMul(it.out, &sc.vw, sc.p, R)
 }
 
 // softmaxLSE scales the scores x, replaces them with their softmax and
