@@ -215,13 +215,19 @@ func TestStepSharedDoesNotAllocate(t *testing.T) {
 // BenchmarkStepShared is one decode step of 32 sequences over a 600-token
 // lore they share (copied from one that computed it), each with 100
 // tokens of its own, with the lore attended once for all of them
-// (shared=on) and by each on its own (shared=off), on the bench shapes.
+// (shared=on) and by each on its own (shared=off), on the bench shapes —
+// and over a 1,500-token lore on the tiny one, where attention weighs
+// more beside the weights.
 // Each iteration decodes at the same position (the caches are truncated
 // back), so every step does the same work. On a shared machine cpu_µs/tok
 // (all threads' CPU time per token) is steadier than tok/s.
 func BenchmarkStepShared(b *testing.B) {
-	const n, lore, own = 32, 600, 100
-	for _, shape := range []string{"tiny", "small"} {
+	const n, own = 32, 100
+	for _, tc := range []struct {
+		shape string
+		lore  int
+	}{{"tiny", 600}, {"tiny", 1500}, {"small", 600}} {
+		shape, lore := tc.shape, tc.lore
 		m := benchModel(b, shape, tensor.F32, 0)
 		rng := rand.New(rand.NewPCG(1, 2))
 		V := m.Config.Vocab
@@ -234,7 +240,7 @@ func BenchmarkStepShared(b *testing.B) {
 		}
 		states := make([]*State, n)
 		for i := range states {
-			states[i], _ = m.NewState(1024, 128)
+			states[i], _ = m.NewState(lore+own+8, 128)
 		}
 		if _, err := m.Forward(states[0], toks(lore)); err != nil {
 			b.Fatal(err)
@@ -259,7 +265,7 @@ func BenchmarkStepShared(b *testing.B) {
 			if shared {
 				runs = []Shared{{Chunks: all, Lo: 0, Hi: lore}}
 			}
-			b.Run(fmt.Sprintf("%s/shared=%v", shape, shared), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/lore=%d/shared=%v", shape, lore, shared), func(b *testing.B) {
 				cpu := cpuTime()
 				for b.Loop() {
 					if err := m.StepShared(bt, chunks, runs); err != nil {
