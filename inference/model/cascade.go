@@ -273,18 +273,28 @@ func (b *Batch) attendRun(m *Model, it *cascadeItem, sc *cascadeScratch) {
 	sc.s = growTo(sc.s, R*L)
 	sc.pool.MatMul(sc.s, &sc.kt, sc.q, R)
 
-	// Softmax per row, scaled after the product as attendHead does; the
-	// row's largest weight is exactly e^0/Σ, which gives the log-sum-exp.
-	// The weights go to rows of Lp, L rounded up to a multiple of 16 and
-	// zero-padded (as are the values): the matrix kernels take their
-	// inner dimension 16 at a time and a remainder one output at a time.
+	// Softmax per row, scaled after the product as attendHead does, into
+	// rows of Lp: L rounded up to a multiple of 16 and zero-padded (as are
+	// the values), for the matrix kernels take their inner dimension 16
+	// at a time and a remainder one output at a time. Every weight is
+	// p_t = e^(x_t - lse), so any t gives the log-sum-exp as x_t - log p_t;
+	// one with p_t ≥ 1/(2L) exists (they sum to 1) and keeps that exact to
+	// float rounding — found in a few steps where attention is spread or
+	// peaks early, without a pass for the maximum.
 	Lp := (L + 15) &^ 15
 	it.lse = growTo(it.lse, R)
 	sc.p = growTo(sc.p, R*Lp)
+	thr := 0.5 / float32(L)
 	for r := range R {
-		row := sc.s[r*L : (r+1)*L]
-		it.lse[r] = softmaxLSE(row, scale)
-		copy(sc.p[r*Lp:], row)
+		x, p := sc.s[r*L:(r+1)*L], sc.p[r*Lp:r*Lp+L]
+		kernels.Scale(x, scale)
+		copy(p, x)
+		kernels.Softmax(p)
+		t := 0
+		for t < L-1 && p[t] < thr {
+			t++
+		}
+		it.lse[r] = x[t] - float32(math.Log(float64(p[t])))
 		clear(sc.p[r*Lp+L : (r+1)*Lp])
 	}
 
