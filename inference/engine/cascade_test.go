@@ -229,3 +229,48 @@ func TestSharedOnlyWhereBitsAreEqual(t *testing.T) {
 		t.Errorf("after origins ran out, a load gave %d positions of origin %d; want 32 of origin unknown", n, d.origin[0])
 	}
 }
+
+// TestSharedRunsNest: slots that share a lore, some of them a persona
+// after it, attend the lore together and the persona in their smaller
+// group; a shared run shorter than SharedRun is not attended apart but
+// joins the run nested in it, or is left to each slot's own part.
+func TestSharedRunsNest(t *testing.T) {
+	fx := loadFixture(t)
+	cb := newCascadeBench(t, fx)
+	toks := make([]int32, 40)
+	for i := range toks {
+		toks[i] = int32(200 + 3*i)
+	}
+	copied := func(src *slot, n int, rest []int32) *slot {
+		s := cb.slot()
+		if err := s.st.CopyPrefix(src.st, n); err != nil {
+			t.Fatal(err)
+		}
+		copy(s.origin, src.origin[:n])
+		s.kv = append(s.kv, src.kv[:n]...)
+		if len(rest) > 0 {
+			cb.compute(s, rest, len(rest))
+		}
+		return s
+	}
+	a := cb.slot()
+	cb.compute(a, toks[:20], 20) // the lore
+	b := copied(a, 20, toks[20:30])
+	c := copied(b, 30, toks[30:33]) // b's persona too
+	d := copied(a, 20, toks[30:35])
+	if got, want := cb.runs(a, b, c, d), "[{[0 1 2 3] 0 20} {[1 2] 20 30}]"; got != want {
+		t.Errorf("lore and persona: runs %s; want %s", got, want)
+	}
+	cb.e.opt.SharedRun = 15 // the persona's 10 positions alone are too few
+	if got, want := cb.runs(a, b, c, d), "[{[0 1 2 3] 0 20}]"; got != want {
+		t.Errorf("with SharedRun 15: runs %s; want %s", got, want)
+	}
+	cb.e.opt.SharedRun = 25 // the lore alone is too short; lore and persona are not
+	if got, want := cb.runs(a, b, c, d), "[{[1 2] 0 30}]"; got != want {
+		t.Errorf("with SharedRun 25: runs %s; want %s", got, want)
+	}
+	cb.e.opt.SharedRun = -1
+	if got := cb.runs(a, b, c, d); got != "[]" {
+		t.Errorf("with SharedRun -1: runs %s; want none", got)
+	}
+}
