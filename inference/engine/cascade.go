@@ -91,7 +91,9 @@ func (e *Engine) sharedRuns() []model.Shared {
 		if len(ch.Tokens) != 1 {
 			// A prompt chunk's rows already attend over long rows at
 			// full speed; split into a shared part and a short own one
-			// per token, they measured slower on CPUs.
+			// per token, they measured slower (a 600-token lore, the
+			// reference and embedded models, on CPU), though
+			// model.StepShared takes them.
 			continue
 		}
 		s := e.inStep[i]
