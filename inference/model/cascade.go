@@ -24,6 +24,14 @@ import (
 // those sums. The result equals attention over the whole cache up to float
 // rounding (the sums are grouped differently).
 //
+// What it saves is reading: the arithmetic is the same, and the scores'
+// product, whose inner dimension is only HeadDim, runs no faster as a
+// matrix product than as each head's matrix-vector product. So the gain
+// grows with the share of a step that attention takes — long shared
+// prefixes, many sequences, caches that outgrow the CPU's — and with few
+// shared positions beside many of a sequence's own it can be nil (the own
+// part is then attended in short, overhead-bound pieces).
+//
 // The model cannot see which caches agree: the caller (the engine, which
 // knows where every slot's positions came from) names the shared runs, and
 // must only name positions whose keys and values are bit for bit the same
