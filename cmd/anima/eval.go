@@ -39,6 +39,7 @@ func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	report := fs.String("report", "", "also write the JSON object to this `file`")
 	threads := fs.Int("threads", 0, "compute threads (0: all cores)")
 	maxTokens := fs.Int("max-tokens", 160, "most tokens generated per decision")
+	split := fs.String("split", "heldout", "corpus split: heldout, or train to compare with examples of the worlds trained on (pick -start past the training run's -n)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: anima eval [flags]\n\nEvaluates a model on the corpus's held-out split (issue 5): decision\nvalidity with and without the grammar, action and target accuracy against\nthe generator's labels, injection attempts answered in character, and\nperplexity, overall and per language.\n\n")
 		fs.PrintDefaults()
@@ -51,6 +52,10 @@ func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *start < 0 {
 		return fmt.Errorf("eval: -start %d: an example index is never negative", *start)
+	}
+	sp, err := corpus.ParseSplit(*split)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
 	}
 	f, name, err := node.OpenModel(*path)
 	if err != nil {
@@ -79,7 +84,7 @@ func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer eng.Close()
 
-	gen, err := corpus.New(cat, *seed, corpus.Heldout, nil)
+	gen, err := corpus.New(cat, *seed, sp, nil)
 	if err != nil {
 		return err
 	}
