@@ -99,6 +99,7 @@ type Generator struct {
 	packs  map[Lang]*langPack
 	worlds map[Lang][]*world
 	group  int // consecutive examples sharing language, world and persona
+	fresh  bool // a new world for every scene (group), not one of the split's few
 }
 
 // MaxGroup is the largest group SetGroup accepts: a group shares one prompt
@@ -118,6 +119,16 @@ func (g *Generator) SetGroup(k int) error {
 	g.group = k
 	return nil
 }
+
+// SetFreshWorlds makes every scene (with SetGroup, every group) draw a
+// world of its own — town, places, residents, ruler, lore — instead of one
+// of the split's 12 (train) or 4 (held-out) worlds. A model trained on the
+// few worlds learns their facts by heart and recalls them where a prompt
+// says otherwise (asked about a town it was not trained on, the embedded
+// model answered with places and people of the training towns); fresh
+// worlds leave it only the prompt to go by. Town names still come from
+// the split's pool, so a name recurs with different facts.
+func (g *Generator) SetFreshWorlds(on bool) { g.fresh = on }
 
 // New returns a generator for split, deterministic from seed. langs limits
 // the languages (nil: both).

@@ -215,3 +215,58 @@ func TestCrowds(t *testing.T) {
 		}
 	}
 }
+
+// With fresh worlds every group has a world of its own: far more distinct
+// lores than the split's fixed worlds (12 a language in train), each still
+// shared within its group, and every example valid.
+func TestFreshWorlds(t *testing.T) {
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const k, groups = 4, 200
+	g, err := New(cat, 7, Train, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.SetGroup(k); err != nil {
+		t.Fatal(err)
+	}
+	g.SetFreshWorlds(true)
+	lores := map[string]bool{}
+	for grp := range groups {
+		var first string
+		for i := grp * k; i < (grp+1)*k; i++ {
+			e, err := g.Example(i)
+			if err != nil {
+				t.Fatalf("Example(%d): %v", i, err)
+			}
+			lore := segment(t, e, "lore")
+			if i == grp*k {
+				first = lore
+			} else if lore != first {
+				t.Fatalf("group %d: example %d's lore differs from its group's", grp, i)
+			}
+		}
+		lores[first] = true
+	}
+	if len(lores) < groups*9/10 {
+		t.Errorf("%d distinct lores over %d groups; want nearly one a group", len(lores), groups)
+	}
+	// The default stays the split's fixed worlds.
+	d, err := New(cat, 7, Train, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := map[string]bool{}
+	for i := range 400 {
+		e, err := d.Example(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fixed[segment(t, e, "lore")] = true
+	}
+	if len(fixed) > 2*worldsPerLang[Train] {
+		t.Errorf("default generator: %d distinct lores in 400 examples; want at most the split's %d worlds", len(fixed), 2*worldsPerLang[Train])
+	}
+}

@@ -53,7 +53,11 @@ type scene struct {
 
 func newScene(g *Generator, r *rand.Rand, lang Lang) *scene {
 	s := &scene{g: g, r: r, lp: g.packs[lang], e: &Example{Split: g.split, Lang: lang}}
-	s.w = pick(r, g.worlds[lang])
+	if g.fresh {
+		s.w = g.newWorld(r, s.lp, pick(r, s.lp.towns))
+	} else {
+		s.w = pick(r, g.worlds[lang])
+	}
 	s.p = s.newPersona()
 	s.e.World, s.e.Persona, s.e.Role = s.w.name, s.p.name, s.p.role.key
 	s.reset()

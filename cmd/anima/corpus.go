@@ -25,6 +25,7 @@ func runCorpus(ctx context.Context, args []string) error {
 	catFile := fs.String("catalog", "", "action catalog JSON (default: the embedded assets/catalog/actions.json)")
 	quiet := fs.Bool("q", false, "do not print the summary")
 	group := fs.Int("group", 1, "consecutive examples sharing world and persona (1 to 64), so a trainer can share their prompt prefix")
+	fresh := fs.Bool("fresh-worlds", false, "a new world for every example (every group) instead of the split's few, so a model cannot learn worlds by heart")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,6 +56,7 @@ func runCorpus(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	g.SetFreshWorlds(*fresh)
 	if err := g.SetGroup(*group); err != nil {
 		return err
 	}
