@@ -98,7 +98,7 @@ type Generator struct {
 	langs  []Lang
 	packs  map[Lang]*langPack
 	worlds map[Lang][]*world
-	group  int // consecutive examples sharing language, world and persona
+	group  int  // consecutive examples sharing language, world and persona
 	fresh  bool // a new world for every scene (group), not one of the split's few
 }
 
