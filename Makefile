@@ -72,7 +72,7 @@ demo: deps-demo
 load:
 	$(GO) run ./cmd/anima load -html load-report.html
 
-## model: rebuild the embedded model from scratch (see train/README.md).
+## model: rebuild the embedded model from scratch, about 100 min on 2 cores (see train/README.md).
 model: build deps-train
 	mkdir -p $(MODEL_DIR)
 	$(PYTHON) train/test_tree.py
