@@ -10,6 +10,12 @@ import (
 	"github.com/anima-rt/anima/npc/catalog"
 )
 
+// reservedTowns are the towns of the runtime's own worlds: the demo's
+// (assets/worlds) and the load tool's. Fresh worlds never take their names,
+// so that a model trained on fresh worlds meets the demo's towns without
+// another town's facts filed under the same name.
+var reservedTowns = []string{"Oakvale", "버들골", "Millbrook"}
+
 // worldsPerLang is how many towns each split has per language.
 var worldsPerLang = map[Split]int{Train: 12, Heldout: 4}
 
@@ -127,7 +133,8 @@ func (g *Generator) SetGroup(k int) error {
 // says otherwise (asked about a town it was not trained on, the embedded
 // model answered with places and people of the training towns); fresh
 // worlds leave it only the prompt to go by. Town names still come from
-// the split's pool, so a name recurs with different facts.
+// the split's pool, so a name recurs with different facts, but never a
+// name of reservedTowns.
 func (g *Generator) SetFreshWorlds(on bool) { g.fresh = on }
 
 // New returns a generator for split, deterministic from seed. langs limits

@@ -3,11 +3,14 @@ package corpus
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/anima-rt/anima/assets"
 	"github.com/anima-rt/anima/npc/catalog"
 )
 
@@ -250,6 +253,15 @@ func TestFreshWorlds(t *testing.T) {
 		}
 		lores[first] = true
 	}
+	for grp := range groups {
+		e, err := g.Example(grp * k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(reservedTowns, e.World) {
+			t.Errorf("fresh world of %s is named %s, a town of the runtime's own worlds", e.ID, e.World)
+		}
+	}
 	if len(lores) < groups*9/10 {
 		t.Errorf("%d distinct lores over %d groups; want nearly one a group", len(lores), groups)
 	}
@@ -268,5 +280,29 @@ func TestFreshWorlds(t *testing.T) {
 	}
 	if len(fixed) > 2*worldsPerLang[Train] {
 		t.Errorf("default generator: %d distinct lores in 400 examples; want at most the split's %d worlds", len(fixed), 2*worldsPerLang[Train])
+	}
+}
+
+// The towns fresh worlds avoid include every world the runtime ships.
+func TestReservedTownsCoverTheShippedWorlds(t *testing.T) {
+	err := fs.WalkDir(assets.Worlds(), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(assets.Worlds(), path)
+		if err != nil {
+			return err
+		}
+		var w struct{ Name string }
+		if err := json.Unmarshal(data, &w); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if !slices.Contains(reservedTowns, w.Name) {
+			t.Errorf("assets/worlds/%s: town %q is not in reservedTowns", path, w.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -54,7 +54,11 @@ type scene struct {
 func newScene(g *Generator, r *rand.Rand, lang Lang) *scene {
 	s := &scene{g: g, r: r, lp: g.packs[lang], e: &Example{Split: g.split, Lang: lang}}
 	if g.fresh {
-		s.w = g.newWorld(r, s.lp, pick(r, s.lp.towns))
+		town := pick(r, s.lp.towns)
+		for slices.Contains(reservedTowns, town) {
+			town = pick(r, s.lp.towns)
+		}
+		s.w = g.newWorld(r, s.lp, town)
 	} else {
 		s.w = pick(r, g.worlds[lang])
 	}
