@@ -86,22 +86,24 @@ func TestFiltersLimitTheDraw(t *testing.T) {
 // against the softmax probabilities (3.5 standard deviations).
 func TestDrawFollowsSoftmax(t *testing.T) {
 	logits := []float32{1, 0, 2, -1, 0.5}
-	s, _ := New(Params{Temperature: 1}, newRand(7))
-	const n = 200_000
-	counts := make([]int, len(logits))
-	for range n {
-		id, _ := s.Sample(logits, nil)
-		counts[id]++
-	}
-	sum := 0.0
-	for _, l := range logits {
-		sum += math.Exp(float64(l))
-	}
-	for i, l := range logits {
-		p := math.Exp(float64(l)) / sum
-		sd := math.Sqrt(p * (1 - p) / n)
-		if got := float64(counts[i]) / n; math.Abs(got-p) > 3.5*sd {
-			t.Errorf("token %d drawn with frequency %.4f; want %.4f ± %.4f", i, got, p, 3.5*sd)
+	for _, p := range []Params{{Temperature: 1}, {Temperature: 0.5}, {Temperature: 2, TopP: 1}, {Temperature: 0.7, TopK: 5}} {
+		s, _ := New(p, newRand(7))
+		const n = 200_000
+		counts := make([]int, len(logits))
+		for range n {
+			id, _ := s.Sample(logits, nil)
+			counts[id]++
+		}
+		sum := 0.0
+		for _, l := range logits {
+			sum += math.Exp(float64(l / p.Temperature))
+		}
+		for i, l := range logits {
+			want := math.Exp(float64(l/p.Temperature)) / sum
+			sd := math.Sqrt(want * (1 - want) / n)
+			if got := float64(counts[i]) / n; math.Abs(got-want) > 3.5*sd {
+				t.Errorf("%+v: token %d drawn with frequency %.4f; want %.4f ± %.4f", p, i, got, want, 3.5*sd)
+			}
 		}
 	}
 }
@@ -220,6 +222,10 @@ func BenchmarkSample(b *testing.B) {
 		{"topp", Params{Temperature: 0.7, TopP: 0.9}, logits},
 		{"topp-peaked", Params{Temperature: 0.7, TopP: 0.9}, peaked},
 		{"minp-peaked", Params{Temperature: 0.7, MinP: 0.05}, peaked},
+		// Temperature alone skips keep; a min-p that cuts nothing takes
+		// keep's path, sorting every candidate, as temperature alone did.
+		{"temperature", Params{Temperature: 0.7}, logits},
+		{"temperature-via-keep", Params{Temperature: 0.7, MinP: 1e-30}, logits},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			s, _ := New(bc.p, newRand(1))
