@@ -215,12 +215,16 @@ func tileAVX512(kernel func(y *float32, ldy int, w *byte, rowBytes int, x *float
 			}
 		}
 		if c16 != cols {
-			var t [1]float32
+			// The tail writes its dot product into y; added to what the
+			// tiles left there (a temporary array would escape through
+			// the func value and allocate on every call).
 			for j := range n4 {
 				xt := x[j*ldx+c16 : j*ldx+cols]
 				for i := range rows4 {
-					tail(t[:], w[i*rowBytes+c16*elemBytes:(i+1)*rowBytes], (cols-c16)*elemBytes, xt)
-					y[j*ldy+i] += t[0]
+					k := j*ldy + i
+					head := y[k]
+					tail(y[k:k+1], w[i*rowBytes+c16*elemBytes:(i+1)*rowBytes], (cols-c16)*elemBytes, xt)
+					y[k] += head
 				}
 			}
 		}

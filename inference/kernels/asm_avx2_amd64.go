@@ -62,10 +62,12 @@ func rowsAVX2(kernel func(y *float32, w *byte, rowBytes, rows int, x *float32, n
 	if n == len(x) {
 		return
 	}
-	var t [1]float32
 	for i := range y {
-		tail(t[:], w[i*rowBytes+n*elemBytes:(i+1)*rowBytes], (len(x)-n)*elemBytes, x[n:])
-		y[i] += t[0]
+		// The tail writes into y; a temporary array would escape
+		// through the func value and allocate on every call.
+		head := y[i]
+		tail(y[i:i+1], w[i*rowBytes+n*elemBytes:(i+1)*rowBytes], (len(x)-n)*elemBytes, x[n:])
+		y[i] += head
 	}
 }
 

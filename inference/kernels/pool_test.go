@@ -207,4 +207,15 @@ func TestPoolDoesNotAllocate(t *testing.T) {
 			t.Errorf("MatMul(%s) allocated %v times per call; want 0", typ, got)
 		}
 	}
+	for _, typ := range []tensor.Type{tensor.F32, tensor.F16} {
+		// 264 columns leave a ragged tail past the tiles' 16, which once
+		// allocated a one-value buffer per call (cascade attention's
+		// scores have such lengths).
+		const cols, rows, n = 264, 256, 8
+		w := randWeight(t, rng, typ, cols, rows)
+		x, y := randVec(rng, n*cols), make([]float32, n*rows)
+		if got := testing.AllocsPerRun(20, func() { p.MatMul(y, w, x, n) }); got != 0 {
+			t.Errorf("MatMul(%s, %d columns) allocated %v times per call; want 0", typ, cols, got)
+		}
+	}
 }
