@@ -264,8 +264,15 @@ func (c MsgpackCodec) Encode(env Envelope) ([]byte, error) {
 	// in send queues and the replay ring, so a bigger buffer than needed
 	// is memory held.
 	size := 128
-	if _, ok := w.Body.(*Perceive); ok {
+	switch b := w.Body.(type) {
+	case *Perceive:
 		size = 512
+	case *Decision:
+		// The model's raw output and the line it said are most of it
+		// (~300 bytes): sized from them, the buffer never regrows.
+		size = 256 + len(b.Raw) + len(b.Say) + len(b.Target)
+	case *Say:
+		size = 96 + len(b.Delta) + len(b.Text) // a final say carries the whole line
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	enc := msgpack.GetEncoder()
