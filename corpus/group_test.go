@@ -14,9 +14,8 @@ import (
 	"github.com/anima-rt/anima/npc/catalog"
 )
 
-// corpusHash is the SHA-256 of the JSONL of examples 0..n-1 of (seed 7,
-// split), made with group size k.
-func corpusHash(t *testing.T, split Split, n, k int) string {
+// newGenerator is a generator of split with seed 7 and group size k.
+func newGenerator(t *testing.T, split Split, k int) *Generator {
 	t.Helper()
 	cat, err := catalog.Default()
 	if err != nil {
@@ -29,6 +28,14 @@ func corpusHash(t *testing.T, split Split, n, k int) string {
 	if err := g.SetGroup(k); err != nil {
 		t.Fatal(err)
 	}
+	return g
+}
+
+// corpusHash is the SHA-256 of the JSONL of examples 0..n-1 of (seed 7,
+// split), made with group size k.
+func corpusHash(t *testing.T, split Split, n, k int) string {
+	t.Helper()
+	g := newGenerator(t, split, k)
 	var b bytes.Buffer
 	for i := range n {
 		e, err := g.Example(i)
@@ -60,14 +67,7 @@ func TestGroupOneUnchanged(t *testing.T) {
 }
 
 func TestSetGroupRange(t *testing.T) {
-	cat, err := catalog.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(cat, 7, Train, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newGenerator(t, Train, 1)
 	for _, k := range []int{0, -1, MaxGroup + 1} {
 		if err := g.SetGroup(k); err == nil {
 			t.Errorf("SetGroup(%d) accepted", k)
@@ -85,21 +85,12 @@ func TestSetGroupRange(t *testing.T) {
 // their situations differ; and example i is still the same whether made
 // alone or in a run.
 func TestGroupsShareWorldAndPersona(t *testing.T) {
-	cat, err := catalog.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const k, n = 8, 160
 	for _, split := range []Split{Train, Heldout} {
-		g, err := New(cat, 7, split, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := g.SetGroup(k); err != nil {
-			t.Fatal(err)
-		}
+		g := newGenerator(t, split, k)
 		ex := make([]*Example, n)
 		for i := range ex {
+			var err error
 			if ex[i], err = g.Example(i); err != nil {
 				t.Fatalf("%s Example(%d): %v", split, i, err)
 			}
@@ -134,14 +125,7 @@ func TestGroupsShareWorldAndPersona(t *testing.T) {
 		}
 		// Sharding: example i made alone is the example i of the run.
 		for _, i := range []int{0, 7, 8, 13, 150} {
-			alone, err := New(cat, 7, split, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := alone.SetGroup(k); err != nil {
-				t.Fatal(err)
-			}
-			e, err := alone.Example(i)
+			e, err := newGenerator(t, split, k).Example(i)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,18 +207,8 @@ func TestCrowds(t *testing.T) {
 // lores than the split's fixed worlds (12 a language in train), each still
 // shared within its group, and every example valid.
 func TestFreshWorlds(t *testing.T) {
-	cat, err := catalog.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const k, groups = 4, 200
-	g, err := New(cat, 7, Train, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.SetGroup(k); err != nil {
-		t.Fatal(err)
-	}
+	g := newGenerator(t, Train, k)
 	g.SetFreshWorlds(true)
 	lores := map[string]bool{}
 	for grp := range groups {
@@ -266,10 +240,7 @@ func TestFreshWorlds(t *testing.T) {
 		t.Errorf("%d distinct lores over %d groups; want nearly one a group", len(lores), groups)
 	}
 	// The default stays the split's fixed worlds.
-	d, err := New(cat, 7, Train, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newGenerator(t, Train, 1)
 	fixed := map[string]bool{}
 	for i := range 400 {
 		e, err := d.Example(i)
