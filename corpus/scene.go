@@ -483,7 +483,12 @@ func (s *scene) crowd() {
 			}
 		} else {
 			e = npc.Entity{ID: s.id("p", 9), Kind: npc.KindPlayer, Where: s.dist(4, 25)}
-			if s.r.IntN(2) == 0 && len(s.lp.players) > 2 {
+			// Only a name nobody in view has; where a small pool (the
+			// held-out split's) has none left, the player stays unnamed
+			// rather than the draw looping for ever. Drawing from the whole
+			// pool until one is free keeps every example that had a name
+			// the example it was.
+			if s.r.IntN(2) == 0 && len(s.lp.players) > 2 && slices.ContainsFunc(s.lp.players, func(n string) bool { return n != s.pname && !named(n) }) {
 				for e.Name == "" || e.Name == s.pname || named(e.Name) {
 					e.Name = pick(s.r, s.lp.players)
 				}
