@@ -283,6 +283,8 @@ def main():
     ap.add_argument("--expert-ffn", type=int, default=Config.expert_ffn)
     ap.add_argument("--logits-tokens", type=int, default=32, help="prompt length of the logits dump")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model (cuda)")
+    ap.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"],
+                    help="bfloat16 autocast: auto uses it on a GPU only (the CPU's bf16 is slower than its f32)")
     a = ap.parse_args()
 
     device = a.device
@@ -333,7 +335,8 @@ def main():
     if a.budget_tokens > 0:
         steps = max(1, int(a.budget_tokens // a.batch_tokens))
     warmup = a.warmup or max(1, steps // 20)
-    say(f"device {device} torch {torch.__version__} threads {torch.get_num_threads()}")
+    amp = a.amp == "bf16" or (a.amp == "auto" and device == "cuda")
+    say(f"device {device} torch {torch.__version__} threads {torch.get_num_threads()} bf16 autocast {amp}")
     say(f"config {json.dumps(c.to_dict())}")
     say(f"params total {total/1e6:.2f}M active {active/1e6:.2f}M")
     say(f"data {S} sequences in {len(groups)} prefix groups ({len(train_groups)} train, {nval} val), "
@@ -352,11 +355,7 @@ def main():
 
     def loss_of(batch, gen):
         t = tree_batch(batch, off, ids, mask, a.prompt_weight, a.prompt_sample, gen, device)
-        if device == "cuda":
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                hid, aux = fwd.forward_tree(t)
-                logits = fwd.output(hid.index_select(0, t.src))
-        else:
+        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp):
             hid, aux = fwd.forward_tree(t)
             logits = fwd.output(hid.index_select(0, t.src))
         ce = F.cross_entropy(logits.float(), t.tgt, reduction="none")
