@@ -159,6 +159,9 @@ type PromptInput struct {
 	Memory  []string // memory digest, one line each
 	History []Turn
 	Now     Stimulus
+	// Format is the id/name layout the model was trained on (the zero
+	// value, IDFirst, for models that do not say).
+	Format PromptFormat
 }
 
 // Segment names, in prompt order.
@@ -227,9 +230,7 @@ func RenderPrompt(in PromptInput) Segments {
 			if i > 0 {
 				b.WriteString("; ")
 			}
-			b.WriteString(clean(p.ID))
-			b.WriteByte(' ')
-			b.WriteString(clean(p.Name))
+			b.WriteString(in.Format.idName(p.ID, p.Name))
 			if p.Note != "" {
 				b.WriteString(" (")
 				b.WriteString(clean(p.Note))
@@ -268,12 +269,12 @@ func RenderPrompt(in PromptInput) Segments {
 	b.WriteString(ImEnd + "\n")
 	cuts[2] = b.Len()
 	for _, t := range in.History {
-		writeStimulus(&b, t.Stimulus)
+		writeStimulus(&b, t.Stimulus, in.Format)
 		b.WriteString(t.Reply.Completion())
 		b.WriteByte('\n')
 	}
 	cuts[3] = b.Len()
-	writeStimulus(&b, in.Now)
+	writeStimulus(&b, in.Now, in.Format)
 	all := b.String()
 
 	return Segments{
@@ -286,7 +287,7 @@ func RenderPrompt(in PromptInput) Segments {
 }
 
 // writeStimulus renders one user turn and opens the assistant turn.
-func writeStimulus(b *strings.Builder, s Stimulus) {
+func writeStimulus(b *strings.Builder, s Stimulus, f PromptFormat) {
 	b.WriteString(ImStart + "user\n")
 	writeLine(b, "[Time] ", s.Time)
 	if self := s.Self; self.Place != "" || self.Activity != "" || self.Condition != "" || len(self.Inventory) > 0 {
@@ -302,7 +303,7 @@ func writeStimulus(b *strings.Builder, s Stimulus) {
 			parts = append(parts, clean(self.Condition))
 		}
 		if len(self.Inventory) > 0 {
-			parts = append(parts, "carrying "+items(self.Inventory))
+			parts = append(parts, "carrying "+items(self.Inventory, f))
 		}
 		b.WriteString(strings.Join(parts, "; "))
 		b.WriteByte('\n')
@@ -313,11 +314,7 @@ func writeStimulus(b *strings.Builder, s Stimulus) {
 			if i > 0 {
 				b.WriteString("; ")
 			}
-			b.WriteString(clean(e.ID))
-			if e.Name != "" {
-				b.WriteByte(' ')
-				b.WriteString(clean(e.Name))
-			}
+			b.WriteString(f.idName(e.ID, e.Name))
 			b.WriteString(" (")
 			b.WriteString(clean(e.Kind))
 			for _, f := range []string{e.Role, e.Relation, e.Where} {
@@ -328,7 +325,7 @@ func writeStimulus(b *strings.Builder, s Stimulus) {
 			}
 			if len(e.Holding) > 0 {
 				b.WriteString(", holding ")
-				b.WriteString(items(e.Holding))
+				b.WriteString(items(e.Holding, f))
 			}
 			b.WriteByte(')')
 		}
@@ -340,7 +337,7 @@ func writeStimulus(b *strings.Builder, s Stimulus) {
 			if i > 0 {
 				b.WriteString("; ")
 			}
-			b.WriteString(event(e))
+			b.WriteString(event(e, f))
 		}
 		b.WriteByte('\n')
 	}
@@ -363,7 +360,7 @@ func writeStimulus(b *strings.Builder, s Stimulus) {
 	b.WriteString(ImEnd + "\n" + ImStart + "assistant\n")
 }
 
-func event(e Event) string {
+func event(e Event, f PromptFormat) string {
 	actor := clean(e.Actor)
 	if actor == "" {
 		actor = "someone"
@@ -374,7 +371,7 @@ func event(e Event) string {
 	}
 	item := "something"
 	if e.Item != nil {
-		item = items([]Item{*e.Item})
+		item = items([]Item{*e.Item}, f)
 	}
 	switch e.Kind {
 	case EventAttacked:
@@ -400,10 +397,10 @@ func event(e Event) string {
 	return s
 }
 
-func items(its []Item) string {
+func items(its []Item, f PromptFormat) string {
 	parts := make([]string, len(its))
 	for i, it := range its {
-		s := clean(it.ID) + " " + clean(it.Name)
+		s := f.idName(it.ID, it.Name)
 		if it.Note != "" {
 			s += " (" + clean(it.Note) + ")"
 		}

@@ -74,6 +74,8 @@ func TestRenderPromptGolden(t *testing.T) {
 		{"multiturn", multi},
 		{"korean", korean},
 		{"injection", injection},
+		{"oakvale-name-first", withFormat(oakvale(), NameFirst)},
+		{"korean-name-first", withFormat(korean, NameFirst)},
 	}
 	for _, tc := range cases {
 		got := RenderPrompt(tc.in).String() + "\n--- completion\n" +
@@ -92,6 +94,61 @@ func TestRenderPromptGolden(t *testing.T) {
 		if got != string(want) {
 			t.Errorf("RenderPrompt(%s) =\n%s\nwant\n%s", tc.name, got, want)
 		}
+	}
+}
+
+func withFormat(in PromptInput, f PromptFormat) PromptInput {
+	in.Format = f
+	return in
+}
+
+// A name-first prompt names every listed thing before its id, so that
+// going from a name the player said to the id a decision needs copies what
+// follows the match; everything else is the id-first prompt's.
+func TestNameFirstPutsIDsAfterNames(t *testing.T) {
+	in := oakvale()
+	in.Now.Events = []Event{{Kind: EventGift, Actor: "p1", Item: &Item{ID: "i7", Name: "iron ore"}}}
+	got := RenderPrompt(withFormat(in, NameFirst)).String()
+	for _, want := range []string{
+		"[Places] The Rusty Anchor l1 (inn, east of the square); Brannoc's forge l2 (by the north gate)\n",
+		"carrying hammer i1\n",
+		"[Seen] Aren p1 (player, 2 m, holding notched sword i4); Pip n3 (npc, child, at the well); anvil o1 (object, 1 m)\n",
+		"[Events] p1 gave you iron ore i7\n",
+		"[Self] at l2;",
+		`[Heard] p1 Aren: "Can you fix my sword?"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("name-first prompt lacks %q:\n%s", want, got)
+		}
+	}
+	// Only the order of ids and names differs.
+	idFirst := RenderPrompt(in).String()
+	strip := func(s string) string {
+		for _, id := range []string{"l1", "l2", "i1", "p1", "i4", "n3", "o1", "i7"} {
+			s = strings.ReplaceAll(s, id+" ", "")
+			s = strings.ReplaceAll(s, " "+id, "")
+		}
+		return s
+	}
+	if strip(got) != strip(idFirst) {
+		t.Errorf("name-first and id-first prompts differ beyond id order:\n%s\n---\n%s", got, idFirst)
+	}
+	// An unnamed entity is its id alone in both layouts.
+	in.Now.Seen = []Entity{{ID: "p9", Kind: KindPlayer, Where: "3 m"}}
+	if got := RenderPrompt(withFormat(in, NameFirst)).String(); !strings.Contains(got, "[Seen] p9 (player, 3 m)\n") {
+		t.Errorf("unnamed entity, name-first:\n%s", got)
+	}
+}
+
+func TestParsePromptFormat(t *testing.T) {
+	for _, f := range []PromptFormat{IDFirst, NameFirst} {
+		got, err := ParsePromptFormat(f.String())
+		if err != nil || got != f {
+			t.Errorf("ParsePromptFormat(%q) = %v, %v; want %v", f.String(), got, err, f)
+		}
+	}
+	if _, err := ParsePromptFormat("names-last"); err == nil || !strings.Contains(err.Error(), `"names-last"`) {
+		t.Errorf("ParsePromptFormat(names-last): error %v, want one naming the value", err)
 	}
 }
 
