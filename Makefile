@@ -10,6 +10,9 @@ RACE_PKGS ?= ./protocol/... ./server/... ./behavior/... ./inference/grammar/ \
              ./inference/kvcache/ ./inference/openai/... ./inference/remote/ \
              ./npc/... ./node/ ./loadtest/
 MODEL_DIR ?= build/model
+# PROMPT_FORMAT: id-first (the committed model's) or name-first (npc.PromptFormat);
+# the corpus is rendered and the GGUF marked with it.
+PROMPT_FORMAT ?= id-first
 PYTHON    ?= /usr/bin/python3
 
 .PHONY: run test vet race bench fuzz demo load build model deps-demo deps-train eval
@@ -76,11 +79,11 @@ load:
 model: build deps-train
 	mkdir -p $(MODEL_DIR)
 	$(PYTHON) train/test_tree.py
-	bin/anima corpus -seed 1 -n 56000 -group 8 -split train -o $(MODEL_DIR)/train.jsonl -q
+	bin/anima corpus -seed 1 -n 56000 -group 8 -split train -prompt-format $(PROMPT_FORMAT) -o $(MODEL_DIR)/train.jsonl -q
 	bin/anima train tokenizer -corpus $(MODEL_DIR)/train.jsonl -vocab 6144 -o $(MODEL_DIR)/tokenizer.gguf
 	bin/anima train tokenize -corpus $(MODEL_DIR)/train.jsonl -tokenizer $(MODEL_DIR)/tokenizer.gguf -o $(MODEL_DIR)/tokens
 	OMP_WAIT_POLICY=PASSIVE $(PYTHON) train/train.py --tokens $(MODEL_DIR)/tokens --out $(MODEL_DIR)/weights $$(cat train/recipe.flags)
-	bin/anima train export -weights $(MODEL_DIR)/weights -tokenizer $(MODEL_DIR)/tokenizer.gguf -type q8_0 -o assets/model/anima-npc-q8_0.gguf
+	bin/anima train export -weights $(MODEL_DIR)/weights -tokenizer $(MODEL_DIR)/tokenizer.gguf -type q8_0 -prompt-format $(PROMPT_FORMAT) -o assets/model/anima-npc-q8_0.gguf
 	$(PYTHON) train/plot_loss.py $(MODEL_DIR)/weights/loss.csv assets/model/loss.svg
 
 ## deps-train: Debian's PyTorch and the OpenMP OpenBLAS it needs to be fast

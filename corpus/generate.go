@@ -106,6 +106,7 @@ type Generator struct {
 	worlds map[Lang][]*world
 	group  int  // consecutive examples sharing language, world and persona
 	fresh  bool // a new world for every scene (group), not one of the split's few
+	format npc.PromptFormat
 }
 
 // MaxGroup is the largest group SetGroup accepts: a group shares one prompt
@@ -136,6 +137,11 @@ func (g *Generator) SetGroup(k int) error {
 // the split's pool, so a name recurs with different facts, but never a
 // name of reservedTowns.
 func (g *Generator) SetFreshWorlds(on bool) { g.fresh = on }
+
+// SetPromptFormat renders the examples' prompts in format f (default
+// npc.IDFirst). Only the rendering changes: the same seed, split and index
+// give the same situation and decision in every format.
+func (g *Generator) SetPromptFormat(f npc.PromptFormat) { g.format = f }
 
 // New returns a generator for split, deterministic from seed. langs limits
 // the languages (nil: both).

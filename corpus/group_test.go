@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/anima-rt/anima/assets"
+	"github.com/anima-rt/anima/npc"
 	"github.com/anima-rt/anima/npc/catalog"
 )
 
@@ -276,4 +278,41 @@ func TestReservedTownsCoverTheShippedWorlds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A name-first corpus is the id-first corpus with only the prompts'
+// id/name order changed: the same situations, decisions and labels, so a
+// model trained on either is scored on the same held-out examples.
+func TestPromptFormatChangesOnlyTheRendering(t *testing.T) {
+	for _, split := range []Split{Train, Heldout} {
+		a, b := newGenerator(t, split, 8), newGenerator(t, split, 8)
+		b.SetPromptFormat(npc.NameFirst)
+		for i := range 80 {
+			ea, err := a.Example(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eb, err := b.Example(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ea.Completion != eb.Completion || !reflect.DeepEqual(ea.Labels, eb.Labels) || !reflect.DeepEqual(ea.Available, eb.Available) {
+				t.Fatalf("%s %d: decision or labels differ between formats", split, i)
+			}
+			if !reflect.DeepEqual(eb.input, withFormat(ea.input, npc.NameFirst)) {
+				t.Fatalf("%s %d: situation differs between formats", split, i)
+			}
+			lore := eb.Segments[0].Text
+			for _, p := range ea.input.Lore.Places {
+				if !strings.Contains(lore, p.Name+" "+p.ID+" (") {
+					t.Fatalf("%s %d: lore lacks %q:\n%s", split, i, p.Name+" "+p.ID, lore)
+				}
+			}
+		}
+	}
+}
+
+func withFormat(in npc.PromptInput, f npc.PromptFormat) npc.PromptInput {
+	in.Format = f
+	return in
 }

@@ -527,7 +527,7 @@ func (s *scene) finish() (*Example, error) {
 			}
 		}
 	}
-	in := npc.PromptInput{Lore: s.w.lore, Persona: s.p.np, Memory: s.memory, History: s.history, Now: s.now}
+	in := npc.PromptInput{Lore: s.w.lore, Persona: s.p.np, Memory: s.memory, History: s.history, Now: s.now, Format: s.g.format}
 	if err := finish(s.g.cat, e, in, s.dec); err != nil {
 		return nil, err
 	}

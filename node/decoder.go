@@ -15,6 +15,7 @@ import (
 	"github.com/anima-rt/anima/inference/remote"
 	"github.com/anima-rt/anima/inference/sample"
 	"github.com/anima-rt/anima/inference/tokenizer"
+	"github.com/anima-rt/anima/npc"
 	"github.com/anima-rt/anima/npc/mind"
 	"github.com/anima-rt/anima/protocol"
 )
@@ -28,6 +29,7 @@ type Decoder struct {
 	vocab   *grammar.Vocab
 	file    *gguf.File
 	pool    *kernels.Pool
+	format  npc.PromptFormat // the layout the model's prompts were trained on
 
 	// remote, when set, is where the minds think instead of eng (see
 	// RemoteDecoder); local is then the fallback decoder it owns, if any.
@@ -111,6 +113,9 @@ func LoadDecoderWith(path string, opt Options) (*Decoder, error) {
 	if d.grammars, err = grammar.NewCache(d.vocab, grammarCacheBytes); err != nil {
 		return fail(err)
 	}
+	if d.format, err = PromptFormat(f); err != nil {
+		return fail(err)
+	}
 	if d.eng, err = engine.New(m, tok, engine.Options{QueueSize: 256, StoreBytes: opt.CacheBytes}); err != nil {
 		return fail(err)
 	}
@@ -158,9 +163,29 @@ func RemoteDecoder(cfg remote.Config, ctx int, fallback *Decoder) (*Decoder, err
 	d := &Decoder{remote: c, local: fallback, context: ctx,
 		info: protocol.Model{Name: cfg.Model, Backend: "remote", ContextTokens: ctx}}
 	if fallback != nil {
-		d.eng, d.vocab, d.info.Arch = fallback.eng, fallback.vocab, fallback.info.Arch
+		// The server's model is not ours to inspect; its prompts take the
+		// fallback's layout, which the fallback needs when it answers.
+		d.eng, d.vocab, d.info.Arch, d.format = fallback.eng, fallback.vocab, fallback.info.Arch, fallback.format
 	}
 	return d, nil
+}
+
+// PromptFormat is the id/name layout f's model was trained on: the value
+// of npc.PromptFormatKey, or npc.IDFirst for a file without it (models
+// made before the key, and models from elsewhere).
+func PromptFormat(f *gguf.File) (npc.PromptFormat, error) {
+	if !f.Has(npc.PromptFormatKey) {
+		return npc.IDFirst, nil
+	}
+	s, err := f.String(npc.PromptFormatKey)
+	if err != nil {
+		return 0, fmt.Errorf("node: %w", err)
+	}
+	pf, err := npc.ParsePromptFormat(s)
+	if err != nil {
+		return 0, fmt.Errorf("node: model's %s: %w", npc.PromptFormatKey, err)
+	}
+	return pf, nil
 }
 
 // Close stops the engine and frees the model.

@@ -42,7 +42,8 @@ func OpenMinds(d *Decoder, dataDir string, cfg mind.Config) (*Minds, error) {
 	}
 	local := cfg.Generator == nil && d.remote == nil && d.eng != nil
 	if cfg.Generator == nil {
-		cfg.Generator = d
+		// d's prompts are rendered in the layout its model learnt.
+		cfg.Generator, cfg.PromptFormat = d, d.format
 	}
 	cfg.Assets, cfg.Store = a, m.store
 	cfg.TickLag = func(lag time.Duration) { m.tickLag.Observe(lag.Seconds()) }

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/anima-rt/anima/corpus"
+	"github.com/anima-rt/anima/npc"
 	"github.com/anima-rt/anima/npc/catalog"
 )
 
@@ -26,6 +27,7 @@ func runCorpus(ctx context.Context, args []string) error {
 	quiet := fs.Bool("q", false, "do not print the summary")
 	group := fs.Int("group", 1, "consecutive examples sharing world and persona (1 to 64), so a trainer can share their prompt prefix")
 	fresh := fs.Bool("fresh-worlds", false, "a new world for every example (every group) instead of the split's few, so a model cannot learn worlds by heart")
+	format := fs.String("prompt-format", "id-first", "layout of ids beside names in the prompts: id-first (\"l5 the Stone Well\") or name-first (\"the Stone Well l5\"); a model trained on it must be exported with the same -prompt-format")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -36,6 +38,10 @@ func runCorpus(ctx context.Context, args []string) error {
 		return fmt.Errorf("-group %d: want 1 to %d", *group, corpus.MaxGroup)
 	}
 	sp, err := corpus.ParseSplit(*split)
+	if err != nil {
+		return err
+	}
+	pf, err := npc.ParsePromptFormat(*format)
 	if err != nil {
 		return err
 	}
@@ -57,6 +63,7 @@ func runCorpus(ctx context.Context, args []string) error {
 		return err
 	}
 	g.SetFreshWorlds(*fresh)
+	g.SetPromptFormat(pf)
 	if err := g.SetGroup(*group); err != nil {
 		return err
 	}

@@ -88,6 +88,12 @@ func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The examples are rendered in the layout the model learnt.
+	pf, err := node.PromptFormat(f)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	gen.SetPromptFormat(pf)
 	examples := make([]*corpus.Example, *n)
 	for i := range examples {
 		if examples[i], err = gen.Example(*start + i); err != nil {

@@ -545,7 +545,12 @@ func runTrainExport(ctx context.Context, args []string) error {
 	typ := fs.String("type", "q8_0", "matrix type: f32, f16 or q8_0")
 	name := fs.String("name", "anima-npc", "general.name")
 	out := fs.String("o", "model.gguf", "output GGUF file")
+	format := fs.String("prompt-format", "id-first", "the prompt layout the corpus was made with (anima corpus -prompt-format), recorded as "+npc.PromptFormatKey+" so that the runtime renders the same")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	pf, err := npc.ParsePromptFormat(*format)
+	if err != nil {
 		return err
 	}
 	_, kvs, err := openTokenizer(*tokPath)
@@ -555,6 +560,11 @@ func runTrainExport(ctx context.Context, args []string) error {
 	w, err := exportGGUF(*dir, kvs, *typ, *name)
 	if err != nil {
 		return err
+	}
+	if pf != npc.IDFirst {
+		// A file without the key is id-first by definition, so the
+		// default export stays byte for byte what it was.
+		w.Set(npc.PromptFormatKey, pf.String())
 	}
 	if err := w.WriteFile(*out); err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/anima-rt/anima/inference/model"
 	"github.com/anima-rt/anima/inference/tensor"
 	"github.com/anima-rt/anima/inference/tokenizer"
+	"github.com/anima-rt/anima/node"
 	"github.com/anima-rt/anima/npc"
 	"github.com/anima-rt/anima/npc/catalog"
 )
@@ -314,5 +315,38 @@ func TestExportRejectsBadWeights(t *testing.T) {
 	}
 	if _, err := exportGGUF(fixtureDir, kvs, "q4_k", "x"); err == nil || !strings.Contains(err.Error(), "q4_k") {
 		t.Errorf("exportGGUF(type q4_k) err = %v; want one naming the type", err)
+	}
+}
+
+// An export records a name-first corpus's layout in the file, where the
+// runtime (node.PromptFormat) reads it; an id-first export carries no key,
+// which means id-first, so the default export stays what it was.
+func TestExportRecordsThePromptFormat(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		format string
+		want   npc.PromptFormat
+		hasKey bool
+	}{{"id-first", npc.IDFirst, false}, {"name-first", npc.NameFirst, true}} {
+		out := filepath.Join(dir, tc.format+".gguf")
+		err := runTrainExport(context.Background(), []string{"-weights", fixtureDir, "-tokenizer", filepath.Join(fixtureDir, "tokenizer.gguf"),
+			"-type", "f32", "-prompt-format", tc.format, "-o", out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := gguf.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := node.PromptFormat(f)
+		if err != nil || got != tc.want || f.Has(npc.PromptFormatKey) != tc.hasKey {
+			t.Errorf("-prompt-format %s: file says %v (%v), key present %v", tc.format, got, err, f.Has(npc.PromptFormatKey))
+		}
+		f.Close()
+	}
+	err := runTrainExport(context.Background(), []string{"-weights", fixtureDir, "-tokenizer", filepath.Join(fixtureDir, "tokenizer.gguf"),
+		"-prompt-format", "sideways", "-o", filepath.Join(dir, "x.gguf")})
+	if err == nil || !strings.Contains(err.Error(), "sideways") {
+		t.Errorf("-prompt-format sideways: error %v, want one naming the value", err)
 	}
 }

@@ -72,6 +72,9 @@ type Config struct {
 	// KeepPrompt keeps each NPC's last prompt for Inspect (a few KiB per
 	// NPC: for tools and tests, not for thousands of NPCs).
 	KeepPrompt bool
+	// PromptFormat is the id/name layout of the model's prompts
+	// (node.OpenMinds sets the model's own, from its GGUF).
+	PromptFormat npc.PromptFormat
 	// Temperature samples the say (default 0.7; negative: greedy).
 	Temperature float32
 	// TickRate is the trees' ticks per second (default 10). TickLag, if

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -218,6 +219,41 @@ func TestDecisionStreamsLandsAndActs(t *testing.T) {
 	in, _ := h.Inspect(smith)
 	if !strings.Contains(in.Prompt, `[Heard] p1: "Hello, Brannoc!"`) {
 		t.Errorf("prompt does not quote what was heard:\n%s", in.Prompt)
+	}
+}
+
+// A host serving a name-first model renders its prompts name-first: the
+// places of the world and the entities in view carry their ids after
+// their names, in this turn and in the conversation's earlier turns.
+func TestPromptFollowsTheModelsFormat(t *testing.T) {
+	a, err := testAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &scripted{emotion: "happy", action: "greet", target: "p1", pieces: []string{"Well met."}}
+	h, err := New(Config{Generator: g, Assets: a, NoAmbient: true, KeepPrompt: true, PromptFormat: npc.NameFirst,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	out := newOutbox()
+	spawnSmith(t, h, out)
+	for i, line := range []string{"Hello, Brannoc!", "Who is that?"} {
+		if err := h.PlayerSay(smith, fmt.Sprintf("r%d", i), &protocol.PlayerSay{Speaker: "p1", Text: line}); err != nil {
+			t.Fatal(err)
+		}
+		out.await(t, "decision", func(e protocol.Envelope) bool { return e.Type == "decision" && e.ID == fmt.Sprintf("r%d", i) })
+	}
+	in, _ := h.Inspect(smith)
+	if !strings.Contains(in.Prompt, "Pip n2 (npc") {
+		t.Errorf("prompt lists Pip id-first:\n%s", in.Prompt)
+	}
+	if strings.Count(in.Prompt, "Pip n2 (npc") != 2 {
+		t.Errorf("want Pip name-first in both turns:\n%s", in.Prompt)
+	}
+	if strings.Contains(in.Prompt, "n2 Pip") || !regexp.MustCompile(`\[Places\] [^\n]* l1 \(`).MatchString(in.Prompt) {
+		t.Errorf("prompt is not name-first throughout:\n%s", in.Prompt)
 	}
 }
 

@@ -177,7 +177,7 @@ func (h *Host) think(j job) {
 		n.history, n.pieces = nil, nil
 		n.digest = n.mem.Digest(memory.QueryFor(now, st), h.cfg.MemoryLines)
 	}
-	in := npc.PromptInput{Lore: lore, Persona: n.pp, Memory: n.digest, History: n.history, Now: st}
+	in := npc.PromptInput{Lore: lore, Persona: n.pp, Memory: n.digest, History: n.history, Now: st, Format: h.cfg.PromptFormat}
 	pieces := n.pieces
 	for _, ev := range n.unobserved {
 		n.mem.Observe(ev, n.p.Language)
@@ -262,7 +262,7 @@ func segments(in npc.PromptInput, pieces [][]string) npc.Segments {
 	out := make(npc.Segments, 0, 3+4*len(in.History)+1)
 	out = append(out, segs[:3]...) // lore, persona, memory
 	for i, t := range in.History {
-		stim := npc.RenderPrompt(npc.PromptInput{Now: t.Stimulus}).Text(npc.SegStimulus)
+		stim := npc.RenderPrompt(npc.PromptInput{Now: t.Stimulus, Format: in.Format}).Text(npc.SegStimulus)
 		out = append(out, npc.Segment{Name: npc.SegHistory, Text: stim})
 		js := t.Reply.JSON()
 		if i < len(pieces) && pieces[i] != nil && strings.Join(pieces[i], "") == js {
