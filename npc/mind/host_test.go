@@ -139,12 +139,19 @@ var testAssets = sync.OnceValues(DefaultAssets)
 
 func newHost(t *testing.T, g Generator, store *memory.Store) *Host {
 	t.Helper()
+	return newHostWith(t, Config{Generator: g, Store: store, NoAmbient: true, KeepPrompt: true})
+}
+
+// newHostWith starts a host on cfg with the default assets and a silent
+// logger, closed when the test ends.
+func newHostWith(t *testing.T, cfg Config) *Host {
+	t.Helper()
 	a, err := testAssets()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Generator: g, Assets: a, Store: store, NoAmbient: true, KeepPrompt: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg.Assets, cfg.Logger = a, slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,17 +233,8 @@ func TestDecisionStreamsLandsAndActs(t *testing.T) {
 // places of the world and the entities in view carry their ids after
 // their names, in this turn and in the conversation's earlier turns.
 func TestPromptFollowsTheModelsFormat(t *testing.T) {
-	a, err := testAssets()
-	if err != nil {
-		t.Fatal(err)
-	}
 	g := &scripted{emotion: "happy", action: "greet", target: "p1", pieces: []string{"Well met."}}
-	h, err := New(Config{Generator: g, Assets: a, NoAmbient: true, KeepPrompt: true, PromptFormat: npc.NameFirst,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
+	h := newHostWith(t, Config{Generator: g, NoAmbient: true, KeepPrompt: true, PromptFormat: npc.NameFirst})
 	out := newOutbox()
 	spawnSmith(t, h, out)
 	for i, line := range []string{"Hello, Brannoc!", "Who is that?"} {
@@ -696,17 +694,8 @@ func TestNPCsTalkToEachOtherBriefly(t *testing.T) {
 // answered late: the player gets overloaded at once, naming the wait, and
 // the tree goes on.
 func TestPlayerLineTooLateGetsOverloaded(t *testing.T) {
-	a, err := testAssets()
-	if err != nil {
-		t.Fatal(err)
-	}
 	g := &scripted{emotion: "calm", action: "greet", target: "p1", pieces: []string{"Hi."}}
-	h, err := New(Config{Generator: g, Assets: a, NoAmbient: true, PlayerDeadline: time.Nanosecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
+	h := newHostWith(t, Config{Generator: g, NoAmbient: true, PlayerDeadline: time.Nanosecond})
 	out := newOutbox()
 	spawnSmith(t, h, out)
 	if err := h.PlayerSay(smith, "r9", &protocol.PlayerSay{Speaker: "p1", Text: "Hello?"}); err != nil {
