@@ -23,16 +23,10 @@ func examples(t *testing.T, split Split, n int) []*Example {
 	if v, ok := corpora.Load(key); ok {
 		return v.([]*Example)
 	}
-	cat, err := catalog.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(cat, 7, split, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newGenerator(t, split, 1)
 	out := make([]*Example, n)
 	for i := range out {
+		var err error
 		if out[i], err = g.Example(i); err != nil {
 			t.Fatalf("Example(%d): %v", i, err)
 		}

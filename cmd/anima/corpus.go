@@ -43,7 +43,7 @@ func runCorpus(ctx context.Context, args []string) error {
 	}
 	pf, err := npc.ParsePromptFormat(*format)
 	if err != nil {
-		return err
+		return fmt.Errorf("-prompt-format: %w", err)
 	}
 	var langs []corpus.Lang
 	if *lang != "" {

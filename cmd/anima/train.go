@@ -551,7 +551,7 @@ func runTrainExport(ctx context.Context, args []string) error {
 	}
 	pf, err := npc.ParsePromptFormat(*format)
 	if err != nil {
-		return err
+		return fmt.Errorf("-prompt-format: %w", err)
 	}
 	_, kvs, err := openTokenizer(*tokPath)
 	if err != nil {
