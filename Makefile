@@ -13,6 +13,10 @@ MODEL_DIR ?= build/model
 # PROMPT_FORMAT: id-first (the committed model's) or name-first (npc.PromptFormat);
 # the corpus is rendered and the GGUF marked with it.
 PROMPT_FORMAT ?= id-first
+# MODEL_OUT, LOSS_SVG: where make model writes; point them elsewhere to
+# train a candidate beside the committed model instead of over it.
+MODEL_OUT ?= assets/model/anima-npc-q8_0.gguf
+LOSS_SVG ?= assets/model/loss.svg
 PYTHON    ?= /usr/bin/python3
 
 .PHONY: run test vet race bench fuzz demo load build model deps-demo deps-train eval
@@ -83,8 +87,8 @@ model: build deps-train
 	bin/anima train tokenizer -corpus $(MODEL_DIR)/train.jsonl -vocab 6144 -o $(MODEL_DIR)/tokenizer.gguf
 	bin/anima train tokenize -corpus $(MODEL_DIR)/train.jsonl -tokenizer $(MODEL_DIR)/tokenizer.gguf -o $(MODEL_DIR)/tokens
 	OMP_WAIT_POLICY=PASSIVE $(PYTHON) train/train.py --tokens $(MODEL_DIR)/tokens --out $(MODEL_DIR)/weights $$(cat train/recipe.flags)
-	bin/anima train export -weights $(MODEL_DIR)/weights -tokenizer $(MODEL_DIR)/tokenizer.gguf -type q8_0 -prompt-format $(PROMPT_FORMAT) -o assets/model/anima-npc-q8_0.gguf
-	$(PYTHON) train/plot_loss.py $(MODEL_DIR)/weights/loss.csv assets/model/loss.svg
+	bin/anima train export -weights $(MODEL_DIR)/weights -tokenizer $(MODEL_DIR)/tokenizer.gguf -type q8_0 -prompt-format $(PROMPT_FORMAT) -o $(MODEL_OUT)
+	$(PYTHON) train/plot_loss.py $(MODEL_DIR)/weights/loss.csv $(LOSS_SVG)
 
 ## deps-train: Debian's PyTorch and the OpenMP OpenBLAS it needs to be fast
 ## (without it matrix products fall back to the slow reference BLAS).
