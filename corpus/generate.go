@@ -98,15 +98,16 @@ type world struct {
 
 // Generator produces examples of one split.
 type Generator struct {
-	cat    *catalog.Catalog
-	seed   uint64
-	split  Split
-	langs  []Lang
-	packs  map[Lang]*langPack
-	worlds map[Lang][]*world
-	group  int  // consecutive examples sharing language, world and persona
-	fresh  bool // a new world for every scene (group), not one of the split's few
-	format npc.PromptFormat
+	cat     *catalog.Catalog
+	seed    uint64
+	split   Split
+	langs   []Lang
+	packs   map[Lang]*langPack
+	worlds  map[Lang][]*world
+	group   int  // consecutive examples sharing language, world and persona
+	fresh   bool // a new world for every scene (group), not one of the split's few
+	format  npc.PromptFormat
+	augment bool // vary training player lines around their slots (augment.go)
 }
 
 // MaxGroup is the largest group SetGroup accepts: a group shares one prompt
@@ -142,6 +143,19 @@ func (g *Generator) SetFreshWorlds(on bool) { g.fresh = on }
 // npc.IDFirst). Only the rendering changes: the same seed, split and index
 // give the same situation and decision in every format.
 func (g *Generator) SetPromptFormat(f npc.PromptFormat) { g.format = f }
+
+// SetAugment varies the training split's player lines around their slots
+// (a neutral lead-in, a word left out; see augment.go), from a random
+// stream of their own, so that each example keeps the situation and
+// decision it has without augmentation. The held-out split is never
+// augmented: it measures the phrasings as written.
+func (g *Generator) SetAugment(on bool) error {
+	if on && g.split != Train {
+		return fmt.Errorf("corpus: augmentation is for the training split, not %s", g.split)
+	}
+	g.augment = on
+	return nil
+}
 
 // New returns a generator for split, deterministic from seed. langs limits
 // the languages (nil: both).
@@ -310,6 +324,11 @@ func (g *Generator) Example(i int) (*Example, error) {
 		s.reset()
 	}
 	s.e.ID = fmt.Sprintf("%s-%d-%07d", g.split, g.seed, i)
+	if g.augment {
+		// Bit 60: a stream apart from the example's (and the group's), so
+		// augmenting changes the player's words and nothing else.
+		s.aug = rand.New(rand.NewPCG(g.seed, salt|1<<60|uint64(i)))
+	}
 	for try := 0; ; try++ {
 		sc := pickScenario(r)
 		if sc.run(s) {

@@ -26,6 +26,7 @@ type persona struct {
 type scene struct {
 	g     *Generator
 	r     *rand.Rand
+	aug   *rand.Rand // non-nil: vary player lines (Generator.SetAugment)
 	lp    *langPack
 	w     *world
 	p     *persona
@@ -365,7 +366,11 @@ func (s *scene) hear(kind string) {
 		panic("corpus: no player lines of kind " + kind) // the tables are constant; tests cover every kind
 	}
 	e := s.playerEntity()
-	s.now.Heard = append(s.now.Heard, npc.Utterance{From: s.player, Name: e.Name, Text: s.roughen(kind, fill(pick(s.r, lines), s.v))})
+	tpl := pick(s.r, lines)
+	if s.aug != nil {
+		tpl = augment(s.aug, s.e.Lang, kind, tpl)
+	}
+	s.now.Heard = append(s.now.Heard, npc.Utterance{From: s.player, Name: e.Name, Text: s.roughen(kind, fill(tpl, s.v))})
 }
 
 // roughen makes some player lines look typed in a hurry, as players type:
