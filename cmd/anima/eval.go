@@ -36,6 +36,7 @@ func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	start := fs.Int("start", 0, "index of the first held-out example")
 	samples := fs.Int("samples", 0, "also print this many random examples' outputs per language")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	byKind := fs.Bool("by-kind", false, "also print the scores of each situation kind (the JSON always has them, as by_kind)")
 	report := fs.String("report", "", "also write the JSON object to this `file`")
 	threads := fs.Int("threads", 0, "compute threads (0: all cores)")
 	maxTokens := fs.Int("max-tokens", 160, "most tokens generated per decision")
@@ -151,12 +152,15 @@ func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return writeEvalJSON(stdout, name, rep)
 	}
 	writeEvalTable(stdout, name, rep)
+	if *byKind {
+		writeKindTable(stdout, rep)
+	}
 	return nil
 }
 
 // writeEvalJSON writes the report as one JSON object: the overall scores at
-// the top level (valid_constrained, action_accuracy, ...), then by_lang and
-// samples. NaN (a rate over no examples) is written as null.
+// the top level (valid_constrained, action_accuracy, ...), then by_lang,
+// by_kind and samples. NaN (a rate over no examples) is written as null.
 func writeEvalJSON(w io.Writer, name string, rep *eval.Report) error {
 	obj := map[string]any{"model": name}
 	for k, v := range scoresMap(rep.Overall) {
@@ -167,6 +171,11 @@ func writeEvalJSON(w io.Writer, name string, rep *eval.Report) error {
 		by[l] = scoresMap(s)
 	}
 	obj["by_lang"] = by
+	byKind := map[string]any{}
+	for k, s := range rep.ByKind {
+		byKind[k] = scoresMap(s)
+	}
+	obj["by_kind"] = byKind
 	if len(rep.Samples) > 0 {
 		obj["samples"] = rep.Samples
 	}
@@ -257,5 +266,33 @@ func writeEvalTable(w io.Writer, name string, rep *eval.Report) {
 	}
 	for _, s := range rep.Samples {
 		fmt.Fprintf(w, "\n[%s %s %s] heard: %q\n  model:     %s\n  reference: %s\n", s.Lang, s.Kind, s.ID, s.Heard, s.Constrained, s.Reference)
+	}
+}
+
+// writeKindTable prints one row per situation kind, worst action accuracy
+// first: where a model falls short.
+func writeKindTable(w io.Writer, rep *eval.Report) {
+	kinds := make([]string, 0, len(rep.ByKind))
+	for k := range rep.ByKind {
+		kinds = append(kinds, k)
+	}
+	sort.Slice(kinds, func(i, j int) bool {
+		a, b := rep.ByKind[kinds[i]], rep.ByKind[kinds[j]]
+		if a.ActionAccuracy != b.ActionAccuracy {
+			return a.ActionAccuracy < b.ActionAccuracy
+		}
+		return kinds[i] < kinds[j]
+	})
+	frac := func(rate float64, n int) string {
+		if n == 0 || math.IsNaN(rate) {
+			return "–"
+		}
+		return fmt.Sprintf("%d/%d", int(math.Round(rate*float64(n))), n)
+	}
+	fmt.Fprintf(w, "\n| kind | examples | action | target | valid (unconstrained) |\n| --- | --- | --- | --- | --- |\n")
+	for _, k := range kinds {
+		s := rep.ByKind[k]
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", k, s.Examples, frac(s.ActionAccuracy, s.Examples),
+			frac(s.TargetAccuracy, s.TargetExamples), frac(s.ValidUnconstrained, s.Examples))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/anima-rt/anima/assets"
@@ -42,8 +43,36 @@ func TestEvalJSONHasTheIssueKeys(t *testing.T) {
 			}
 		}
 	}
+	// by_kind splits the same examples by situation kind.
+	kinds, _ := obj["by_kind"].(map[string]any)
+	sum := 0.0
+	for k, v := range kinds {
+		s, _ := v.(map[string]any)
+		n, _ := s["examples"].(float64)
+		if _, ok := s["action_accuracy"]; !ok || n < 1 {
+			t.Errorf("by_kind.%s = %v; want examples and action_accuracy", k, s)
+		}
+		sum += n
+	}
+	if sum != obj["examples"] {
+		t.Errorf("by_kind counts %v examples, overall %v", sum, obj["examples"])
+	}
 	if obj["valid_constrained"] != 1.0 {
 		t.Errorf("valid_constrained = %v; want 1", obj["valid_constrained"])
+	}
+}
+
+// -by-kind adds a table with a row per situation kind.
+func TestEvalByKindTable(t *testing.T) {
+	if _, err := assets.Model(); errors.Is(err, assets.ErrNoModel) {
+		t.Skip(err)
+	}
+	var out, errs bytes.Buffer
+	if err := evaluate(context.Background(), []string{"-n", "2", "-by-kind", "-max-tokens", "64"}, &out, &errs); err != nil {
+		t.Fatalf("%v\n%s", err, errs.String())
+	}
+	if !strings.Contains(out.String(), "| kind | examples | action | target |") {
+		t.Errorf("no kind table in\n%s", out.String())
 	}
 }
 

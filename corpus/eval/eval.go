@@ -79,10 +79,13 @@ type Sample struct {
 	ActionOK      bool   `json:"action_ok"`
 }
 
-// Report is a whole evaluation: overall and per language.
+// Report is a whole evaluation: overall, per language and per situation
+// kind (corpus.Example.Kind: which kinds a model fails says what its
+// training lacks).
 type Report struct {
 	Overall Scores            `json:"overall"`
 	ByLang  map[string]Scores `json:"by_lang"`
+	ByKind  map[string]Scores `json:"by_kind"`
 	Samples []Sample          `json:"samples"`
 }
 
@@ -143,22 +146,23 @@ func Run(ctx context.Context, c Config, examples []*corpus.Example, samples int,
 		return nil, err
 	}
 	overall := &tally{}
-	byLang := map[string]*tally{}
-	rep := &Report{ByLang: map[string]Scores{}}
+	byLang, byKind := map[string]*tally{}, map[string]*tally{}
+	group := func(m map[string]*tally, k string) *tally {
+		if m[k] == nil {
+			m[k] = &tally{}
+		}
+		return m[k]
+	}
+	rep := &Report{ByLang: map[string]Scores{}, ByKind: map[string]Scores{}}
 	for i, ex := range examples {
 		if err := ctx.Err(); err != nil {
 			return nil, err
-		}
-		lt := byLang[string(ex.Lang)]
-		if lt == nil {
-			lt = &tally{}
-			byLang[string(ex.Lang)] = lt
 		}
 		o, err := one(ctx, &c, ppl, imEnd, ex)
 		if err != nil {
 			return nil, fmt.Errorf("eval: %s: %w", ex.ID, err)
 		}
-		for _, t := range []*tally{overall, lt} {
+		for _, t := range []*tally{overall, group(byLang, string(ex.Lang)), group(byKind, ex.Kind)} {
 			o.add(t)
 		}
 		if len(rep.Samples) < samples {
@@ -179,6 +183,9 @@ func Run(ctx context.Context, c Config, examples []*corpus.Example, samples int,
 	rep.Overall = overall.scores()
 	for l, t := range byLang {
 		rep.ByLang[l] = t.scores()
+	}
+	for k, t := range byKind {
+		rep.ByKind[k] = t.scores()
 	}
 	return rep, nil
 }
