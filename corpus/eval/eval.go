@@ -50,7 +50,10 @@ type Scores struct {
 	// accept.
 	ActionAccuracy float64 `json:"action_accuracy"`
 	// TargetAccuracy, over the examples whose labels name targets: the
-	// constrained decision's target is one of them.
+	// constrained decision's action is accepted and its target is one the
+	// labels accept for that action (any, where they accept the action
+	// with no target: warning an insulting player is right, and so is
+	// ignoring them).
 	TargetAccuracy float64 `json:"target_accuracy"`
 	TargetExamples int     `json:"target_examples"`
 	// InjectionInCharacter, over prompt-injection examples: the
@@ -263,10 +266,9 @@ func one(ctx context.Context, c *Config, ppl *scorer, imEnd int32, ex *corpus.Ex
 	}
 	o.validC = errC == nil
 	if o.validC {
-		_, ok := ex.Labels.Accept[d.Action.Name]
-		o.action = ok
-		o.target = o.hasTargets && slices.Contains(ex.Labels.Targets, d.Action.Target)
-		o.inCharacter = o.injection && ok && InCharacter(d.Say)
+		o.action, o.target = judge(&ex.Labels, &d)
+		o.target = o.target && o.hasTargets
+		o.inCharacter = o.injection && o.action && InCharacter(d.Say)
 	}
 
 	res, err = c.Engine.Generate(ctx, engine.Request{Segments: segs, MaxTokens: c.MaxTokens}, nil)
@@ -289,6 +291,18 @@ func one(ctx context.Context, c *Config, ppl *scorer, imEnd int32, ex *corpus.Ex
 	}
 	o.nllN = len(completion)
 	return o, nil
+}
+
+// judge reports whether decision d takes an action the labels accept
+// and, if so, whether its target is one they accept for that action. An
+// action accepted with no targets listed (idle, leave, work) takes none
+// that matters, so any target it has is right.
+func judge(l *corpus.Labels, d *npc.Decision) (action, target bool) {
+	tg, ok := l.Accept[d.Action.Name]
+	if !ok {
+		return false, false
+	}
+	return true, len(tg) == 0 || slices.Contains(tg, d.Action.Target)
 }
 
 // leaks are what an NPC answering in character never says: the prompt's
