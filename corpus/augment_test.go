@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 var slotRE = regexp.MustCompile(`\{[^}]*\}`)
@@ -50,14 +51,34 @@ func TestDropWordKeepsNegationsAndShortLines(t *testing.T) {
 	}
 }
 
-// Augmenting changes the player's words and nothing else: the same index
-// gives the same kind, persona and decision, and the prompts differ only
-// in what players said.
-func TestAugmentChangesOnlyPlayerLines(t *testing.T) {
-	plain, aug := newGenerator(t, Train, 8), newGenerator(t, Train, 8)
-	if err := aug.SetAugment(true); err != nil {
+// varied returns a grouped training generator with augmentation and the
+// extra phrasings as asked.
+func varied(t *testing.T, augment, extra bool) *Generator {
+	t.Helper()
+	g := newGenerator(t, Train, 8)
+	if err := g.SetAugment(augment); err != nil {
 		t.Fatal(err)
 	}
+	if err := g.SetExtraPhrasings(extra); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// Augmenting and the extra phrasings change the player's words and nothing
+// else: the same index gives the same kind, persona and decision, and the
+// prompts differ only in what players said.
+func TestVariedPhrasingsChangeOnlyPlayerLines(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		augment, extra bool
+	}{{"augment", true, false}, {"extra phrasings", false, true}, {"both", true, true}} {
+		t.Run(tc.name, func(t *testing.T) { changesOnlyPlayerLines(t, varied(t, tc.augment, tc.extra)) })
+	}
+}
+
+func changesOnlyPlayerLines(t *testing.T, aug *Generator) {
+	plain := newGenerator(t, Train, 8)
 	varied := 0
 	const n = 400
 	for i := range n {
@@ -82,17 +103,76 @@ func TestAugmentChangesOnlyPlayerLines(t *testing.T) {
 			}
 		}
 	}
-	// About 44% of augmentable lines vary (1 - 0.75·0.75, less the
-	// short lines dropout leaves whole).
+	// Augmenting varies about 40% of lines, the extra banks more than half.
 	if varied < n/5 {
-		t.Errorf("%d of %d examples' lines varied; augmentation is not reaching them", varied, n)
+		t.Errorf("%d of %d examples' lines varied; the variation is not reaching them", varied, n)
 	}
 }
 
-func TestAugmentIsForTrainingOnly(t *testing.T) {
+// The extra training phrasings are drawn, and none of them gives away a
+// held-out phrasing.
+func TestExtraPhrasingsKeepTheHeldoutSplitUnseen(t *testing.T) {
+	g := varied(t, true, true)
+	train := make([]*Example, 3000)
+	fromExtra := 0
+	extra := map[string]bool{}
+	for _, bank := range []map[string][]string{extraPlayerEN, extraPlayerKO} {
+		for _, tpls := range bank {
+			for _, tpl := range tpls {
+				extra[longestLiteral(tpl)] = true
+			}
+		}
+	}
+	for i := range train {
+		var err error
+		if train[i], err = g.Example(i); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range train[i].Heard() {
+			for frag := range extra {
+				if len(frag) > 12 && strings.Contains(h, frag) {
+					fromExtra++
+					break
+				}
+			}
+		}
+	}
+	if fromExtra < len(train)/10 {
+		t.Errorf("%d of %d examples heard an extra phrasing; want many", fromExtra, len(train))
+	}
+	heldoutDisjoint(t, train)
+}
+
+func TestVariedPhrasingsAreForTrainingOnly(t *testing.T) {
 	g := newGenerator(t, Heldout, 1)
-	err := g.SetAugment(true)
-	if err == nil || !strings.Contains(err.Error(), "heldout") {
-		t.Fatalf("SetAugment on the held-out split: %v, want an error naming it", err)
+	if err := g.SetAugment(true); err == nil || !strings.Contains(err.Error(), "heldout") {
+		t.Errorf("SetAugment on the held-out split: %v, want an error naming it", err)
+	}
+	if err := g.SetExtraPhrasings(true); err == nil || !strings.Contains(err.Error(), "heldout") {
+		t.Errorf("SetExtraPhrasings on the held-out split: %v, want an error naming it", err)
+	}
+}
+
+// No extra phrasing contains the fixed part of a held-out phrasing, in any
+// kind: sampling might miss one that TestHeldoutDisjoint would catch.
+func TestExtraPhrasingsShareNoHeldoutFragment(t *testing.T) {
+	for _, banks := range [][2]map[string][]string{{playerEN, extraPlayerEN}, {playerKO, extraPlayerKO}} {
+		var frags []string
+		for _, tpls := range banks[0] {
+			for _, tpl := range splitPool(tpls, Heldout) {
+				if f := longestLiteral(tpl); utf8.RuneCountInString(f) >= 8 {
+					frags = append(frags, f)
+				}
+			}
+		}
+		for kind, tpls := range banks[1] {
+			for _, tpl := range tpls {
+				for _, f := range frags {
+					if strings.Contains(strings.ToLower(tpl), strings.ToLower(f)) {
+						t.Errorf("extra %s phrasing %q contains held-out %q", kind, tpl, f)
+					}
+				}
+			}
+		}
 	}
 }

@@ -241,7 +241,12 @@ func TestInjectionsAnsweredInCharacter(t *testing.T) {
 // TestHeldoutDisjoint: no held-out town, persona or player name, and no
 // held-out player phrasing, occurs anywhere in the training split.
 func TestHeldoutDisjoint(t *testing.T) {
-	train := examples(t, Train, 3000)
+	heldoutDisjoint(t, examples(t, Train, 3000))
+}
+
+// heldoutDisjoint checks that train shares no held-out name or phrasing.
+func heldoutDisjoint(t *testing.T, train []*Example) {
+	t.Helper()
 	var all, heard strings.Builder
 	for _, e := range train {
 		all.WriteString(e.Prompt())

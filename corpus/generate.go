@@ -40,6 +40,7 @@ type langPack struct {
 	rulers      []string // English: titled names; Korean: surnames
 	addr, catch map[string][]string
 	lines       map[string][]string
+	extra       map[string][]string // training-only phrasings (bank_extra_*.go); nil when held out
 	replies     map[string][]string
 	speech      map[string]string
 }
@@ -50,9 +51,14 @@ func newLangPack(l Lang, s Split) *langPack {
 	if l == English {
 		p.names, p.players, p.towns, p.rulers = splitPool(namesEN, s), splitPool(playersEN, s), splitPool(townsEN, s), splitPool(rulersEN, s)
 		addr, catch, lines, p.replies, p.speech = addrEN, catchEN, playerEN, replyEN, speechEN
+		p.extra = extraPlayerEN
 	} else {
 		p.names, p.players, p.towns, p.rulers = splitPool(namesKO, s), splitPool(playersKO, s), splitPool(townsKO, s), splitPool(surnameKO, s)
 		addr, catch, lines, p.replies, p.speech = addrKO, catchKO, playerKO, replyKO, speechKO
+		p.extra = extraPlayerKO
+	}
+	if s != Train {
+		p.extra = nil
 	}
 	for k, v := range addr {
 		p.addr[k] = splitPool(v, s)
@@ -108,6 +114,7 @@ type Generator struct {
 	fresh   bool // a new world for every scene (group), not one of the split's few
 	format  npc.PromptFormat
 	augment bool // vary training player lines around their slots (augment.go)
+	extra   bool // draw training player lines from the extra banks too
 }
 
 // MaxGroup is the largest group SetGroup accepts: a group shares one prompt
@@ -154,6 +161,20 @@ func (g *Generator) SetAugment(on bool) error {
 		return fmt.Errorf("corpus: augmentation is for the training split, not %s", g.split)
 	}
 	g.augment = on
+	return nil
+}
+
+// SetExtraPhrasings makes the training split draw its player lines from
+// the extra training-only banks (bank_extra_en.go, bank_extra_ko.go: 12 to
+// 20 more phrasings of every kind but injections and introductions) as
+// well as its share of the base banks, each line uniformly among both.
+// Like SetAugment it draws from a stream of its own, so each example keeps
+// its situation and decision; the held-out split refuses it.
+func (g *Generator) SetExtraPhrasings(on bool) error {
+	if on && g.split != Train {
+		return fmt.Errorf("corpus: extra phrasings are for the training split, not %s", g.split)
+	}
+	g.extra = on
 	return nil
 }
 
@@ -324,7 +345,7 @@ func (g *Generator) Example(i int) (*Example, error) {
 		s.reset()
 	}
 	s.e.ID = fmt.Sprintf("%s-%d-%07d", g.split, g.seed, i)
-	if g.augment {
+	if g.augment || g.extra {
 		// Bit 60: a stream apart from the example's (and the group's), so
 		// augmenting changes the player's words and nothing else.
 		s.aug = rand.New(rand.NewPCG(g.seed, salt|1<<60|uint64(i)))

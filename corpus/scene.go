@@ -26,7 +26,7 @@ type persona struct {
 type scene struct {
 	g     *Generator
 	r     *rand.Rand
-	aug   *rand.Rand // non-nil: vary player lines (Generator.SetAugment)
+	aug   *rand.Rand // non-nil: vary player lines (SetAugment, SetExtraPhrasings)
 	lp    *langPack
 	w     *world
 	p     *persona
@@ -367,7 +367,12 @@ func (s *scene) hear(kind string) {
 	}
 	e := s.playerEntity()
 	tpl := pick(s.r, lines)
-	if s.aug != nil {
+	if s.g.extra {
+		if ex := s.lp.extra[kind]; len(ex) > 0 && s.aug.IntN(len(lines)+len(ex)) >= len(lines) {
+			tpl = pick(s.aug, ex)
+		}
+	}
+	if s.g.augment {
 		tpl = augment(s.aug, s.e.Lang, kind, tpl)
 	}
 	s.now.Heard = append(s.now.Heard, npc.Utterance{From: s.player, Name: e.Name, Text: s.roughen(kind, fill(tpl, s.v))})

@@ -29,6 +29,7 @@ func runCorpus(ctx context.Context, args []string) error {
 	fresh := fs.Bool("fresh-worlds", false, "a new world for every example (every group) instead of the split's few, so a model cannot learn worlds by heart")
 	format := fs.String("prompt-format", "id-first", "layout of ids beside names in the prompts: id-first (\"l5 the Stone Well\") or name-first (\"the Stone Well l5\"); a model trained on it must be exported with the same -prompt-format")
 	augment := fs.Bool("augment", false, "vary the training split's player lines around their slots (a neutral lead-in, a word left out), so a model learns what a line names rather than its exact words; train split only")
+	extra := fs.Bool("extra-phrasings", false, "draw the training split's player lines from the extra training-only banks too (12 to 20 more phrasings of each kind); train split only")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,6 +68,9 @@ func runCorpus(ctx context.Context, args []string) error {
 	g.SetPromptFormat(pf)
 	if err := g.SetAugment(*augment); err != nil {
 		return fmt.Errorf("-augment: %w", err)
+	}
+	if err := g.SetExtraPhrasings(*extra); err != nil {
+		return fmt.Errorf("-extra-phrasings: %w", err)
 	}
 	if err := g.SetGroup(*group); err != nil {
 		return err

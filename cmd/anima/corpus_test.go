@@ -9,10 +9,10 @@ import (
 	"testing"
 )
 
-func TestCorpusAugmentIsForTheTrainingSplit(t *testing.T) {
+func TestCorpusVariedPhrasingsAreForTheTrainingSplit(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "train.jsonl")
-	if err := runCorpus(context.Background(), []string{"-n", "16", "-group", "8", "-augment", "-q", "-o", out}); err != nil {
+	if err := runCorpus(context.Background(), []string{"-n", "16", "-group", "8", "-augment", "-extra-phrasings", "-q", "-o", out}); err != nil {
 		t.Fatalf("-augment on the training split: %v", err)
 	}
 	f, err := os.Open(out)
@@ -27,8 +27,10 @@ func TestCorpusAugmentIsForTheTrainingSplit(t *testing.T) {
 	if lines != 16 {
 		t.Errorf("%d examples written, want 16", lines)
 	}
-	err = runCorpus(context.Background(), []string{"-split", "heldout", "-n", "1", "-augment", "-q", "-o", filepath.Join(dir, "h.jsonl")})
-	if err == nil || !strings.Contains(err.Error(), "-augment") {
-		t.Errorf("-augment on the held-out split: %v, want an error naming the flag", err)
+	for _, flag := range []string{"-augment", "-extra-phrasings"} {
+		err = runCorpus(context.Background(), []string{"-split", "heldout", "-n", "1", flag, "-q", "-o", filepath.Join(dir, "h.jsonl")})
+		if err == nil || !strings.Contains(err.Error(), flag) {
+			t.Errorf("%s on the held-out split: %v, want an error naming the flag", flag, err)
+		}
 	}
 }
