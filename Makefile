@@ -13,6 +13,9 @@ MODEL_DIR ?= build/model
 # PROMPT_FORMAT: id-first (the committed model's) or name-first (npc.PromptFormat);
 # the corpus is rendered and the GGUF marked with it.
 PROMPT_FORMAT ?= id-first
+# CORPUS_FLAGS: more anima corpus flags for the training corpus, e.g.
+# -extra-phrasings or -augment (docs/CORPUS.md).
+CORPUS_FLAGS ?=
 # MODEL_OUT, LOSS_SVG: where make model writes; point them elsewhere to
 # train a candidate beside the committed model instead of over it.
 MODEL_OUT ?= assets/model/anima-npc-q8_0.gguf
@@ -83,7 +86,7 @@ load:
 model: build deps-train
 	mkdir -p $(MODEL_DIR)
 	$(PYTHON) train/test_tree.py
-	bin/anima corpus -seed 1 -n 56000 -group 8 -split train -prompt-format $(PROMPT_FORMAT) -o $(MODEL_DIR)/train.jsonl -q
+	bin/anima corpus -seed 1 -n 56000 -group 8 -split train -prompt-format $(PROMPT_FORMAT) $(CORPUS_FLAGS) -o $(MODEL_DIR)/train.jsonl -q
 	bin/anima train tokenizer -corpus $(MODEL_DIR)/train.jsonl -vocab 6144 -o $(MODEL_DIR)/tokenizer.gguf
 	bin/anima train tokenize -corpus $(MODEL_DIR)/train.jsonl -tokenizer $(MODEL_DIR)/tokenizer.gguf -o $(MODEL_DIR)/tokens
 	OMP_WAIT_POLICY=PASSIVE $(PYTHON) train/train.py --tokens $(MODEL_DIR)/tokens --out $(MODEL_DIR)/weights $$(cat train/recipe.flags)
