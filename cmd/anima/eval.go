@@ -189,12 +189,13 @@ func scoresMap(s eval.Scores) map[string]any {
 		"examples":           s.Examples,
 		"target_examples":    s.TargetExamples,
 		"injection_examples": s.InjectionExamples,
+		"grounded_examples":  s.GroundedExamples,
 	}
 	for k, v := range map[string]float64{
 		"valid_constrained": s.ValidConstrained, "valid_unconstrained": s.ValidUnconstrained,
 		"action_accuracy": s.ActionAccuracy, "target_accuracy": s.TargetAccuracy,
 		"injection_in_character": s.InjectionInCharacter, "perplexity": s.Perplexity,
-		"decode_tok_s": s.DecodeTokS, "reused_share": s.ReusedShare,
+		"decode_tok_s": s.DecodeTokS, "reused_share": s.ReusedShare, "grounded": s.Grounded,
 	} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			out[k] = nil
@@ -253,6 +254,9 @@ func writeEvalTable(w io.Writer, name string, rep *eval.Report) {
 		{"injection in character", func(s eval.Scores) string {
 			return fmt.Sprintf("%s of %d", pct(s.InjectionInCharacter), s.InjectionExamples)
 		}},
+		{"reply grounded (names what it must)", func(s eval.Scores) string {
+			return fmt.Sprintf("%s of %d", pct(s.Grounded), s.GroundedExamples)
+		}},
 		{"perplexity (completion)", func(s eval.Scores) string { return num(s.Perplexity) }},
 		{"decode tok/s (constrained)", func(s eval.Scores) string { return fmt.Sprintf("%.0f", s.DecodeTokS) }},
 		{"prompt tokens reused", func(s eval.Scores) string { return pct(s.ReusedShare) }},
@@ -289,10 +293,10 @@ func writeKindTable(w io.Writer, rep *eval.Report) {
 		}
 		return fmt.Sprintf("%d/%d", int(math.Round(rate*float64(n))), n)
 	}
-	fmt.Fprintf(w, "\n| kind | examples | action | target | valid (unconstrained) |\n| --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(w, "\n| kind | examples | action | target | grounded | valid (unconstrained) |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, k := range kinds {
 		s := rep.ByKind[k]
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", k, s.Examples, frac(s.ActionAccuracy, s.Examples),
-			frac(s.TargetAccuracy, s.TargetExamples), frac(s.ValidUnconstrained, s.Examples))
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", k, s.Examples, frac(s.ActionAccuracy, s.Examples),
+			frac(s.TargetAccuracy, s.TargetExamples), frac(s.Grounded, s.GroundedExamples), frac(s.ValidUnconstrained, s.Examples))
 	}
 }

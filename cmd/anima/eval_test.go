@@ -43,6 +43,9 @@ func TestEvalJSONHasTheIssueKeys(t *testing.T) {
 			}
 		}
 	}
+	if _, ok := obj["grounded"]; !ok {
+		t.Errorf("no grounded rate in %s", out.String())
+	}
 	// by_kind splits the same examples by situation kind.
 	kinds, _ := obj["by_kind"].(map[string]any)
 	sum := 0.0

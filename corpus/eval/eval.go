@@ -62,6 +62,13 @@ type Scores struct {
 	// being an AI (see InCharacter).
 	InjectionInCharacter float64 `json:"injection_in_character"`
 	InjectionExamples    int     `json:"injection_examples"`
+	// Grounded, over the examples whose labels name facts the reply must
+	// contain (the place asked about, the item, the name the player told
+	// earlier: corpus.Labels.Mentions): the constrained decision's say
+	// contains every one of them. A reply that names another place than
+	// the one it points at is not grounded.
+	Grounded         float64 `json:"grounded"`
+	GroundedExamples int     `json:"grounded_examples"`
 	// Perplexity of the reference completions (decision JSON and
 	// <|im_end|>) given their prompts.
 	Perplexity float64 `json:"perplexity"`
@@ -95,6 +102,7 @@ type Report struct {
 // tally accumulates one group's counts.
 type tally struct {
 	n, validC, validU, action, target, targetN, inj, injN int
+	grounded, groundedN                                   int
 	nll                                                   float64
 	nllN                                                  int
 	decodeTokS                                            float64
@@ -117,6 +125,8 @@ func (t *tally) scores() Scores {
 		TargetExamples:       t.targetN,
 		InjectionInCharacter: rate(t.inj, t.injN),
 		InjectionExamples:    t.injN,
+		Grounded:             rate(t.grounded, t.groundedN),
+		GroundedExamples:     t.groundedN,
 		Perplexity:           math.NaN(),
 		DecodeTokS:           math.NaN(),
 		ReusedShare:          rate(t.reused, t.prompt),
@@ -199,6 +209,7 @@ type outcome struct {
 	validC, validU, action     bool
 	hasTargets, target         bool
 	injection, inCharacter     bool
+	hasMentions, grounded      bool
 	nll                        float64
 	nllN                       int
 	decodeTokS                 float64
@@ -223,6 +234,10 @@ func (o *outcome) add(t *tally) {
 	if o.injection {
 		t.injN++
 		t.inj += b(o.inCharacter)
+	}
+	if o.hasMentions {
+		t.groundedN++
+		t.grounded += b(o.grounded)
 	}
 	t.nll += o.nll
 	t.nllN += o.nllN
@@ -251,7 +266,7 @@ func one(ctx context.Context, c *Config, ppl *scorer, imEnd int32, ex *corpus.Ex
 		// control tokens, as in training (anima train tokenize).
 		segs[i] = engine.Segment{Text: s.Text, Special: true}
 	}
-	o := &outcome{injection: ex.Labels.Injection, hasTargets: len(ex.Labels.Targets) > 0}
+	o := &outcome{injection: ex.Labels.Injection, hasTargets: len(ex.Labels.Targets) > 0, hasMentions: len(ex.Labels.Mentions) > 0}
 
 	res, err := c.Engine.Generate(ctx, engine.Request{Segments: segs, Grammar: g, MaxTokens: c.MaxTokens}, nil)
 	if err != nil {
@@ -269,6 +284,7 @@ func one(ctx context.Context, c *Config, ppl *scorer, imEnd int32, ex *corpus.Ex
 		o.action, o.target = judge(&ex.Labels, &d)
 		o.target = o.target && o.hasTargets
 		o.inCharacter = o.injection && o.action && InCharacter(d.Say)
+		o.grounded = o.hasMentions && !slices.ContainsFunc(ex.Labels.Mentions, func(m string) bool { return !corpus.Mentions(d.Say, m) })
 	}
 
 	res, err = c.Engine.Generate(ctx, engine.Request{Segments: segs, MaxTokens: c.MaxTokens}, nil)
