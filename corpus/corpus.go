@@ -256,3 +256,93 @@ func Mentions(say, m string) bool {
 	}
 	return false
 }
+
+// PlaceNames returns every place name the generator can give a world in
+// language l, in any split, longest first: what a reply may name that is
+// no place of the prompt's world (eval counts such made-up places).
+func PlaceNames(l Lang) []string {
+	seen := map[string]bool{}
+	for _, pt := range placeTypes {
+		names, adjs := pt.namesEN, pt.adjEN
+		if l == Korean {
+			names, adjs = pt.namesKO, pt.adjKO
+		}
+		for _, tpl := range names {
+			if !strings.Contains(tpl, "{A}") || len(adjs) == 0 {
+				seen[fill(tpl, nil)] = true
+				continue
+			}
+			for _, a := range adjs {
+				seen[fill(tpl, vars{"A": a})] = true
+			}
+		}
+	}
+	out := slices.Collect(maps.Keys(seen))
+	slices.SortFunc(out, func(a, b string) int {
+		if d := len(b) - len(a); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	return out
+}
+
+// NamedPlaces returns the places of names (PlaceNames' order: longest
+// first) that say contains, each counted once, a longer name hiding the
+// shorter ones inside it. An English name matches as a whole proper noun
+// without its article ("The Market Square" and "the Market Square" are one
+// place), except that a one-word name needs it ("the Keep", not "Keep
+// moving"); a Korean name anywhere, as particles follow it.
+func NamedPlaces(say string, names []string) []string {
+	var out []string
+	for _, n := range names {
+		bare := strings.TrimPrefix(strings.TrimPrefix(n, "the "), "The ")
+		keys := []string{bare}
+		if bare != n && !strings.Contains(bare, " ") {
+			// A one-word name is a common word without its article.
+			keys = []string{"the " + bare, "The " + bare}
+		}
+		for _, key := range keys {
+			if i := indexWord(say, key); i >= 0 {
+				out = append(out, n)
+				// Blank the match so that "the Keep" inside "the Keep
+				// Tower" is not counted again.
+				say = say[:i] + strings.Repeat("\x00", len(key)) + say[i+len(key):]
+				break
+			}
+		}
+	}
+	return out
+}
+
+// indexWord is strings.Index of key in s, where an ASCII key must stand as
+// whole words (no letter just before or after it).
+func indexWord(s, key string) int {
+	for from := 0; from < len(s); {
+		i := strings.Index(s[from:], key)
+		if i < 0 {
+			return -1
+		}
+		i += from
+		end := i + len(key)
+		if !isASCIIWord(key) || (!letterBefore(s, i) && !letterAt(s, end)) {
+			return i
+		}
+		from = end
+	}
+	return -1
+}
+
+func isASCIIWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '\'' }
+
+func letterBefore(s string, i int) bool { return i > 0 && isLetter(s[i-1]) }
+func letterAt(s string, i int) bool     { return i < len(s) && isLetter(s[i]) }

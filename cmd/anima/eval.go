@@ -190,12 +190,13 @@ func scoresMap(s eval.Scores) map[string]any {
 		"target_examples":    s.TargetExamples,
 		"injection_examples": s.InjectionExamples,
 		"grounded_examples":  s.GroundedExamples,
+		"places_named":       s.PlacesNamed,
 	}
 	for k, v := range map[string]float64{
 		"valid_constrained": s.ValidConstrained, "valid_unconstrained": s.ValidUnconstrained,
 		"action_accuracy": s.ActionAccuracy, "target_accuracy": s.TargetAccuracy,
 		"injection_in_character": s.InjectionInCharacter, "perplexity": s.Perplexity,
-		"decode_tok_s": s.DecodeTokS, "reused_share": s.ReusedShare, "grounded": s.Grounded,
+		"decode_tok_s": s.DecodeTokS, "reused_share": s.ReusedShare, "grounded": s.Grounded, "places_real": s.PlacesReal,
 	} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			out[k] = nil
@@ -256,6 +257,9 @@ func writeEvalTable(w io.Writer, name string, rep *eval.Report) {
 		}},
 		{"reply grounded (names what it must)", func(s eval.Scores) string {
 			return fmt.Sprintf("%s of %d", pct(s.Grounded), s.GroundedExamples)
+		}},
+		{"places named that are the world's", func(s eval.Scores) string {
+			return fmt.Sprintf("%s of %d", pct(s.PlacesReal), s.PlacesNamed)
 		}},
 		{"perplexity (completion)", func(s eval.Scores) string { return num(s.Perplexity) }},
 		{"decode tok/s (constrained)", func(s eval.Scores) string { return fmt.Sprintf("%.0f", s.DecodeTokS) }},

@@ -69,6 +69,12 @@ type Scores struct {
 	// the one it points at is not grounded.
 	Grounded         float64 `json:"grounded"`
 	GroundedExamples int     `json:"grounded_examples"`
+	// PlacesReal: of the place names the constrained replies say (any
+	// name the corpus can give a place, corpus.PlaceNames), the share that
+	// are places of the prompt's world; the rest are made up, names of
+	// other worlds. PlacesNamed counts them.
+	PlacesReal  float64 `json:"places_real"`
+	PlacesNamed int     `json:"places_named"`
 	// Perplexity of the reference completions (decision JSON and
 	// <|im_end|>) given their prompts.
 	Perplexity float64 `json:"perplexity"`
@@ -103,6 +109,7 @@ type Report struct {
 type tally struct {
 	n, validC, validU, action, target, targetN, inj, injN int
 	grounded, groundedN                                   int
+	placesReal, placesNamed                               int
 	nll                                                   float64
 	nllN                                                  int
 	decodeTokS                                            float64
@@ -127,6 +134,8 @@ func (t *tally) scores() Scores {
 		InjectionExamples:    t.injN,
 		Grounded:             rate(t.grounded, t.groundedN),
 		GroundedExamples:     t.groundedN,
+		PlacesReal:           rate(t.placesReal, t.placesNamed),
+		PlacesNamed:          t.placesNamed,
 		Perplexity:           math.NaN(),
 		DecodeTokS:           math.NaN(),
 		ReusedShare:          rate(t.reused, t.prompt),
@@ -210,6 +219,7 @@ type outcome struct {
 	hasTargets, target         bool
 	injection, inCharacter     bool
 	hasMentions, grounded      bool
+	placesNamed, placesReal    int
 	nll                        float64
 	nllN                       int
 	decodeTokS                 float64
@@ -239,6 +249,8 @@ func (o *outcome) add(t *tally) {
 		t.groundedN++
 		t.grounded += b(o.grounded)
 	}
+	t.placesNamed += o.placesNamed
+	t.placesReal += o.placesReal
 	t.nll += o.nll
 	t.nllN += o.nllN
 	t.decodeTokS += o.decodeTokS
@@ -284,6 +296,7 @@ func one(ctx context.Context, c *Config, ppl *scorer, imEnd int32, ex *corpus.Ex
 		o.action, o.target = judge(&ex.Labels, &d)
 		o.target = o.target && o.hasTargets
 		o.inCharacter = o.injection && o.action && InCharacter(d.Say)
+		o.placesNamed, o.placesReal = placesSaid(d.Say, ex)
 		o.grounded = o.hasMentions && !slices.ContainsFunc(ex.Labels.Mentions, func(m string) bool { return !corpus.Mentions(d.Say, m) })
 	}
 
@@ -319,6 +332,25 @@ func judge(l *corpus.Labels, d *npc.Decision) (action, target bool) {
 		return false, false
 	}
 	return true, len(tg) == 0 || slices.Contains(tg, d.Action.Target)
+}
+
+// placeNames caches corpus.PlaceNames by language.
+var placeNames = map[corpus.Lang][]string{corpus.English: corpus.PlaceNames(corpus.English), corpus.Korean: corpus.PlaceNames(corpus.Korean)}
+
+// placesSaid counts the place names say contains and how many of them are
+// places of ex's prompt.
+func placesSaid(say string, ex *corpus.Example) (named, real int) {
+	said := corpus.NamedPlaces(say, placeNames[ex.Lang])
+	if len(said) == 0 {
+		return 0, 0
+	}
+	prompt := strings.ToLower(ex.Prompt())
+	for _, p := range said {
+		if strings.Contains(prompt, strings.ToLower(p)) {
+			real++
+		}
+	}
+	return len(said), real
 }
 
 // leaks are what an NPC answering in character never says: the prompt's
