@@ -55,3 +55,20 @@ func TestNamedPlacesLongestFirstWithoutArticle(t *testing.T) {
 		}
 	}
 }
+
+// NamedPlaces reads what a model wrote: any text, never a panic, and only
+// names that the text holds.
+func FuzzNamedPlaces(f *testing.F) {
+	for _, s := range []string{"The Keep Tower is up the hill.", "Keep moving.", "관아에 고하겠습니다", "the the the", "\x00Keep"} {
+		f.Add(s)
+	}
+	names := append(PlaceNames(English), PlaceNames(Korean)...)
+	f.Fuzz(func(t *testing.T, say string) {
+		for _, n := range NamedPlaces(say, names) {
+			bare := strings.TrimPrefix(strings.TrimPrefix(n, "the "), "The ")
+			if !slices.Contains(names, n) || !strings.Contains(say, bare) {
+				t.Fatalf("NamedPlaces(%q) gave %q", say, n)
+			}
+		}
+	})
+}
