@@ -10,12 +10,12 @@ RACE_PKGS ?= ./protocol/... ./server/... ./behavior/... ./inference/grammar/ \
              ./inference/kvcache/ ./inference/openai/... ./inference/remote/ \
              ./npc/... ./node/ ./loadtest/
 MODEL_DIR ?= build/model
-# PROMPT_FORMAT: id-first (the committed model's) or name-first (npc.PromptFormat);
+# PROMPT_FORMAT: name-first (the committed model's) or id-first (npc.PromptFormat);
 # the corpus is rendered and the GGUF marked with it.
-PROMPT_FORMAT ?= id-first
-# CORPUS_FLAGS: more anima corpus flags for the training corpus, e.g.
-# -extra-phrasings or -augment (docs/CORPUS.md).
-CORPUS_FLAGS ?=
+PROMPT_FORMAT ?= name-first
+# CORPUS_FLAGS: more anima corpus flags for the training corpus (docs/CORPUS.md);
+# the committed model's are -extra-phrasings.
+CORPUS_FLAGS ?= -extra-phrasings
 # MODEL_OUT, LOSS_SVG: where make model writes; point them elsewhere to
 # train a candidate beside the committed model instead of over it.
 MODEL_OUT ?= assets/model/anima-npc-q8_0.gguf

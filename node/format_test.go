@@ -48,14 +48,15 @@ func TestPromptFormatComesFromTheModel(t *testing.T) {
 	}
 }
 
-// The embedded model predates the key: it is served id-first.
-func TestEmbeddedModelIsIDFirst(t *testing.T) {
+// The embedded model was trained on name-first prompts and says so; the
+// node serves it that way.
+func TestEmbeddedModelIsNameFirst(t *testing.T) {
 	f, _, err := node.OpenModel("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if got, err := node.PromptFormat(f); err != nil || got != npc.IDFirst {
-		t.Errorf("embedded model: PromptFormat = %v, %v; want id-first", got, err)
+	if got, err := node.PromptFormat(f); err != nil || got != npc.NameFirst {
+		t.Errorf("embedded model: PromptFormat = %v, %v; want name-first", got, err)
 	}
 }
