@@ -25,6 +25,16 @@ const (
 	// NameFirst writes "the Stone Well l5", in [Places], [Seen], carried
 	// and held items, and events' items.
 	NameFirst
+	// IDLast writes every id as the decision JSON writes it, in quotes,
+	// and last in its entry, after the name and the note: `the Stone Well
+	// (well, up the hill) "l5"`, `Aren (player, 3 m) "p5"`, `at "l2"`,
+	// `Aren "p5": "Hello"`. The model writes a target as `"l5"`, so the
+	// prompt's tokens for the id are the very tokens it must emit (" l5"
+	// tokenizes as " l" + "5", "l5" as "l" + "5"), and they follow every
+	// word a player may use to name the thing — its name, its kind, where
+	// it is — so finding the entry and copying its id is one step of
+	// attention's match-then-copy rather than a copy from before the match.
+	IDLast
 )
 
 // PromptFormatKey is the GGUF metadata key (a string, String's names)
@@ -38,6 +48,8 @@ func (f PromptFormat) String() string {
 		return "id-first"
 	case NameFirst:
 		return "name-first"
+	case IDLast:
+		return "id-last"
 	}
 	return fmt.Sprintf("PromptFormat(%d)", uint8(f))
 }
@@ -49,13 +61,57 @@ func ParsePromptFormat(s string) (PromptFormat, error) {
 		return IDFirst, nil
 	case "name-first":
 		return NameFirst, nil
+	case "id-last":
+		return IDLast, nil
 	}
-	return 0, fmt.Errorf("npc: unknown prompt format %q (want id-first or name-first)", s)
+	return 0, fmt.Errorf("npc: unknown prompt format %q (want id-first, name-first or id-last)", s)
 }
 
 // idName writes a listed thing's id and name (either may be empty) in the
 // format's order, separated by one space.
 func (f PromptFormat) idName(id, name string) string {
+	return f.entry(id, name, "")
+}
+
+// ref writes an id alone, as the format writes ids: quoted in IDLast.
+func (f PromptFormat) ref(id string) string {
+	id = clean(id)
+	if f == IDLast && id != "" {
+		return `"` + id + `"`
+	}
+	return id
+}
+
+// entry writes a listed thing: its id, its name and a note (any may be
+// empty), the note in parentheses after the name, the id where the format
+// puts it.
+func (f PromptFormat) entry(id, name, note string) string {
+	if note != "" {
+		note = "(" + clean(note) + ")"
+	}
+	if f == IDLast {
+		return join(clean(name), note, f.ref(id))
+	}
+	return join(f.names(id, name), note)
+}
+
+// join joins the non-empty parts with single spaces.
+func join(parts ...string) string {
+	out := ""
+	for _, p := range parts {
+		if p == "" {
+			continue
+		}
+		if out != "" {
+			out += " "
+		}
+		out += p
+	}
+	return out
+}
+
+// names is idName for the two layouts that keep id and name together.
+func (f PromptFormat) names(id, name string) string {
 	id, name = clean(id), clean(name)
 	switch {
 	case name == "":

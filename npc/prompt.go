@@ -230,12 +230,7 @@ func RenderPrompt(in PromptInput) Segments {
 			if i > 0 {
 				b.WriteString("; ")
 			}
-			b.WriteString(in.Format.idName(p.ID, p.Name))
-			if p.Note != "" {
-				b.WriteString(" (")
-				b.WriteString(clean(p.Note))
-				b.WriteByte(')')
-			}
+			b.WriteString(in.Format.entry(p.ID, p.Name, p.Note))
 		}
 		b.WriteByte('\n')
 	}
@@ -294,7 +289,7 @@ func writeStimulus(b *strings.Builder, s Stimulus, f PromptFormat) {
 		b.WriteString("[Self] ")
 		var parts []string
 		if self.Place != "" {
-			parts = append(parts, "at "+clean(self.Place))
+			parts = append(parts, "at "+f.ref(self.Place))
 		}
 		if self.Activity != "" {
 			parts = append(parts, clean(self.Activity))
@@ -314,20 +309,16 @@ func writeStimulus(b *strings.Builder, s Stimulus, f PromptFormat) {
 			if i > 0 {
 				b.WriteString("; ")
 			}
-			b.WriteString(f.idName(e.ID, e.Name))
-			b.WriteString(" (")
-			b.WriteString(clean(e.Kind))
-			for _, f := range []string{e.Role, e.Relation, e.Where} {
-				if f != "" {
-					b.WriteString(", ")
-					b.WriteString(clean(f))
+			details := clean(e.Kind)
+			for _, d := range []string{e.Role, e.Relation, e.Where} {
+				if d != "" {
+					details += ", " + clean(d)
 				}
 			}
 			if len(e.Holding) > 0 {
-				b.WriteString(", holding ")
-				b.WriteString(items(e.Holding, f))
+				details += ", holding " + items(e.Holding, f)
 			}
-			b.WriteByte(')')
+			b.WriteString(f.entry(e.ID, e.Name, details))
 		}
 		b.WriteByte('\n')
 	}
@@ -347,10 +338,10 @@ func writeStimulus(b *strings.Builder, s Stimulus, f PromptFormat) {
 			if i > 0 {
 				b.WriteString(" ")
 			}
-			b.WriteString(clean(u.From))
-			if u.Name != "" {
-				b.WriteByte(' ')
-				b.WriteString(clean(u.Name))
+			if f == IDLast {
+				b.WriteString(join(clean(u.Name), f.ref(u.From)))
+			} else {
+				b.WriteString(join(clean(u.From), clean(u.Name)))
 			}
 			b.WriteString(": ")
 			b.WriteString(Quote(u.Text))
@@ -361,13 +352,13 @@ func writeStimulus(b *strings.Builder, s Stimulus, f PromptFormat) {
 }
 
 func event(e Event, f PromptFormat) string {
-	actor := clean(e.Actor)
+	actor := f.ref(e.Actor)
 	if actor == "" {
 		actor = "someone"
 	}
 	target := "you"
 	if e.Target != "" {
-		target = clean(e.Target)
+		target = f.ref(e.Target)
 	}
 	item := "something"
 	if e.Item != nil {
@@ -400,11 +391,7 @@ func event(e Event, f PromptFormat) string {
 func items(its []Item, f PromptFormat) string {
 	parts := make([]string, len(its))
 	for i, it := range its {
-		s := f.idName(it.ID, it.Name)
-		if it.Note != "" {
-			s += " (" + clean(it.Note) + ")"
-		}
-		parts[i] = s
+		parts[i] = f.entry(it.ID, it.Name, it.Note)
 	}
 	return strings.Join(parts, ", ")
 }

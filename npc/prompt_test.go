@@ -76,6 +76,9 @@ func TestRenderPromptGolden(t *testing.T) {
 		{"injection", injection},
 		{"oakvale-name-first", withFormat(oakvale(), NameFirst)},
 		{"korean-name-first", withFormat(korean, NameFirst)},
+		{"oakvale-id-last", withFormat(oakvale(), IDLast)},
+		{"korean-id-last", withFormat(korean, IDLast)},
+		{"multiturn-id-last", withFormat(multi, IDLast)},
 	}
 	for _, tc := range cases {
 		got := RenderPrompt(tc.in).String() + "\n--- completion\n" +
@@ -140,8 +143,52 @@ func TestNameFirstPutsIDsAfterNames(t *testing.T) {
 	}
 }
 
+// An id-last prompt writes every id as the decision JSON writes it, in
+// quotes, after everything that names the thing, so the tokens a decision
+// must copy follow the words a player matches; everything else is the
+// id-first prompt's.
+func TestIDLastQuotesIDsAfterTheirEntries(t *testing.T) {
+	in := oakvale()
+	in.Now.Events = []Event{{Kind: EventGift, Actor: "p1", Item: &Item{ID: "i7", Name: "iron ore"}}}
+	got := RenderPrompt(withFormat(in, IDLast)).String()
+	for _, want := range []string{
+		`[Places] The Rusty Anchor (inn, east of the square) "l1"; Brannoc's forge (by the north gate) "l2"` + "\n",
+		`carrying hammer "i1"` + "\n",
+		`[Seen] Aren (player, 2 m, holding notched sword "i4") "p1"; Pip (npc, child, at the well) "n3"; anvil (object, 1 m) "o1"` + "\n",
+		`[Events] "p1" gave you iron ore "i7"` + "\n",
+		`[Self] at "l2";`,
+		`[Heard] Aren "p1": "Can you fix my sword?"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("id-last prompt lacks %q:\n%s", want, got)
+		}
+	}
+	// Only where the ids stand and their quotes differ.
+	strip := func(s string) string {
+		for _, id := range []string{"l1", "l2", "i1", "p1", "i4", "n3", "o1", "i7"} {
+			s = strings.ReplaceAll(s, ` "`+id+`"`, "")
+			s = strings.ReplaceAll(s, `"`+id+`" `, "")
+			s = strings.ReplaceAll(s, id+" ", "")
+			s = strings.ReplaceAll(s, " "+id, "")
+		}
+		return s
+	}
+	if a, b := strip(got), strip(RenderPrompt(in).String()); a != b {
+		t.Errorf("id-last and id-first prompts differ beyond the ids:\n%s\n---\n%s", a, b)
+	}
+	// An unnamed entity is its quoted id after its details.
+	in.Now.Seen = []Entity{{ID: "p9", Kind: KindPlayer, Where: "3 m"}}
+	in.Now.Heard = []Utterance{{From: "p9", Text: "Hi"}}
+	got = RenderPrompt(withFormat(in, IDLast)).String()
+	for _, want := range []string{`[Seen] (player, 3 m) "p9"` + "\n", `[Heard] "p9": "Hi"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("unnamed entity, id-last: lacks %q:\n%s", want, got)
+		}
+	}
+}
+
 func TestParsePromptFormat(t *testing.T) {
-	for _, f := range []PromptFormat{IDFirst, NameFirst} {
+	for _, f := range []PromptFormat{IDFirst, NameFirst, IDLast} {
 		got, err := ParsePromptFormat(f.String())
 		if err != nil || got != f {
 			t.Errorf("ParsePromptFormat(%q) = %v, %v; want %v", f.String(), got, err, f)
