@@ -21,13 +21,22 @@ var extraBanks = []struct {
 // make it another phrasing.
 func extraNorm(s string) string { return strings.TrimRight(strings.ToLower(s), ".!?~ ") }
 
-// Every kind but injections and introductions has at least 12 extra
-// phrasings in each language, and the extras have no kind of their own.
+// Every kind but introductions has extra phrasings in each language: at
+// least 12, or 8 for injections, whose held-out attempts (asking for the
+// instructions in another language, say) a model must deflect without
+// having seen them; and the extras have no kind of their own.
 func TestExtraPhrasingsCoverEveryKind(t *testing.T) {
 	for _, b := range extraBanks {
 		for kind := range b.base {
-			if noAugment[kind] != (len(b.extra[kind]) == 0) || (!noAugment[kind] && len(b.extra[kind]) < 12) {
-				t.Errorf("%s %s: %d extra phrasings; want at least 12 (none for injections and introductions)", b.lang, kind, len(b.extra[kind]))
+			want := 12
+			switch kind {
+			case "intro":
+				want = 0
+			case "injection":
+				want = 8
+			}
+			if n := len(b.extra[kind]); (want == 0) != (n == 0) || n < want {
+				t.Errorf("%s %s: %d extra phrasings; want at least %d (none for introductions)", b.lang, kind, n, want)
 			}
 		}
 		for kind := range b.extra {
