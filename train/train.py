@@ -3,8 +3,10 @@
 `anima train tokenize`, then write the weights for `anima train export`.
 
 Inputs: PREFIX.json (header) and PREFIX.bin: offsets uint32[S+1], token ids
-uint16[T], loss mask uint8[T] (1 on the completion: decision JSON and
-<|im_end|>), little-endian.
+uint16[T], loss mask uint8[T] (0 on the prompt, 1 on the completion:
+decision JSON and <|im_end|>, 2 on the completion's key tokens: the target's
+id and the names the reply must mention, weighted --key-weight),
+little-endian.
 
 Outputs in --out:
   index.json, weights-NN.bin   tensors in GGUF names, shapes and order, raw
@@ -134,7 +136,7 @@ class Tree:
     group), then branch tokens (branch by branch)."""
 
 
-def tree_batch(batch, off, ids, mask, prompt_weight, prompt_sample, gen, device):
+def tree_batch(batch, off, ids, mask, prompt_weight, prompt_sample, gen, device, key_weight=1.0):
     t = Tree()
     G = len(batch)
     P = max(p for p, _ in batch)
@@ -168,8 +170,10 @@ def tree_batch(batch, off, ids, mask, prompt_weight, prompt_sample, gen, device)
         br_plen.append(plen)
     src = torch.cat(src)
     tok, tmask = torch.cat(tok), torch.cat(tmask)
-    comp = tmask[src + 1]
+    m = tmask[src + 1]
+    comp = (m > 0).float()
     weight = torch.where(comp > 0, torch.ones_like(comp), torch.full_like(comp, prompt_weight))
+    weight = torch.where(m == 2, torch.full_like(comp, key_weight), weight)
     if prompt_sample < 1:
         # Logits for a random share of the prompt targets only, weighted
         # up to keep the expected loss: the output layer over a 6k
@@ -259,6 +263,9 @@ def main():
     ap.add_argument("--wd", type=float, default=0.1)
     ap.add_argument("--prompt-weight", type=float, default=0.05,
                     help="loss weight of prompt tokens relative to completion tokens")
+    ap.add_argument("--key-weight", type=float, default=1.0,
+                    help="loss weight of the completion's key tokens (mask 2: the target id and the names "
+                         "the reply must mention) relative to the other completion tokens")
     ap.add_argument("--prompt-sample", type=float, default=1.0,
                     help="share of prompt-token targets given logits and loss (weighted up to keep the expected loss)")
     ap.add_argument("--group-max", type=int, default=8, help="most examples sharing one prefix in a batch")
@@ -343,7 +350,7 @@ def main():
         f"{h['tokens']} tokens ({shared} of them shared prefixes computed once), "
         f"{h['loss_tokens']} completion tokens, {per_epoch} batches/epoch")
     say(f"recipe steps {steps} batch_tokens {a.batch_tokens} (~{steps*a.batch_tokens/1e6:.2f}M padded tokens, "
-        f"{steps/per_epoch:.2f} epochs) lr {a.lr}..{a.min_lr} warmup {warmup} prompt_weight {a.prompt_weight} "
+        f"{steps/per_epoch:.2f} epochs) lr {a.lr}..{a.min_lr} warmup {warmup} prompt_weight {a.prompt_weight} key_weight {a.key_weight} "
         f"aux {a.aux_weight} prompt_sample {a.prompt_sample} seed {a.seed}")
 
     model = Model(c).to(device)
@@ -354,7 +361,7 @@ def main():
     fwd = torch.compile(model) if a.compile else model
 
     def loss_of(batch, gen):
-        t = tree_batch(batch, off, ids, mask, a.prompt_weight, a.prompt_sample, gen, device)
+        t = tree_batch(batch, off, ids, mask, a.prompt_weight, a.prompt_sample, gen, device, a.key_weight)
         with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp):
             hid, aux = fwd.forward_tree(t)
             logits = fwd.output(hid.index_select(0, t.src))

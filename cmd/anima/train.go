@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/anima-rt/anima/corpus"
 	"github.com/anima-rt/anima/inference/gguf"
@@ -164,14 +166,18 @@ func openTokenizer(path string) (*tokenizer.Tokenizer, []gguf.KV, error) {
 
 // TokenHeader describes a token file (train/README.md): the .bin beside it
 // holds offsets (uint32 × Sequences+1), then token ids (uint16 × Tokens),
-// then the loss mask (uint8 × Tokens: 1 on the completion, the decision
-// JSON and <|im_end|>), all little-endian.
+// then the loss mask (uint8 × Tokens: 0 on the prompt, 1 on the completion,
+// the decision JSON and <|im_end|>, and 2 on the completion's key tokens,
+// those a model must look up in its prompt: the target's id and the names
+// the reply must mention; train.py's --key-weight weighs them), all
+// little-endian.
 type TokenHeader struct {
 	Format     string         `json:"format"`
 	Vocab      int            `json:"vocab"`
 	Sequences  int            `json:"sequences"`
 	Tokens     int            `json:"tokens"`
 	LossTokens int            `json:"loss_tokens"`
+	KeyTokens  int            `json:"key_tokens"` // loss tokens marked 2
 	MaxLen     int            `json:"max_len"`
 	Longest    int            `json:"longest"`
 	Dropped    int            `json:"dropped"` // examples longer than MaxLen, left out
@@ -200,12 +206,62 @@ func tokenizeExample(tok *tokenizer.Tokenizer, e *corpus.Example, ids []int32, m
 	if !ok || !tok.IsControl(end) {
 		return nil, nil, fmt.Errorf("tokenizer has no %s control token", npc.ImEnd)
 	}
-	body := tok.Encode(strings.TrimSuffix(e.Completion, npc.ImEnd))
+	text := strings.TrimSuffix(e.Completion, npc.ImEnd)
+	body := tok.Encode(text)
 	ids = append(append(ids, body...), end)
-	for range len(body) + 1 {
-		mask = append(mask, 1)
+	spans := keySpans(e, text)
+	at := 0
+	for _, id := range body {
+		n := len(tok.Decode([]int32{id}))
+		m := uint8(1)
+		for _, sp := range spans {
+			if at < sp[1] && at+n > sp[0] {
+				m = 2
+			}
+		}
+		mask = append(mask, m)
+		at += n
 	}
+	mask = append(mask, 1)
 	return ids, mask, nil
+}
+
+// keySpans returns the byte ranges of completion that a model has to find
+// in its prompt rather than compose: the action target's id and, inside
+// the say string, the first place each of the labels' mentions occurs
+// (with a capital first letter too, as corpus.Mentions allows). They are a
+// few tokens of each reply, and the ones the held-out evaluation found
+// wrong most (train/README.md), so the trainer can weigh them up.
+func keySpans(e *corpus.Example, completion string) [][2]int {
+	var spans [][2]int
+	const tgt = `"target":"`
+	if i := strings.Index(completion, tgt); i >= 0 {
+		a := i + len(tgt)
+		if j := strings.IndexByte(completion[a:], '"'); j > 0 {
+			spans = append(spans, [2]int{a, a + j})
+		}
+	}
+	const say = `"say":"`
+	i := strings.Index(completion, say)
+	if i < 0 {
+		return spans
+	}
+	base := i + len(say)
+	reply := completion[base:]
+	for _, m := range e.Labels.Mentions {
+		if m == "" {
+			continue
+		}
+		j := strings.Index(reply, m)
+		if j < 0 {
+			r, n := utf8.DecodeRuneInString(m)
+			j = strings.Index(reply, string(unicode.ToUpper(r))+m[n:])
+		}
+		if j >= 0 {
+			spans = append(spans, [2]int{base + j, base + j + len(m)})
+		}
+	}
+	return spans
 }
 
 func runTrainTokenize(ctx context.Context, args []string) error {
@@ -267,7 +323,12 @@ func runTrainTokenize(ctx context.Context, args []string) error {
 	}
 	h.Sequences, h.Tokens = len(offsets)-1, len(ids)
 	for _, m := range mask {
-		h.LossTokens += int(m)
+		if m > 0 {
+			h.LossTokens++
+		}
+		if m == 2 {
+			h.KeyTokens++
+		}
 	}
 	bw := bytes.NewBuffer(make([]byte, 0, 4*len(offsets)+3*len(ids)))
 	binary.Write(bw, binary.LittleEndian, offsets)
@@ -284,8 +345,8 @@ func runTrainTokenize(ctx context.Context, args []string) error {
 	if err := os.WriteFile(*out+".json", append(hj, '\n'), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "tokenize: %d sequences, %d tokens (%d with loss), longest %d, %d dropped over %d → %s.bin\n",
-		h.Sequences, h.Tokens, h.LossTokens, h.Longest, h.Dropped, *maxLen, *out)
+	fmt.Fprintf(os.Stderr, "tokenize: %d sequences, %d tokens (%d with loss, %d of them key tokens), longest %d, %d dropped over %d → %s.bin\n",
+		h.Sequences, h.Tokens, h.LossTokens, h.KeyTokens, h.Longest, h.Dropped, *maxLen, *out)
 	return nil
 }
 

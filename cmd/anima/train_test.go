@@ -101,10 +101,16 @@ func TestTrainTokenizeMasksOnlyTheCompletion(t *testing.T) {
 	for i, e := range exs {
 		a := int(binary.LittleEndian.Uint32(bin[4*i:]))
 		b := int(binary.LittleEndian.Uint32(bin[4*i+4:]))
-		var prompt, comp []int32
+		var prompt, comp, key []int32
 		for k := a; k < b; k++ {
 			id := int32(binary.LittleEndian.Uint16(ids[2*k:]))
-			if mask[k] == 1 {
+			if mask[k] > 2 {
+				t.Fatalf("example %s: mask %d at %d; want 0, 1 or 2", e.ID, mask[k], k)
+			}
+			if mask[k] == 2 {
+				key = append(key, id)
+			}
+			if mask[k] >= 1 {
 				comp = append(comp, id)
 			} else if comp != nil {
 				t.Fatalf("example %s: prompt token after the completion began at %d", e.ID, k)
@@ -128,6 +134,28 @@ func TestTrainTokenizeMasksOnlyTheCompletion(t *testing.T) {
 		if got, want := tok.Decode(comp), strings.TrimSuffix(e.Completion, npc.ImEnd); got != want {
 			t.Errorf("example %s: loss-masked tokens decode to %q; want the decision %q", e.ID, got, want)
 		}
+		// The key tokens are the target's id and the names the reply
+		// must mention, and nothing else of the reply's words.
+		keyText := tok.Decode(key)
+		if tg := e.Decision.Action.Target; tg != "" && !strings.Contains(keyText, tg) {
+			t.Errorf("example %s: key tokens %q lack the target %q", e.ID, keyText, tg)
+		}
+		rest := keyText
+		if tg := e.Decision.Action.Target; tg != "" {
+			rest = strings.Replace(rest, tg, "", 1)
+		}
+		for _, m := range e.Labels.Mentions {
+			if !corpus.Mentions(keyText, m) {
+				t.Errorf("example %s: key tokens %q lack the mention %q", e.ID, keyText, m)
+			}
+			rest = strings.Replace(rest, m, "", 1)
+		}
+		if len(rest) > len(keyText)/2+8 {
+			t.Errorf("example %s: key tokens %q are more than the target and mentions %q", e.ID, keyText, e.Labels.Mentions)
+		}
+	}
+	if h.KeyTokens == 0 || h.KeyTokens >= h.LossTokens {
+		t.Errorf("header: %d key tokens of %d loss tokens; want some, fewer than all", h.KeyTokens, h.LossTokens)
 	}
 }
 
