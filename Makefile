@@ -10,12 +10,12 @@ RACE_PKGS ?= ./protocol/... ./server/... ./behavior/... ./inference/grammar/ \
              ./inference/kvcache/ ./inference/openai/... ./inference/remote/ \
              ./npc/... ./node/ ./loadtest/
 MODEL_DIR ?= build/model
-# PROMPT_FORMAT: name-first (the committed model's) or id-first (npc.PromptFormat);
-# the corpus is rendered and the GGUF marked with it.
-PROMPT_FORMAT ?= name-first
+# PROMPT_FORMAT: id-last, name-first or id-first (npc.PromptFormat); the
+# corpus is rendered and the GGUF marked with it.
+PROMPT_FORMAT ?= id-last
 # CORPUS_FLAGS: more anima corpus flags for the training corpus (docs/CORPUS.md);
-# the committed model's are -extra-phrasings.
-CORPUS_FLAGS ?= -extra-phrasings
+# the committed model's are -extra-phrasings -fresh-worlds.
+CORPUS_FLAGS ?= -extra-phrasings -fresh-worlds
 # MODEL_OUT, LOSS_SVG: where make model writes; point them elsewhere to
 # train a candidate beside the committed model instead of over it.
 MODEL_OUT ?= assets/model/anima-npc-q8_0.gguf

@@ -35,7 +35,7 @@ func TestPromptFormatComesFromTheModel(t *testing.T) {
 	for _, tc := range []struct {
 		v    any
 		want npc.PromptFormat
-	}{{nil, npc.IDFirst}, {"id-first", npc.IDFirst}, {"name-first", npc.NameFirst}} {
+	}{{nil, npc.IDFirst}, {"id-first", npc.IDFirst}, {"name-first", npc.NameFirst}, {"id-last", npc.IDLast}} {
 		got, err := node.PromptFormat(fileWith(t, tc.v))
 		if err != nil || got != tc.want {
 			t.Errorf("key %v: PromptFormat = %v, %v; want %v", tc.v, got, err, tc.want)
@@ -48,15 +48,15 @@ func TestPromptFormatComesFromTheModel(t *testing.T) {
 	}
 }
 
-// The embedded model was trained on name-first prompts and says so; the
-// node serves it that way.
-func TestEmbeddedModelIsNameFirst(t *testing.T) {
+// The embedded model was trained on id-last prompts and says so; the node
+// serves it that way.
+func TestEmbeddedModelIsIDLast(t *testing.T) {
 	f, _, err := node.OpenModel("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if got, err := node.PromptFormat(f); err != nil || got != npc.NameFirst {
-		t.Errorf("embedded model: PromptFormat = %v, %v; want name-first", got, err)
+	if got, err := node.PromptFormat(f); err != nil || got != npc.IDLast {
+		t.Errorf("embedded model: PromptFormat = %v, %v; want id-last", got, err)
 	}
 }

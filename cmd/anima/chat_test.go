@@ -62,12 +62,13 @@ func TestChatUnknownPersona(t *testing.T) {
 }
 
 // The chat NPC is at its workplace in the morning, worded as the embedded
-// model reads a game's perception ("[Time] morning", "[Self] at l2").
+// model reads a game's perception ("[Time] morning"; "[Self] at \"l2\"" in
+// its id-last layout).
 func TestChatNPCIsAtWork(t *testing.T) {
 	d := testDecoder(t)
 	for _, tc := range []struct{ persona, time, self string }{
-		{"brannoc", "[Time] morning", "[Self] at l2"},
-		{"makswe", "[Time] 아침", "[Self] at l2"},
+		{"brannoc", "[Time] morning", `[Self] at "l2"`},
+		{"makswe", "[Time] 아침", `[Self] at "l2"`},
 	} {
 		var out, errs bytes.Buffer
 		in := strings.NewReader("Hello!\n/prompt\n/quit\n")
