@@ -1,6 +1,9 @@
 package npc
 
-import "fmt"
+import (
+	"bytes"
+	"fmt"
+)
 
 // PromptFormat is how the renderer lays out a listed thing's id beside its
 // name: a model learns one layout and is served with the one it learnt, so
@@ -67,27 +70,24 @@ func ParsePromptFormat(s string) (PromptFormat, error) {
 	return 0, fmt.Errorf("npc: unknown prompt format %q (want id-first, name-first or id-last)", s)
 }
 
-// idName writes a listed thing's id and name (either may be empty) in the
-// format's order, separated by one space.
-func (f PromptFormat) idName(id, name string) string {
-	return f.entry(id, name, "")
-}
-
-// ref writes an id alone, as the format writes ids: quoted in IDLast.
+// ref writes an id alone, as the format writes ids: in IDLast as the
+// decision JSON writes it, quoted and escaped (writeJSONString).
 func (f PromptFormat) ref(id string) string {
 	id = clean(id)
 	if f == IDLast && id != "" {
-		return `"` + id + `"`
+		var b bytes.Buffer
+		writeJSONString(&b, id)
+		return b.String()
 	}
 	return id
 }
 
-// entry writes a listed thing: its id, its name and a note (any may be
-// empty), the note in parentheses after the name, the id where the format
-// puts it.
+// entry writes a listed thing: its id, its name (either may be empty) and
+// a note, already cleaned (empty for none), in parentheses after the name;
+// the id where the format puts it.
 func (f PromptFormat) entry(id, name, note string) string {
 	if note != "" {
-		note = "(" + clean(note) + ")"
+		note = "(" + note + ")"
 	}
 	if f == IDLast {
 		return join(clean(name), note, f.ref(id))
@@ -110,7 +110,8 @@ func join(parts ...string) string {
 	return out
 }
 
-// names is idName for the two layouts that keep id and name together.
+// names writes id and name (either may be empty) in the order of the two
+// layouts that keep them together, separated by one space.
 func (f PromptFormat) names(id, name string) string {
 	id, name = clean(id), clean(name)
 	switch {

@@ -230,7 +230,7 @@ func RenderPrompt(in PromptInput) Segments {
 			if i > 0 {
 				b.WriteString("; ")
 			}
-			b.WriteString(in.Format.entry(p.ID, p.Name, p.Note))
+			b.WriteString(in.Format.entry(p.ID, p.Name, clean(p.Note)))
 		}
 		b.WriteByte('\n')
 	}
@@ -391,7 +391,7 @@ func event(e Event, f PromptFormat) string {
 func items(its []Item, f PromptFormat) string {
 	parts := make([]string, len(its))
 	for i, it := range its {
-		parts[i] = f.entry(it.ID, it.Name, it.Note)
+		parts[i] = f.entry(it.ID, it.Name, clean(it.Note))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -176,6 +176,19 @@ func TestIDLastQuotesIDsAfterTheirEntries(t *testing.T) {
 	if a, b := strip(got), strip(RenderPrompt(in).String()); a != b {
 		t.Errorf("id-last and id-first prompts differ beyond the ids:\n%s\n---\n%s", a, b)
 	}
+	// An id is written as the decision JSON writes it, escapes included.
+	in.Now.Seen = []Entity{{ID: `p"9\`, Kind: KindPlayer}}
+	if got := RenderPrompt(withFormat(in, IDLast)).String(); !strings.Contains(got, `(player) "p\"9\\"`) {
+		t.Errorf("id with a quote and a backslash, id-last:\n%s", got)
+	}
+	// A long note in [Seen] is each field's to bound, not the entry's.
+	long := strings.Repeat("x", MaxFieldRunes)
+	in.Now.Seen = []Entity{{ID: "p9", Kind: KindPlayer, Role: long, Where: "3 m"}}
+	for _, f := range []PromptFormat{IDFirst, NameFirst, IDLast} {
+		if got := RenderPrompt(withFormat(in, f)).String(); !strings.Contains(got, long+", 3 m)") {
+			t.Errorf("%v: a Seen entry lost what follows a %d-rune role", f, MaxFieldRunes)
+		}
+	}
 	// An unnamed entity is its quoted id after its details.
 	in.Now.Seen = []Entity{{ID: "p9", Kind: KindPlayer, Where: "3 m"}}
 	in.Now.Heard = []Utterance{{From: "p9", Text: "Hi"}}
