@@ -247,14 +247,19 @@ func finish(cat *catalog.Catalog, e *Example, in npc.PromptInput, d npc.Decision
 
 // Mentions reports whether say contains m, allowing a capital first letter
 // (English sentences may open with "The Lantern Festival").
-func Mentions(say, m string) bool {
-	if strings.Contains(say, m) {
-		return true
+func Mentions(say, m string) bool { return MentionIndex(say, m) >= 0 }
+
+// MentionIndex returns the byte index of m in say as Mentions finds it (as
+// is, else with a capital first letter), or -1. m is len(m) bytes there
+// either way.
+func MentionIndex(say, m string) int {
+	if i := strings.Index(say, m); i >= 0 {
+		return i
 	}
 	if m != "" && m[0] >= 'a' && m[0] <= 'z' {
-		return strings.Contains(say, string(m[0]-'a'+'A')+m[1:])
+		return strings.Index(say, string(m[0]-'a'+'A')+m[1:])
 	}
-	return false
+	return -1
 }
 
 // PlaceNames returns every place name the generator can give a world in

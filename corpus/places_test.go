@@ -72,3 +72,25 @@ func FuzzNamedPlaces(f *testing.F) {
 		}
 	})
 }
+
+// A mention is found as written or with a capital first letter, where a
+// sentence opens with it, and MentionIndex says where.
+func TestMentionIndex(t *testing.T) {
+	for _, tc := range []struct {
+		say, m string
+		want   int
+	}{
+		{"Try the Stone Well.", "the Stone Well", 4},
+		{"The Stone Well is up the hill.", "the Stone Well", 0},
+		{"저기 돌우물이 있어.", "돌우물", 7},
+		{"No such place.", "the Stone Well", -1},
+		{"anything", "", 0},
+	} {
+		if got := MentionIndex(tc.say, tc.m); got != tc.want {
+			t.Errorf("MentionIndex(%q, %q) = %d, want %d", tc.say, tc.m, got, tc.want)
+		}
+		if got := Mentions(tc.say, tc.m); got != (tc.want >= 0) {
+			t.Errorf("Mentions(%q, %q) = %v, want %v", tc.say, tc.m, got, tc.want >= 0)
+		}
+	}
+}

@@ -13,8 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/anima-rt/anima/corpus"
 	"github.com/anima-rt/anima/inference/gguf"
@@ -228,8 +226,8 @@ func tokenizeExample(tok *tokenizer.Tokenizer, e *corpus.Example, ids []int32, m
 
 // keySpans returns the byte ranges of completion that a model has to find
 // in its prompt rather than compose: the action target's id and, inside
-// the say string, the first place each of the labels' mentions occurs
-// (with a capital first letter too, as corpus.Mentions allows). They are a
+// the say string, where corpus.MentionIndex finds each of the labels'
+// mentions. They are a
 // few tokens of each reply, and the ones the held-out evaluation found
 // wrong most (train/README.md), so the trainer can weigh them up.
 func keySpans(e *corpus.Example, completion string) [][2]int {
@@ -249,15 +247,7 @@ func keySpans(e *corpus.Example, completion string) [][2]int {
 	base := i + len(say)
 	reply := completion[base:]
 	for _, m := range e.Labels.Mentions {
-		if m == "" {
-			continue
-		}
-		j := strings.Index(reply, m)
-		if j < 0 {
-			r, n := utf8.DecodeRuneInString(m)
-			j = strings.Index(reply, string(unicode.ToUpper(r))+m[n:])
-		}
-		if j >= 0 {
+		if j := corpus.MentionIndex(reply, m); m != "" && j >= 0 {
 			spans = append(spans, [2]int{base + j, base + j + len(m)})
 		}
 	}
