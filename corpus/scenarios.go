@@ -63,17 +63,31 @@ var scenarios = []scenario{
 	{"amb_use", 2, (*scene).ambUse},
 }
 
-func pickScenario(r *rand.Rand) *scenario {
+// lookupKinds are the situations whose decision must find a place or
+// person the player named among the prompt's entries and copy its id:
+// what the embedded model learns slowest (train/README.md).
+var lookupKinds = []string{"ask_place", "guide", "ask_person"}
+
+// pickScenario draws a kind of situation by weight, lookupKinds' weights
+// multiplied by lookup (1: as listed).
+func pickScenario(r *rand.Rand, lookup int) *scenario {
+	weight := func(sc *scenario) int {
+		if lookup > 1 && slices.Contains(lookupKinds, sc.kind) {
+			return sc.weight * lookup
+		}
+		return sc.weight
+	}
 	total := 0
-	for _, sc := range scenarios {
-		total += sc.weight
+	for i := range scenarios {
+		total += weight(&scenarios[i])
 	}
 	n := r.IntN(total)
 	for i := range scenarios {
-		if n < scenarios[i].weight {
+		w := weight(&scenarios[i])
+		if n < w {
 			return &scenarios[i]
 		}
-		n -= scenarios[i].weight
+		n -= w
 	}
 	return &scenarios[len(scenarios)-1]
 }

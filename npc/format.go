@@ -38,13 +38,25 @@ const (
 	// it is — so finding the entry and copying its id is one step of
 	// attention's match-then-copy rather than a copy from before the match.
 	IDLast
+	// IDLastColon is IDLast with each note after a colon instead of in
+	// parentheses: `the Stone Well: well, up the hill "l5"`, `Aren:
+	// player, 3 m "p5"`. A byte-level BPE glues a word to a "(" before it
+	// ("(well" is "(" + "well") but a player asks for " well", with the
+	// space, a different token: in parentheses the kind a player names
+	// never matches the kind the entry lists, token for token, and a
+	// small model must learn each pair as a synonym. After ": " it is the
+	// same " well". What an entity holds keeps its parentheses, so its
+	// items' ids stay inside and the entity's own id is still the entry's
+	// last: `Aren: player, 2 m (holding sword "i4") "p1"`.
+	IDLastColon
 )
 
 // PromptFormatKey is the GGUF metadata key (a string, String's names)
 // that names the layout a model was trained on.
 const PromptFormatKey = "anima.prompt_format"
 
-// String returns the format's name: "id-first" or "name-first".
+// String returns the format's name: "id-first", "name-first", "id-last"
+// or "id-last-colon".
 func (f PromptFormat) String() string {
 	switch f {
 	case IDFirst:
@@ -53,6 +65,8 @@ func (f PromptFormat) String() string {
 		return "name-first"
 	case IDLast:
 		return "id-last"
+	case IDLastColon:
+		return "id-last-colon"
 	}
 	return fmt.Sprintf("PromptFormat(%d)", uint8(f))
 }
@@ -66,15 +80,21 @@ func ParsePromptFormat(s string) (PromptFormat, error) {
 		return NameFirst, nil
 	case "id-last":
 		return IDLast, nil
+	case "id-last-colon":
+		return IDLastColon, nil
 	}
-	return 0, fmt.Errorf("npc: unknown prompt format %q (want id-first, name-first or id-last)", s)
+	return 0, fmt.Errorf("npc: unknown prompt format %q (want id-first, name-first, id-last or id-last-colon)", s)
 }
 
-// ref writes an id alone, as the format writes ids: in IDLast as the
-// decision JSON writes it, quoted and escaped (writeJSONString).
+// idLast reports whether the format quotes ids and writes them last.
+func (f PromptFormat) idLast() bool { return f == IDLast || f == IDLastColon }
+
+// ref writes an id alone, as the format writes ids: in the id-last
+// formats as the decision JSON writes it, quoted and escaped
+// (writeJSONString).
 func (f PromptFormat) ref(id string) string {
 	id = clean(id)
-	if f == IDLast && id != "" {
+	if f.idLast() && id != "" {
 		var b bytes.Buffer
 		writeJSONString(&b, id)
 		return b.String()
@@ -83,9 +103,16 @@ func (f PromptFormat) ref(id string) string {
 }
 
 // entry writes a listed thing: its id, its name (either may be empty) and
-// a note, already cleaned (empty for none), in parentheses after the name;
-// the id where the format puts it.
+// a note, already cleaned (empty for none), in parentheses after the name
+// (IDLastColon: after a colon); the id where the format puts it.
 func (f PromptFormat) entry(id, name, note string) string {
+	if f == IDLastColon {
+		name = clean(name)
+		if name != "" && note != "" {
+			name += ":"
+		}
+		return join(name, note, f.ref(id))
+	}
 	if note != "" {
 		note = "(" + note + ")"
 	}

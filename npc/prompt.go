@@ -316,7 +316,11 @@ func writeStimulus(b *strings.Builder, s Stimulus, f PromptFormat) {
 				}
 			}
 			if len(e.Holding) > 0 {
-				details += ", holding " + items(e.Holding, f)
+				if f == IDLastColon {
+					details += " (holding " + items(e.Holding, f) + ")"
+				} else {
+					details += ", holding " + items(e.Holding, f)
+				}
 			}
 			b.WriteString(f.entry(e.ID, e.Name, details))
 		}
@@ -338,7 +342,7 @@ func writeStimulus(b *strings.Builder, s Stimulus, f PromptFormat) {
 			if i > 0 {
 				b.WriteString(" ")
 			}
-			if f == IDLast {
+			if f.idLast() {
 				b.WriteString(join(clean(u.Name), f.ref(u.From)))
 			} else {
 				b.WriteString(join(clean(u.From), clean(u.Name)))

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,6 +80,9 @@ func TestRenderPromptGolden(t *testing.T) {
 		{"oakvale-id-last", withFormat(oakvale(), IDLast)},
 		{"korean-id-last", withFormat(korean, IDLast)},
 		{"multiturn-id-last", withFormat(multi, IDLast)},
+		{"oakvale-id-last-colon", withFormat(oakvale(), IDLastColon)},
+		{"korean-id-last-colon", withFormat(korean, IDLastColon)},
+		{"multiturn-id-last-colon", withFormat(multi, IDLastColon)},
 	}
 	for _, tc := range cases {
 		got := RenderPrompt(tc.in).String() + "\n--- completion\n" +
@@ -184,8 +188,8 @@ func TestIDLastQuotesIDsAfterTheirEntries(t *testing.T) {
 	// A long note in [Seen] is each field's to bound, not the entry's.
 	long := strings.Repeat("x", MaxFieldRunes)
 	in.Now.Seen = []Entity{{ID: "p9", Kind: KindPlayer, Role: long, Where: "3 m"}}
-	for _, f := range []PromptFormat{IDFirst, NameFirst, IDLast} {
-		if got := RenderPrompt(withFormat(in, f)).String(); !strings.Contains(got, long+", 3 m)") {
+	for _, f := range []PromptFormat{IDFirst, NameFirst, IDLast, IDLastColon} {
+		if got := RenderPrompt(withFormat(in, f)).String(); !strings.Contains(got, long+", 3 m") {
 			t.Errorf("%v: a Seen entry lost what follows a %d-rune role", f, MaxFieldRunes)
 		}
 	}
@@ -200,8 +204,46 @@ func TestIDLastQuotesIDsAfterTheirEntries(t *testing.T) {
 	}
 }
 
+// An id-last-colon prompt writes a note after a colon, so the kind a
+// player names (" well") is the very token the entry lists; everything
+// else, ids included, is the id-last prompt's.
+func TestIDLastColonWritesNotesAfterAColon(t *testing.T) {
+	in := oakvale()
+	in.Now.Events = []Event{{Kind: EventGift, Actor: "p1", Item: &Item{ID: "i7", Name: "iron ore"}}}
+	got := RenderPrompt(withFormat(in, IDLastColon)).String()
+	for _, want := range []string{
+		`[Places] The Rusty Anchor: inn, east of the square "l1"; Brannoc's forge: by the north gate "l2"` + "\n",
+		`carrying hammer "i1"` + "\n",
+		`[Seen] Aren: player, 2 m (holding notched sword "i4") "p1"; Pip: npc, child, at the well "n3"; anvil: object, 1 m "o1"` + "\n",
+		`[Events] "p1" gave you iron ore "i7"` + "\n",
+		`[Self] at "l2";`,
+		`[Heard] Aren "p1": "Can you fix my sword?"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("id-last-colon prompt lacks %q:\n%s", want, got)
+		}
+	}
+	// Only the lists' notes differ from id-last.
+	others := func(p string) (out []string) {
+		for _, l := range strings.Split(p, "\n") {
+			if !strings.HasPrefix(l, "[Places] ") && !strings.HasPrefix(l, "[Seen] ") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	if a, b := others(got), others(RenderPrompt(withFormat(in, IDLast)).String()); !slices.Equal(a, b) {
+		t.Errorf("id-last-colon and id-last prompts differ beyond the notes:\n%q\n---\n%q", a, b)
+	}
+	// An unnamed entity is its details, then its id, with no colon.
+	in.Now.Seen = []Entity{{ID: "p9", Kind: KindPlayer, Where: "3 m"}}
+	if got := RenderPrompt(withFormat(in, IDLastColon)).String(); !strings.Contains(got, `[Seen] player, 3 m "p9"`+"\n") {
+		t.Errorf("unnamed entity, id-last-colon:\n%s", got)
+	}
+}
+
 func TestParsePromptFormat(t *testing.T) {
-	for _, f := range []PromptFormat{IDFirst, NameFirst, IDLast} {
+	for _, f := range []PromptFormat{IDFirst, NameFirst, IDLast, IDLastColon} {
 		got, err := ParsePromptFormat(f.String())
 		if err != nil || got != f {
 			t.Errorf("ParsePromptFormat(%q) = %v, %v; want %v", f.String(), got, err, f)

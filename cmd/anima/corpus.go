@@ -27,9 +27,10 @@ func runCorpus(ctx context.Context, args []string) error {
 	quiet := fs.Bool("q", false, "do not print the summary")
 	group := fs.Int("group", 1, "consecutive examples sharing world and persona (1 to 64), so a trainer can share their prompt prefix")
 	fresh := fs.Bool("fresh-worlds", false, "a new world for every example (every group) instead of the split's few, so a model cannot learn worlds by heart")
-	format := fs.String("prompt-format", "id-first", "layout of ids beside names in the prompts: id-first (\"l5 the Stone Well\"), name-first (\"the Stone Well l5\") or id-last (`the Stone Well (well, up the hill) \"l5\"`); a model trained on it must be exported with the same -prompt-format")
+	format := fs.String("prompt-format", "id-first", "layout of ids beside names in the prompts: id-first (\"l5 the Stone Well\"), name-first (\"the Stone Well l5\"), id-last (`the Stone Well (well, up the hill) \"l5\"`) or id-last-colon (`the Stone Well: well, up the hill \"l5\"`); a model trained on it must be exported with the same -prompt-format")
 	augment := fs.Bool("augment", false, "vary the training split's player lines around their slots (a neutral lead-in, a word left out), so a model learns what a line names rather than its exact words; train split only")
 	extra := fs.Bool("extra-phrasings", false, "draw the training split's player lines from the extra training-only banks too (12 to 20 more phrasings of each kind); train split only")
+	lookup := fs.Int("lookup-boost", 1, "multiply how often the training split draws situations that look up a named place or person (ask_place, guide, ask_person) by this, 1 to 4; train split only")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,6 +72,9 @@ func runCorpus(ctx context.Context, args []string) error {
 	}
 	if err := g.SetExtraPhrasings(*extra); err != nil {
 		return fmt.Errorf("-extra-phrasings: %w", err)
+	}
+	if err := g.SetLookupBoost(*lookup); err != nil {
+		return fmt.Errorf("-lookup-boost: %w", err)
 	}
 	if err := g.SetGroup(*group); err != nil {
 		return err

@@ -27,9 +27,9 @@ func TestCorpusVariedPhrasingsAreForTheTrainingSplit(t *testing.T) {
 	if lines != 16 {
 		t.Errorf("%d examples written, want 16", lines)
 	}
-	for _, flag := range []string{"-augment", "-extra-phrasings"} {
-		err = runCorpus(context.Background(), []string{"-split", "heldout", "-n", "1", flag, "-q", "-o", filepath.Join(dir, "h.jsonl")})
-		if err == nil || !strings.Contains(err.Error(), flag) {
+	for _, flag := range [][]string{{"-augment"}, {"-extra-phrasings"}, {"-lookup-boost", "2"}} {
+		err = runCorpus(context.Background(), append([]string{"-split", "heldout", "-n", "1", "-q", "-o", filepath.Join(dir, "h.jsonl")}, flag...))
+		if err == nil || !strings.Contains(err.Error(), flag[0]) {
 			t.Errorf("%s on the held-out split: %v, want an error naming the flag", flag, err)
 		}
 	}
