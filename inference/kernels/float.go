@@ -123,7 +123,8 @@ func rowsBF16Go(y []float32, w []byte, rowBytes int, x []float32) {
 
 func tileF32Go(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int) {
 	for i := range rows {
-		row := f32s(w[i*rowBytes : (i+1)*rowBytes])
+		// A row has ldx values; rowBytes may be more (DotRowsN's stride).
+		row := f32s(w[i*rowBytes : i*rowBytes+ldx*4])
 		for j := range n {
 			y[j*ldy+i] = dotGo(row, x[j*ldx:j*ldx+len(row)])
 		}

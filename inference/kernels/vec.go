@@ -52,6 +52,24 @@ func DotRows(y, a []float32, stride int, x []float32) {
 	}
 }
 
+// DotRowsN is DotRows for n inputs at once: for j < n, y[j·ldy+r] =
+// Dot(a[r·stride : r·stride+cols], x[j·cols : (j+1)·cols]) for r < rows.
+// It runs the MatMul tiles, which load each row of a once for four inputs
+// rather than once per input: attention's weighted sum over a (HeadDim,
+// positions) value cache for a block of prompt tokens. Unlike DotRows it
+// wants every row's whole stride present in a. It runs on the calling
+// goroutine.
+func DotRowsN(y []float32, ldy, rows int, a []float32, stride int, x []float32, cols, n int) {
+	if rows == 0 || n == 0 {
+		return
+	}
+	if cols < 1 || stride < cols || len(a) < rows*stride || len(x) < n*cols || ldy < rows || len(y) < (n-1)*ldy+rows {
+		panic(fmt.Sprintf("kernels: DotRowsN: %d rows of %d values, stride %d, %d inputs, ldy %d: len(a) = %d, len(x) = %d, len(y) = %d too short",
+			rows, cols, stride, n, ldy, len(a), len(x), len(y)))
+	}
+	defaultImpl.tileF32(y, ldy, f32Bytes(a[:rows*stride]), stride*4, rows, x[:n*cols], cols, n)
+}
+
 // AxpyRows sets y[c] += Σ_r x[r]·a[r·stride+c] for c < len(y), r <
 // len(x): Axpy of each row of a, scaled by x[r], into y — attention's
 // scores q·K over a (HeadDim, positions) key cache. It is one Axpy per row:

@@ -321,3 +321,44 @@ func TestDotRowsAndAxpyRowsMatchReference(t *testing.T) {
 		}
 	}
 }
+
+// DotRowsN's tiles read rows a stride apart and inputs cols apart, with
+// every ragged edge: rows and inputs not multiples of 4, cols not of 16;
+// each implementation's tile against the float64 reference.
+func TestDotRowsNMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	for _, im := range impls() {
+		for _, rows := range []int{1, 4, 5, 64} {
+			for _, cols := range []int{1, 16, 17, 63, 100} {
+				for _, stride := range []int{cols, cols + 7, 300} {
+					for _, n := range []int{1, 3, 4, 9, 16} {
+						if stride < cols {
+							continue
+						}
+						a := randVec(rng, rows*stride)
+						x := randVec(rng, n*cols)
+						ldy := rows + 3
+						y := randVec(rng, (n-1)*ldy+rows)
+						im.tileF32(y, ldy, f32Bytes(a), stride*4, rows, x, cols, n)
+						for j := range n {
+							for r := range rows {
+								want := dotRef(a[r*stride:r*stride+cols], x[j*cols:(j+1)*cols])
+								if d := math.Abs(float64(y[j*ldy+r]) - want); d > 1e-5*float64(cols)+1e-6 {
+									t.Fatalf("%s: tile %d×%d stride %d, input %d of %d: row %d = %v; want %v", im.name, rows, cols, stride, j, n, r, y[j*ldy+r], want)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	y := make([]float32, 8)
+	DotRowsN(y, 4, 4, make([]float32, 4*20), 20, make([]float32, 2*20), 20, 2)
+	defer func() {
+		if recover() == nil {
+			t.Error("DotRowsN with a short last row: no panic")
+		}
+	}()
+	DotRowsN(y, 4, 4, make([]float32, 3*20+10), 20, make([]float32, 2*10), 10, 2)
+}

@@ -250,6 +250,10 @@ func (st *State) attendHead(m *Model, l, pos0, n, h int, q, att []float32) {
 	g := h / group // the KV head this query head shares
 	keys, vals := st.Cache.Keys(l, g), st.Cache.Values(l, g)
 	kv := &st.keyView[h]
+	if n >= attBlock {
+		st.attendHeadBlocks(m, l, pos0, n, h, q, att)
+		return
+	}
 	scores := st.scores[h*cp : (h+1)*cp]
 	for i := range n {
 		T := pos0 + i + 1 // causal: positions 0..pos0+i
@@ -266,6 +270,56 @@ func (st *State) attendHead(m *Model, l, pos0, n, h int, q, att []float32) {
 		kernels.Scale(s, scale) // after the sum, as ggml's soft_max_ext scales
 		kernels.Softmax(s)
 		kernels.DotRows(att[i*qd+h*hd:i*qd+(h+1)*hd], vals, cp, s)
+	}
+}
+
+// attBlock is how many of a chunk's tokens attendHeadBlocks takes
+// together: each cached key and value is then read once per attBlock
+// tokens and multiplied by four of them at a time (the MatMul tiles), not
+// read once per token by the one-input kernel. Eight keeps the block's
+// scores (attBlock rows of up to Cap positions per head, per State) small
+// and wastes at most 7 masked positions per token on causality.
+const attBlock = 8
+
+// attendHeadBlocks is attendHead for a chunk of n >= attBlock tokens: the
+// tokens go attBlock at a time, each block as two matrix products over
+// the positions its last token sees — scores S = Q·Kᵀ, then, after a
+// causal softmax of each row (a token's weights beyond its own position
+// are zero), the output S·V — rather than two matrix-vector products per
+// token. The arithmetic is the same up to float rounding.
+func (st *State) attendHeadBlocks(m *Model, l, pos0, n, h int, q, att []float32) {
+	c := &m.Config
+	hd, qd, cp := c.HeadDim, c.QDim(), st.Cache.Cap
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	g := h / (c.Heads / c.KVHeads)
+	keys, vals := st.Cache.Keys(l, g), st.Cache.Values(l, g)
+	kv := &st.keyView[h]
+	// The head's block scratch, grown once: attBlock rows of scores as
+	// wide as the cache, and the block's queries side by side.
+	bs := &st.blocks[h]
+	if len(bs.s) < attBlock*cp {
+		bs.s = make([]float32, attBlock*cp)
+		bs.q = make([]float32, attBlock*hd)
+	}
+	for i0 := 0; i0 < n; i0 += attBlock {
+		nb := min(attBlock, n-i0)
+		T := pos0 + i0 + nb // positions the block's last token sees
+		// The queries are copied out first: att may be q, and the block's
+		// outputs overwrite this head's slots of its tokens.
+		for j := range nb {
+			copy(bs.q[j*hd:(j+1)*hd], q[(i0+j)*qd+h*hd:(i0+j)*qd+(h+1)*hd])
+		}
+		s := bs.s[:nb*T]
+		kv.Shape[1], kv.Data = T, f32bytes(keys[:T*hd])
+		st.headPool[h].MatMul(s, kv, bs.q[:nb*hd], nb)
+		for j := range nb {
+			Tj := pos0 + i0 + j + 1 // causal: positions 0..pos0+i0+j
+			row := s[j*T : (j+1)*T]
+			kernels.Scale(row[:Tj], scale) // after the sum, as ggml's soft_max_ext scales
+			kernels.Softmax(row[:Tj])
+			clear(row[Tj:])
+		}
+		kernels.DotRowsN(att[i0*qd+h*hd:], qd, hd, vals, cp, s, T, nb)
 	}
 }
 

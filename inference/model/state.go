@@ -141,6 +141,14 @@ type State struct {
 	// thread runs the head, without allocating.
 	headPool []*kernels.Pool
 	keyView  []tensor.Tensor
+	// Per query head: attendHeadBlocks' scratch, grown on the first
+	// prompt chunk (a State that only decodes never needs it).
+	blocks []attScratch
+}
+
+// attScratch is one query head's scratch for a block of prompt tokens.
+type attScratch struct {
+	s, q []float32 // (attBlock, Cap) scores; (attBlock, HeadDim) queries
 }
 
 // NewState returns a State able to hold ctx positions, processing prompts
@@ -182,6 +190,7 @@ func (m *Model) NewState(ctx, batch int) (*State, error) {
 	st.attendFn = func(lo, hi int) { st.attend(m, lo, hi) }
 	st.headPool = make([]*kernels.Pool, c.Heads)
 	st.keyView = make([]tensor.Tensor, c.Heads)
+	st.blocks = make([]attScratch, c.Heads)
 	for h := range st.headPool {
 		st.headPool[h] = kernels.NewPool(1) // starts no goroutine: nothing to close
 		g := h / (c.Heads / c.KVHeads)

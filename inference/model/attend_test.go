@@ -1,0 +1,51 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/anima-rt/anima/inference/tensor"
+)
+
+// A prompt chunk's attention, taken attBlock tokens at a time as matrix
+// products, gives every token what attending alone gives it: the same
+// causal weights over the same cached positions, to float rounding. The
+// chunks start at and after a cached prefix, and end with a ragged block.
+func TestBlockAttentionMatchesPerToken(t *testing.T) {
+	m := openModel(t, writeFixture(t, fixtures["qwen3moe"], tensor.F32, 5), 1)
+	c := &m.Config
+	qd := c.QDim()
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct{ pos0, n int }{{0, attBlock}, {0, 3*attBlock + 5}, {37, attBlock + 1}, {100, 2 * attBlock}} {
+		st, err := m.NewState(160, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for l := range st.Cache.K {
+			for i := range st.Cache.K[l] {
+				st.Cache.K[l][i] = float32(rng.NormFloat64())
+				st.Cache.V[l][i] = float32(rng.NormFloat64())
+			}
+		}
+		q := make([]float32, tc.n*qd)
+		for i := range q {
+			q[i] = float32(rng.NormFloat64()) * 2
+		}
+		for h := range c.Heads {
+			got := make([]float32, len(q))
+			st.attendHead(m, 1, tc.pos0, tc.n, h, q, got)
+			want := make([]float32, len(q))
+			for i := range tc.n { // one token at a time: the per-token path
+				st.attendHead(m, 1, tc.pos0+i, 1, h, q[i*qd:(i+1)*qd], want[i*qd:(i+1)*qd])
+			}
+			for i := range tc.n {
+				for d := h * c.HeadDim; d < (h+1)*c.HeadDim; d++ {
+					if diff := math.Abs(float64(got[i*qd+d] - want[i*qd+d])); diff > 1e-5 {
+						t.Fatalf("pos0 %d, %d tokens, head %d: token %d value %d = %g in blocks, %g alone", tc.pos0, tc.n, h, i, d, got[i*qd+d], want[i*qd+d])
+					}
+				}
+			}
+		}
+	}
+}
