@@ -49,3 +49,46 @@ func TestBlockAttentionMatchesPerToken(t *testing.T) {
 		}
 	}
 }
+
+// A decode step of a model whose KV heads serve four query heads or more
+// attends per KV head, the group's queries as one matrix product; each
+// query head gets what attending alone gives it.
+func TestGroupAttentionMatchesPerHead(t *testing.T) {
+	spec := fixtures["llama-mixtral"] // 4 query heads on one KV head
+	m := openModel(t, writeFixture(t, spec, tensor.F32, 6), 1)
+	c := &m.Config
+	if !groupedDecode(c, 1) || groupedDecode(c, 2) {
+		t.Fatalf("%d heads on %d KV heads: grouped decode %v, for 2 tokens %v", c.Heads, c.KVHeads, groupedDecode(c, 1), groupedDecode(c, 2))
+	}
+	qd, G := c.QDim(), c.Heads/c.KVHeads
+	rng := rand.New(rand.NewPCG(9, 10))
+	st, err := m.NewState(100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range st.Cache.K {
+		for i := range st.Cache.K[l] {
+			st.Cache.K[l][i] = float32(rng.NormFloat64())
+			st.Cache.V[l][i] = float32(rng.NormFloat64())
+		}
+	}
+	for _, pos0 := range []int{0, 1, 16, 63, 99} {
+		q := make([]float32, qd)
+		for i := range q {
+			q[i] = float32(rng.NormFloat64()) * 2
+		}
+		for g := range c.KVHeads {
+			got := make([]float32, qd)
+			st.attendGroup(m, 0, pos0, g, q, got)
+			want := make([]float32, qd)
+			for h := g * G; h < (g+1)*G; h++ {
+				st.attendHead(m, 0, pos0, 1, h, q, want)
+			}
+			for d := g * G * c.HeadDim; d < (g+1)*G*c.HeadDim; d++ {
+				if diff := math.Abs(float64(got[d] - want[d])); diff > 1e-5 {
+					t.Fatalf("position %d, KV head %d: value %d = %g as a group, %g head by head", pos0, g, d, got[d], want[d])
+				}
+			}
+		}
+	}
+}

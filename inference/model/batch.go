@@ -275,6 +275,7 @@ func (m *Model) projectAll(xq *kernels.Q8Vec, x []float32, n int, ws [3]*tensor.
 // chunk attends over its own State's cache with its own scratch.
 func (b *Batch) attend(m *Model, lo, hi int) {
 	H, qd := m.Config.Heads, m.Config.QDim()
+	group := H / m.Config.KVHeads
 	for i := lo; i < hi; i++ {
 		s, h := i/H, i%H
 		ch := b.chunks[s]
@@ -284,6 +285,12 @@ func (b *Batch) attend(m *Model, lo, hi int) {
 			continue
 		}
 		pos0 := ch.State.Cache.Len // Len moves only after the last layer
+		if groupedDecode(&m.Config, r1-r0) {
+			if h%group == 0 { // the group's first head does the group
+				ch.State.attendGroup(m, b.attL, pos0, h/group, b.q[r0*qd:r1*qd], b.att[r0*qd:r1*qd])
+			}
+			continue
+		}
 		ch.State.attendHead(m, b.attL, pos0, r1-r0, h, b.q[r0*qd:r1*qd], b.att[r0*qd:r1*qd])
 	}
 }

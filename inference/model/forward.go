@@ -230,9 +230,69 @@ func (m *Model) attention(st *State, l, pos0, n int) {
 // st.q; it is bound once per State (st.attendFn) so that dispatching it to
 // the pool does not allocate.
 func (st *State) attend(m *Model, lo, hi int) {
+	c := &m.Config
+	group := c.Heads / c.KVHeads
 	for h := lo; h < hi; h++ {
+		if groupedDecode(c, st.attN) {
+			// A group's first head does the whole group, wherever the
+			// pool split the heads.
+			if h%group == 0 {
+				st.attendGroup(m, st.attL, st.attPos0, h/group, st.q, st.q)
+			}
+			continue
+		}
 		st.attendHead(m, st.attL, st.attPos0, st.attN, h, st.q, st.q)
 	}
+}
+
+// minGroupedHeads is the fewest query heads per KV head for which a
+// decode step attends per KV head (attendGroup): the MatMul tiles take
+// four inputs at a time, and fewer go through the one-input kernel anyway.
+const minGroupedHeads = 4
+
+// groupedDecode reports whether n tokens' attention goes per KV head:
+// a decode step (n = 1) of a model whose KV heads serve at least
+// minGroupedHeads query heads each (Qwen3-30B-A3B's 8, Mixtral's 4).
+func groupedDecode(c *Config, n int) bool {
+	return n == 1 && c.Heads/c.KVHeads >= minGroupedHeads
+}
+
+// attendGroup is attention for one token at position pos0 for all the
+// query heads of KV head g, whose queries lie side by side in q (QDim):
+// the group's scores over the cached keys as one matrix product, then
+// its outputs over the values as another, so that each key and value is
+// read once for the group instead of once per query head. The outputs go
+// to att, which may be q (the queries are read in full first).
+func (st *State) attendGroup(m *Model, l, pos0, g int, q, att []float32) {
+	c := &m.Config
+	hd, cp := c.HeadDim, st.Cache.Cap
+	G := c.Heads / c.KVHeads
+	h0 := g * G
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	keys, vals := st.Cache.Keys(l, g), st.Cache.Values(l, g)
+	T := pos0 + 1
+	s := st.headScratch(m, h0).s[:G*T]
+	kernels.DotRowsN(s, T, T, keys, hd, q[h0*hd:(h0+G)*hd], hd, G)
+	for j := range G {
+		row := s[j*T : (j+1)*T]
+		kernels.Scale(row, scale) // after the sum, as ggml's soft_max_ext scales
+		kernels.Softmax(row)
+	}
+	kernels.DotRowsN(att[h0*hd:], hd, hd, vals, cp, s, T, G)
+}
+
+// headScratch returns query head h's block scratch, grown on first use
+// to hold attBlock tokens' (or a KV group's) rows of scores as wide as
+// the cache.
+func (st *State) headScratch(m *Model, h int) *attScratch {
+	c := &m.Config
+	rows := max(attBlock, c.Heads/c.KVHeads)
+	bs := &st.blocks[h]
+	if len(bs.s) < rows*st.Cache.Cap {
+		bs.s = make([]float32, rows*st.Cache.Cap)
+		bs.q = make([]float32, attBlock*c.HeadDim)
+	}
+	return bs
 }
 
 // attendHead computes query head h's attention for n tokens at positions
@@ -294,13 +354,7 @@ func (st *State) attendHeadBlocks(m *Model, l, pos0, n, h int, q, att []float32)
 	g := h / (c.Heads / c.KVHeads)
 	keys, vals := st.Cache.Keys(l, g), st.Cache.Values(l, g)
 	kv := &st.keyView[h]
-	// The head's block scratch, grown once: attBlock rows of scores as
-	// wide as the cache, and the block's queries side by side.
-	bs := &st.blocks[h]
-	if len(bs.s) < attBlock*cp {
-		bs.s = make([]float32, attBlock*cp)
-		bs.q = make([]float32, attBlock*hd)
-	}
+	bs := st.headScratch(m, h) // attBlock rows of scores, the block's queries
 	for i0 := 0; i0 < n; i0 += attBlock {
 		nb := min(attBlock, n-i0)
 		T := pos0 + i0 + nb // positions the block's last token sees
