@@ -353,27 +353,31 @@ func (st *State) attendHeadBlocks(m *Model, l, pos0, n, h int, q, att []float32)
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	g := h / (c.Heads / c.KVHeads)
 	keys, vals := st.Cache.Keys(l, g), st.Cache.Values(l, g)
-	kv := &st.keyView[h]
 	bs := st.headScratch(m, h) // attBlock rows of scores, the block's queries
 	for i0 := 0; i0 < n; i0 += attBlock {
 		nb := min(attBlock, n-i0)
 		T := pos0 + i0 + nb // positions the block's last token sees
+		// The weighted sum runs over W >= T positions: T rounded up to
+		// the kernels' 16 where the chunk's own positions allow (they are
+		// stored, so finite, and weigh zero here), so that its rows have
+		// no ragged tail for the Go fallback; only a chunk's last block
+		// may keep one.
+		W := min((T+15)&^15, pos0+n)
 		// The queries are copied out first: att may be q, and the block's
 		// outputs overwrite this head's slots of its tokens.
 		for j := range nb {
 			copy(bs.q[j*hd:(j+1)*hd], q[(i0+j)*qd+h*hd:(i0+j)*qd+(h+1)*hd])
 		}
-		s := bs.s[:nb*T]
-		kv.Shape[1], kv.Data = T, f32bytes(keys[:T*hd])
-		st.headPool[h].MatMul(s, kv, bs.q[:nb*hd], nb)
+		s := bs.s[:nb*W]
+		kernels.DotRowsN(s, W, T, keys, hd, bs.q[:nb*hd], hd, nb)
 		for j := range nb {
 			Tj := pos0 + i0 + j + 1 // causal: positions 0..pos0+i0+j
-			row := s[j*T : (j+1)*T]
+			row := s[j*W : (j+1)*W]
 			kernels.Scale(row[:Tj], scale) // after the sum, as ggml's soft_max_ext scales
 			kernels.Softmax(row[:Tj])
 			clear(row[Tj:])
 		}
-		kernels.DotRowsN(att[i0*qd+h*hd:], qd, hd, vals, cp, s, T, nb)
+		kernels.DotRowsN(att[i0*qd+h*hd:], qd, hd, vals, cp, s, W, nb)
 	}
 }
 
