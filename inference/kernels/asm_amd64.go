@@ -58,6 +58,15 @@ func tileQ8VNNI(y *float32, ldy int, w *byte, rowBytes int, xu *byte, ldx int, x
 func tileF32AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
 
 //go:noescape
+func tile2F32AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
+
+//go:noescape
+func tile2F16AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
+
+//go:noescape
+func tile2BF16AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
+
+//go:noescape
 func tileF16AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
 
 //go:noescape
@@ -190,48 +199,57 @@ func rowsBF16ASM(y []float32, w []byte, rowBytes int, x []float32) {
 // of the block's rows stream past them once.
 const inputBlock = 64
 
-// tileAVX512 covers a MatMul block with 4×4 assembly tiles, the leftover
-// rows and inputs with the rows kernel, and the tiles' ragged column tails
-// in Go.
-func tileAVX512(kernel func(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int),
+// tileAVX512 covers a MatMul block with 4×4 assembly tiles, the inputs
+// left over in pairs with 4×2 tiles (kernel2), the last odd input and the
+// leftover rows with the rows kernel, and the tiles' ragged column tails
+// in Go. Which kernel multiplies an input depends only on its index mod 4
+// and n mod 4, so a MatMul split into blocks of a multiple of 4 inputs
+// gives the same bits as one call.
+func tileAVX512(kernel, kernel2 func(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int),
 	rowsFn func(y []float32, w []byte, rowBytes int, x []float32),
 	tail func(y []float32, w []byte, rowBytes int, x []float32), elemBytes int,
 	y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int) {
 	cols := ldx
 	c16 := cols &^ 15
 	rows4, n4 := rows&^3, n&^3
-	if c16 == 0 {
-		rows4, n4 = 0, 0
+	n2 := n4 + (n-n4)&^1 // inputs the 4×4 and 4×2 tiles cover
+	if c16 == 0 || rows4 == 0 {
+		rows4, n4, n2 = 0, 0, 0
 	}
-	if rows4 > 0 && n4 > 0 {
+	if n2 > 0 {
 		_ = w[rows4*rowBytes-1]
-		_ = x[(n4-1)*ldx+cols-1]
-		_ = y[(n4-1)*ldy+rows4-1]
-		for j0 := 0; j0 < n4; j0 += inputBlock {
-			for i := 0; i < rows4; i += 4 {
-				for j := j0; j < min(j0+inputBlock, n4); j += 4 {
-					kernel(&y[j*ldy+i], ldy, &w[i*rowBytes], rowBytes, &x[j*ldx], ldx, c16)
-				}
+		_ = x[(n2-1)*ldx+cols-1]
+		_ = y[(n2-1)*ldy+rows4-1]
+	}
+	for j0 := 0; j0 < n4; j0 += inputBlock {
+		for i := 0; i < rows4; i += 4 {
+			for j := j0; j < min(j0+inputBlock, n4); j += 4 {
+				kernel(&y[j*ldy+i], ldy, &w[i*rowBytes], rowBytes, &x[j*ldx], ldx, c16)
 			}
 		}
-		if c16 != cols {
-			// The tail writes its dot product into y; added to what the
-			// tiles left there (a temporary array would escape through
-			// the func value and allocate on every call).
-			for j := range n4 {
-				xt := x[j*ldx+c16 : j*ldx+cols]
-				for i := range rows4 {
-					k := j*ldy + i
-					head := y[k]
-					tail(y[k:k+1], w[i*rowBytes+c16*elemBytes:(i+1)*rowBytes], (cols-c16)*elemBytes, xt)
-					y[k] += head
-				}
+	}
+	if n2 > n4 {
+		for i := 0; i < rows4; i += 4 {
+			kernel2(&y[n4*ldy+i], ldy, &w[i*rowBytes], rowBytes, &x[n4*ldx], ldx, c16)
+		}
+	}
+	if n2 > 0 && c16 != cols {
+		// The tail writes its dot product into y; added to what the
+		// tiles left there (a temporary array would escape through
+		// the func value and allocate on every call).
+		for j := range n2 {
+			xt := x[j*ldx+c16 : j*ldx+cols]
+			for i := range rows4 {
+				k := j*ldy + i
+				head := y[k]
+				tail(y[k:k+1], w[i*rowBytes+c16*elemBytes:(i+1)*rowBytes], (cols-c16)*elemBytes, xt)
+				y[k] += head
 			}
 		}
 	}
 	for j := range n {
 		xj := x[j*ldx : j*ldx+cols]
-		if j >= n4 {
+		if j >= n2 {
 			rowsFn(y[j*ldy:j*ldy+rows4], w[:rows4*rowBytes], rowBytes, xj)
 		}
 		if rows4 < rows {
@@ -241,15 +259,15 @@ func tileAVX512(kernel func(y *float32, ldy int, w *byte, rowBytes int, x *float
 }
 
 func tileF32ASM(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int) {
-	tileAVX512(tileF32AVX512, rowsF32ASM, rowsF32Go, 4, y, ldy, w, rowBytes, rows, x, ldx, n)
+	tileAVX512(tileF32AVX512, tile2F32AVX512, rowsF32ASM, rowsF32Go, 4, y, ldy, w, rowBytes, rows, x, ldx, n)
 }
 
 func tileF16ASM(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int) {
-	tileAVX512(tileF16AVX512, rowsF16ASM, rowsF16Go, 2, y, ldy, w, rowBytes, rows, x, ldx, n)
+	tileAVX512(tileF16AVX512, tile2F16AVX512, rowsF16ASM, rowsF16Go, 2, y, ldy, w, rowBytes, rows, x, ldx, n)
 }
 
 func tileBF16ASM(y []float32, ldy int, w []byte, rowBytes, rows int, x []float32, ldx, n int) {
-	tileAVX512(tileBF16AVX512, rowsBF16ASM, rowsBF16Go, 2, y, ldy, w, rowBytes, rows, x, ldx, n)
+	tileAVX512(tileBF16AVX512, tile2BF16AVX512, rowsBF16ASM, rowsBF16Go, 2, y, ldy, w, rowBytes, rows, x, ldx, n)
 }
 
 func rowsQ8ASM(y []float32, w []byte, rowBytes int, x q8In) {

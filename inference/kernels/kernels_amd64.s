@@ -285,6 +285,57 @@ tiledone: \
 	RET
 
 
+// TILE2 is TILE for a 4-row × 2-input block: a MatMul's inputs left over
+// after its 4-input tiles, two at a time (attention's two query heads of
+// one KV head, or a block's last two tokens), so each row loaded serves
+// two inputs rather than one. Accumulator Z(4j+i) holds row i × input j.
+#define TILE2 \
+	MOVQ y+0(FP), DI \
+	MOVQ ldy+8(FP), R10 \
+	SHLQ $2, R10 \
+	MOVQ w+16(FP), DX \
+	MOVQ rowBytes+24(FP), R8 \
+	MOVQ x+32(FP), AX \
+	MOVQ ldx+40(FP), R9 \
+	SHLQ $2, R9 \
+	MOVQ n+48(FP), R12 \
+	LEAQ (DX)(R8*2), CX \
+	VPXORD Z0, Z0, Z0 \
+	VPXORD Z1, Z1, Z1 \
+	VPXORD Z2, Z2, Z2 \
+	VPXORD Z3, Z3, Z3 \
+	VPXORD Z4, Z4, Z4 \
+	VPXORD Z5, Z5, Z5 \
+	VPXORD Z6, Z6, Z6 \
+	VPXORD Z7, Z7, Z7 \
+tile2loop: \
+	CMPQ R12, $16 \
+	JB   tile2done \
+	WLOAD(0(DX), Z16) \
+	WLOAD(0(DX)(R8*1), Z17) \
+	WLOAD(0(CX), Z18) \
+	WLOAD(0(CX)(R8*1), Z19) \
+	VMOVUPS (AX), Z20 \
+	VFMADD231PS Z20, Z16, Z0 \
+	VFMADD231PS Z20, Z17, Z1 \
+	VFMADD231PS Z20, Z18, Z2 \
+	VFMADD231PS Z20, Z19, Z3 \
+	VMOVUPS (AX)(R9*1), Z21 \
+	VFMADD231PS Z21, Z16, Z4 \
+	VFMADD231PS Z21, Z17, Z5 \
+	VFMADD231PS Z21, Z18, Z6 \
+	VFMADD231PS Z21, Z19, Z7 \
+	ADDQ $WSTEP, DX \
+	ADDQ $WSTEP, CX \
+	ADDQ $64, AX \
+	SUBQ $16, R12 \
+	JMP  tile2loop \
+tile2done: \
+	REDUCE4(Z0, Y0, X0, Z1, Y1, X1, Z2, Y2, X2, Z3, Y3, X3, (DI)) \
+	REDUCE4(Z4, Y4, X4, Z5, Y5, X5, Z6, Y6, X6, Z7, Y7, X7, (DI)(R10*1)) \
+	VZEROUPPER \
+	RET
+
 // Q8 kernels. Activations come as u = q+128 (unsigned) because VPDPBUSD
 // multiplies unsigned by signed bytes; Σ u·w = Σ q·w + 128·Σ w, so each
 // weight block's 128·Σ w (one more VPDPBUSD against a vector of 128s) is
@@ -560,6 +611,10 @@ TEXT ·rows4BF16AVX512(SB), NOSPLIT, $0-48
 TEXT ·tileF32AVX512(SB), NOSPLIT, $0-56
 	TILE
 
+// func tile2F32AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
+TEXT ·tile2F32AVX512(SB), NOSPLIT, $0-56
+	TILE2
+
 #undef WLOAD
 #undef WSTEP
 #define WLOAD(addr, Z) VCVTPH2PS addr, Z
@@ -569,12 +624,20 @@ TEXT ·tileF32AVX512(SB), NOSPLIT, $0-56
 TEXT ·tileF16AVX512(SB), NOSPLIT, $0-56
 	TILE
 
+// func tile2F16AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
+TEXT ·tile2F16AVX512(SB), NOSPLIT, $0-56
+	TILE2
+
 #undef WLOAD
 #define WLOAD(addr, Z) VPMOVZXWD addr, Z; VPSLLD $16, Z, Z
 
 // func tileBF16AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
 TEXT ·tileBF16AVX512(SB), NOSPLIT, $0-56
 	TILE
+
+// func tile2BF16AVX512(y *float32, ldy int, w *byte, rowBytes int, x *float32, ldx, n int)
+TEXT ·tile2BF16AVX512(SB), NOSPLIT, $0-56
+	TILE2
 
 #undef WLOAD
 #undef WSTEP

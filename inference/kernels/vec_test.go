@@ -331,7 +331,7 @@ func TestDotRowsNMatchesReference(t *testing.T) {
 		for _, rows := range []int{1, 4, 5, 64} {
 			for _, cols := range []int{1, 16, 17, 63, 100} {
 				for _, stride := range []int{cols, cols + 7, 300} {
-					for _, n := range []int{1, 3, 4, 9, 16} {
+					for _, n := range []int{1, 2, 3, 4, 6, 7, 9, 16} {
 						if stride < cols {
 							continue
 						}

@@ -50,11 +50,19 @@ func TestBlockAttentionMatchesPerToken(t *testing.T) {
 	}
 }
 
-// A decode step of a model whose KV heads serve four query heads or more
+// A decode step of a model whose KV heads serve several query heads
 // attends per KV head, the group's queries as one matrix product; each
 // query head gets what attending alone gives it.
 func TestGroupAttentionMatchesPerHead(t *testing.T) {
-	spec := fixtures["llama-mixtral"] // 4 query heads on one KV head
+	for _, name := range []string{"qwen3moe", "llama-mixtral"} { // 2 and 4 query heads a KV head
+		t.Run(name, func(t *testing.T) { testGroupAttention(t, fixtures[name]) })
+	}
+	if groupedDecode(&Config{Heads: 4, KVHeads: 4}, 1) {
+		t.Error("a KV head per query head: grouped decode, want per head")
+	}
+}
+
+func testGroupAttention(t *testing.T, spec Spec) {
 	m := openModel(t, writeFixture(t, spec, tensor.F32, 6), 1)
 	c := &m.Config
 	if !groupedDecode(c, 1) || groupedDecode(c, 2) {

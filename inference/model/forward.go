@@ -246,13 +246,14 @@ func (st *State) attend(m *Model, lo, hi int) {
 }
 
 // minGroupedHeads is the fewest query heads per KV head for which a
-// decode step attends per KV head (attendGroup): the MatMul tiles take
-// four inputs at a time, and fewer go through the one-input kernel anyway.
-const minGroupedHeads = 4
+// decode step attends per KV head (attendGroup): with one there is
+// nothing to share. Pairs go through the 4×2 tiles, fours and more
+// through the 4×4 ones.
+const minGroupedHeads = 2
 
-// groupedDecode reports whether n tokens' attention goes per KV head:
-// a decode step (n = 1) of a model whose KV heads serve at least
-// minGroupedHeads query heads each (Qwen3-30B-A3B's 8, Mixtral's 4).
+// groupedDecode reports whether n tokens' attention goes per KV head: a
+// decode step (n = 1) of a model whose KV heads serve several query heads
+// each (the embedded model's 2, Mixtral's 4, Qwen3-30B-A3B's 8).
 func groupedDecode(c *Config, n int) bool {
 	return n == 1 && c.Heads/c.KVHeads >= minGroupedHeads
 }
