@@ -210,11 +210,10 @@ r4done: \
 	VZEROUPPER \
 	RET
 
-// TILE is the body of tileF32/F16/BF16: a 4-row × 4-input block of a
-// MatMul over the first n (a multiple of 16) values. Each step loads 16
-// values of each of the 4 inputs once and of each of the 4 rows once, for
-// 16 FMAs. Accumulator Z(4j+i) holds row i × input j.
-#define TILE \
+// TILEARGS loads the arguments of a tile kernel (TILE, TILE2): y at DI,
+// ldy·4 in R10, rows 0 and 2 at DX and CX (rowBytes in R8), inputs at AX
+// (ldx·4 in R9), the values to multiply in R12.
+#define TILEARGS \
 	MOVQ y+0(FP), DI \
 	MOVQ ldy+8(FP), R10 \
 	SHLQ $2, R10 \
@@ -224,7 +223,14 @@ r4done: \
 	MOVQ ldx+40(FP), R9 \
 	SHLQ $2, R9 \
 	MOVQ n+48(FP), R12 \
-	LEAQ (DX)(R8*2), CX \
+	LEAQ (DX)(R8*2), CX
+
+// TILE is the body of tileF32/F16/BF16: a 4-row × 4-input block of a
+// MatMul over the first n (a multiple of 16) values. Each step loads 16
+// values of each of the 4 inputs once and of each of the 4 rows once, for
+// 16 FMAs. Accumulator Z(4j+i) holds row i × input j.
+#define TILE \
+	TILEARGS \
 	LEAQ (AX)(R9*2), BX \
 	VPXORD Z0, Z0, Z0 \
 	VPXORD Z1, Z1, Z1 \
@@ -290,16 +296,7 @@ tiledone: \
 // one KV head, or a block's last two tokens), so each row loaded serves
 // two inputs rather than one. Accumulator Z(4j+i) holds row i × input j.
 #define TILE2 \
-	MOVQ y+0(FP), DI \
-	MOVQ ldy+8(FP), R10 \
-	SHLQ $2, R10 \
-	MOVQ w+16(FP), DX \
-	MOVQ rowBytes+24(FP), R8 \
-	MOVQ x+32(FP), AX \
-	MOVQ ldx+40(FP), R9 \
-	SHLQ $2, R9 \
-	MOVQ n+48(FP), R12 \
-	LEAQ (DX)(R8*2), CX \
+	TILEARGS \
 	VPXORD Z0, Z0, Z0 \
 	VPXORD Z1, Z1, Z1 \
 	VPXORD Z2, Z2, Z2 \

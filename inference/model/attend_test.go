@@ -22,12 +22,7 @@ func TestBlockAttentionMatchesPerToken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for l := range st.Cache.K {
-			for i := range st.Cache.K[l] {
-				st.Cache.K[l][i] = float32(rng.NormFloat64())
-				st.Cache.V[l][i] = float32(rng.NormFloat64())
-			}
-		}
+		fillCache(st, rng)
 		q := make([]float32, tc.n*qd)
 		for i := range q {
 			q[i] = float32(rng.NormFloat64()) * 2
@@ -74,12 +69,7 @@ func testGroupAttention(t *testing.T, spec Spec) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for l := range st.Cache.K {
-		for i := range st.Cache.K[l] {
-			st.Cache.K[l][i] = float32(rng.NormFloat64())
-			st.Cache.V[l][i] = float32(rng.NormFloat64())
-		}
-	}
+	fillCache(st, rng)
 	for _, pos0 := range []int{0, 1, 16, 63, 99} {
 		q := make([]float32, qd)
 		for i := range q {
@@ -97,6 +87,17 @@ func testGroupAttention(t *testing.T, spec Spec) {
 					t.Fatalf("position %d, KV head %d: value %d = %g as a group, %g head by head", pos0, g, d, got[d], want[d])
 				}
 			}
+		}
+	}
+}
+
+// fillCache fills every position of st's cache, filled or not, with
+// random keys and values.
+func fillCache(st *State, rng *rand.Rand) {
+	for l := range st.Cache.K {
+		for i := range st.Cache.K[l] {
+			st.Cache.K[l][i] = float32(rng.NormFloat64())
+			st.Cache.V[l][i] = float32(rng.NormFloat64())
 		}
 	}
 }
