@@ -54,20 +54,32 @@ func DotRows(y, a []float32, stride int, x []float32) {
 
 // DotRowsN is DotRows for n inputs at once: for j < n, y[j·ldy+r] =
 // Dot(a[r·stride : r·stride+cols], x[j·cols : (j+1)·cols]) for r < rows.
-// It runs the MatMul tiles, which load each row of a once for four inputs
-// rather than once per input: attention's weighted sum over a (HeadDim,
-// positions) value cache for a block of prompt tokens. Unlike DotRows it
-// wants every row's whole stride present in a. It runs on the calling
-// goroutine.
+// It runs the MatMul tiles, which load each row of a once for four (or
+// two) inputs rather than once per input: attention's weighted sum over a
+// (HeadDim, positions) value cache for a block of prompt tokens or the
+// query heads of one KV head. As in DotRows the last row may end right
+// after its cols values. It runs on the calling goroutine.
 func DotRowsN(y []float32, ldy, rows int, a []float32, stride int, x []float32, cols, n int) {
 	if rows == 0 || n == 0 {
 		return
 	}
-	if cols < 1 || stride < cols || len(a) < rows*stride || len(x) < n*cols || ldy < rows || len(y) < (n-1)*ldy+rows {
+	if cols < 1 || stride < cols || len(a) < (rows-1)*stride+cols || len(x) < n*cols || ldy < rows || len(y) < (n-1)*ldy+rows {
 		panic(fmt.Sprintf("kernels: DotRowsN: %d rows of %d values, stride %d, %d inputs, ldy %d: len(a) = %d, len(x) = %d, len(y) = %d too short",
 			rows, cols, stride, n, ldy, len(a), len(x), len(y)))
 	}
-	defaultImpl.tileF32(y, ldy, f32Bytes(a[:rows*stride]), stride*4, rows, x[:n*cols], cols, n)
+	// The tiles want every row's whole stride present.
+	full := rows
+	if len(a) < rows*stride {
+		full = rows - 1
+	}
+	if full > 0 {
+		defaultImpl.tileF32(y, ldy, f32Bytes(a[:full*stride]), stride*4, full, x[:n*cols], cols, n)
+	}
+	for r := full; r < rows; r++ {
+		for j := range n {
+			y[j*ldy+r] = defaultImpl.dot(a[r*stride:r*stride+cols], x[j*cols:(j+1)*cols])
+		}
+	}
 }
 
 // AxpyRows sets y[c] += Σ_r x[r]·a[r·stride+c] for c < len(y), r <

@@ -353,12 +353,26 @@ func TestDotRowsNMatchesReference(t *testing.T) {
 			}
 		}
 	}
-	y := make([]float32, 8)
-	DotRowsN(y, 4, 4, make([]float32, 4*20), 20, make([]float32, 2*20), 20, 2)
+	// DotRowsN itself, with a last row that ends right after its values.
+	for _, rows := range []int{1, 4, 5, 64} {
+		const stride, cols, n = 40, 33, 3
+		a := randVec(rng, (rows-1)*stride+cols)
+		x := randVec(rng, n*cols)
+		y := make([]float32, n*rows)
+		DotRowsN(y, rows, rows, a, stride, x, cols, n)
+		for j := range n {
+			for r := range rows {
+				want := dotRef(a[r*stride:r*stride+cols], x[j*cols:(j+1)*cols])
+				if d := math.Abs(float64(y[j*rows+r]) - want); d > 1e-5*cols+1e-6 {
+					t.Fatalf("DotRowsN, %d rows, the last one short: input %d row %d = %v; want %v", rows, j, r, y[j*rows+r], want)
+				}
+			}
+		}
+	}
 	defer func() {
 		if recover() == nil {
-			t.Error("DotRowsN with a short last row: no panic")
+			t.Error("DotRowsN with a last row shorter than cols: no panic")
 		}
 	}()
-	DotRowsN(y, 4, 4, make([]float32, 3*20+10), 20, make([]float32, 2*10), 10, 2)
+	DotRowsN(make([]float32, 8), 4, 4, make([]float32, 3*20+9), 20, make([]float32, 2*10), 10, 2)
 }

@@ -340,10 +340,18 @@ func softmaxLSE(x []float32, scale float32) float32 {
 // attendMember is attention for query head h of chunk s, which takes part
 // in shared runs: for each of its tokens, its own positions (after its
 // last run, up to the token: causal) as attendHead does, then merged with
-// the token's rows of each run.
+// the token's rows of each run. Where a KV head serves several query
+// heads, its first head does the whole group (attendMemberGroup) and the
+// others nothing.
 func (b *Batch) attendMember(m *Model, s, h int) {
 	c := &m.Config
 	hd, qd, grp := c.HeadDim, c.QDim(), c.Heads/c.KVHeads
+	if grp >= minGroupedHeads && grp <= maxGroup {
+		if h%grp == 0 {
+			b.attendMemberGroup(m, s, h/grp)
+		}
+		return
+	}
 	cs := &b.casc
 	st := b.chunks[s].State
 	cp, g := st.Cache.Cap, h/grp
@@ -351,7 +359,6 @@ func (b *Batch) attendMember(m *Model, s, h int) {
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	keys, vals := st.Cache.Keys(cs.l, g), st.Cache.Values(cs.l, g)
 	kv := &st.keyView[h]
-	refs := cs.refs[cs.refOff[s]:cs.refOff[s+1]]
 	for i := range b.off[s+1] - b.off[s] {
 		r := b.off[s] + i
 		q, out := b.q[r*qd+h*hd:r*qd+(h+1)*hd], b.att[r*qd+h*hd:r*qd+(h+1)*hd]
@@ -361,13 +368,62 @@ func (b *Batch) attendMember(m *Model, s, h int) {
 		st.headPool[h].MatVec(sc, kv, q)
 		lse := [1]float32{softmaxLSE(sc, scale)}
 		kernels.DotRows(out, vals[lo:], cp, sc)
+		b.mergeRuns(m, s, i, h, out, lse[0])
+	}
+}
 
-		for _, ref := range refs {
-			run := &cs.runs[ref.run]
-			row := int(ref.row0) + i*grp + h%grp
-			it := &cs.items[run.item0+row/run.per*c.KVHeads+g]
-			row -= it.r0
-			kvcache.MergeLSE(out, lse[:], it.out[row*hd:(row+1)*hd], it.lse[row:row+1], 1, hd)
+// attendMemberGroup is attendMember for all the query heads of KV head g
+// at once, as attendGroup does for a sequence in no run: per token, the
+// group's scores over its own positions as one matrix product and the
+// outputs as another, each key and value read once for the group.
+func (b *Batch) attendMemberGroup(m *Model, s, g int) {
+	c := &m.Config
+	hd, qd, grp := c.HeadDim, c.QDim(), c.Heads/c.KVHeads
+	h0 := g * grp
+	cs := &b.casc
+	st := b.chunks[s].State
+	cp := st.Cache.Cap
+	lo, pos0 := cs.covered[s], st.Cache.Len // Len moves only after the last layer
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	keys, vals := st.Cache.Keys(cs.l, g), st.Cache.Values(cs.l, g)
+	for i := range b.off[s+1] - b.off[s] {
+		r := b.off[s] + i
+		q, out := b.q[r*qd+h0*hd:r*qd+(h0+grp)*hd], b.att[r*qd+h0*hd:r*qd+(h0+grp)*hd]
+		L := pos0 + i + 1 - lo // the token's own positions, lo..pos0+i
+		// The group's rows of scores, side by side in its heads' rows of
+		// st.scores (grp·Cap values, at least grp·L).
+		sc := st.scores[h0*cp : h0*cp+grp*L]
+		kernels.DotRowsN(sc, L, L, keys[lo*hd:], hd, q, hd, grp)
+		var lse [maxGroup]float32
+		for j := range grp {
+			lse[j] = softmaxLSE(sc[j*L:(j+1)*L], scale)
 		}
+		kernels.DotRowsN(out, hd, hd, vals[lo:], cp, sc, L, grp)
+		for j := range grp {
+			b.mergeRuns(m, s, i, h0+j, out[j*hd:(j+1)*hd], lse[j])
+		}
+	}
+}
+
+// maxGroup bounds the query heads per KV head that attendMemberGroup
+// takes, its log-sum-exps being on the stack; a model with more (none
+// known) attends member by member, head by head.
+const maxGroup = 64
+
+// mergeRuns merges into out, token i of chunk s's attention for query
+// head h over its own positions (log-sum-exp lse), the token's rows of
+// each shared run.
+func (b *Batch) mergeRuns(m *Model, s, i, h int, out []float32, lse float32) {
+	c := &m.Config
+	hd, grp := c.HeadDim, c.Heads/c.KVHeads
+	cs := &b.casc
+	g := h / grp
+	l := [1]float32{lse}
+	for _, ref := range cs.refs[cs.refOff[s]:cs.refOff[s+1]] {
+		run := &cs.runs[ref.run]
+		row := int(ref.row0) + i*grp + h%grp
+		it := &cs.items[run.item0+row/run.per*c.KVHeads+g]
+		row -= it.r0
+		kvcache.MergeLSE(out, l[:], it.out[row*hd:(row+1)*hd], it.lse[row:row+1], 1, hd)
 	}
 }
