@@ -62,12 +62,19 @@ func (c *Cache) Values(l, g int) []float32 {
 func (c *Cache) store(l, pos int, k, v []float32, kvDim int) {
 	hd := c.headDim
 	kc, vc := c.K[l], c.V[l]
-	for i := 0; i*kvDim < len(k); i++ {
+	n := len(k) / kvDim
+	for i := range n {
 		for g := 0; g < kvDim/hd; g++ {
 			copy(kc[(g*c.Cap+pos+i)*hd:(g*c.Cap+pos+i+1)*hd], k[i*kvDim+g*hd:i*kvDim+(g+1)*hd])
 		}
-		for j := range kvDim { // j = g*HeadDim + d, the row of V
-			vc[j*c.Cap+pos+i] = v[i*kvDim+j]
+	}
+	// V row by row (j = g*HeadDim + d), so that a prompt chunk's writes
+	// run along each row rather than across all kvDim rows per token.
+	v = v[:n*kvDim]
+	for j := range kvDim {
+		row := vc[j*c.Cap+pos : j*c.Cap+pos+n]
+		for i := range row {
+			row[i] = v[i*kvDim+j]
 		}
 	}
 }
