@@ -10,11 +10,11 @@ RACE_PKGS ?= ./protocol/... ./server/... ./behavior/... ./inference/grammar/ \
              ./inference/kvcache/ ./inference/openai/... ./inference/remote/ \
              ./npc/... ./node/ ./loadtest/
 MODEL_DIR ?= build/model
-# PROMPT_FORMAT: id-last, name-first or id-first (npc.PromptFormat); the
+# PROMPT_FORMAT: id-last, id-last-colon, name-first or id-first (npc.PromptFormat); the
 # corpus is rendered and the GGUF marked with it.
 PROMPT_FORMAT ?= id-last
 # CORPUS_FLAGS: more anima corpus flags for the training corpus (docs/CORPUS.md);
-# the committed model's are -extra-phrasings -fresh-worlds.
+# the committed model's are -extra-phrasings -fresh-worlds (-lookup-boost K: docs/CORPUS.md).
 CORPUS_FLAGS ?= -extra-phrasings -fresh-worlds
 # MODEL_OUT, LOSS_SVG: where make model writes; point them elsewhere to
 # train a candidate beside the committed model instead of over it.
