@@ -389,16 +389,10 @@ func (b *Batch) attendMemberGroup(m *Model, s, g int) {
 	for i := range b.off[s+1] - b.off[s] {
 		r := b.off[s] + i
 		q, out := b.q[r*qd+h0*hd:r*qd+(h0+grp)*hd], b.att[r*qd+h0*hd:r*qd+(h0+grp)*hd]
-		L := pos0 + i + 1 - lo // the token's own positions, lo..pos0+i
-		// The group's rows of scores, side by side in its heads' rows of
-		// st.scores (grp·Cap values, at least grp·L).
-		sc := st.scores[h0*cp : h0*cp+grp*L]
-		kernels.DotRowsN(sc, L, L, keys[lo*hd:], hd, q, hd, grp)
+		// Its own positions lo..pos0+i; the scores in the group's heads'
+		// rows of st.scores (grp·Cap values).
 		var lse [maxGroup]float32
-		for j := range grp {
-			lse[j] = softmaxLSE(sc[j*L:(j+1)*L], scale)
-		}
-		kernels.DotRowsN(out, hd, hd, vals[lo:], cp, sc, L, grp)
+		groupRows(out, lse[:grp], st.scores[h0*cp:(h0+grp)*cp], q, keys, vals, hd, cp, lo, pos0+i+1, scale)
 		for j := range grp {
 			b.mergeRuns(m, s, i, h0+j, out[j*hd:(j+1)*hd], lse[j])
 		}

@@ -272,14 +272,30 @@ func (st *State) attendGroup(m *Model, l, pos0, g int, q, att []float32) {
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	keys, vals := st.Cache.Keys(l, g), st.Cache.Values(l, g)
 	T := pos0 + 1
-	s := st.headScratch(m, h0).s[:G*T]
-	kernels.DotRowsN(s, T, T, keys, hd, q[h0*hd:(h0+G)*hd], hd, G)
-	for j := range G {
-		row := s[j*T : (j+1)*T]
-		kernels.Scale(row, scale) // after the sum, as ggml's soft_max_ext scales
-		kernels.Softmax(row)
+	groupRows(att[h0*hd:(h0+G)*hd], nil, st.headScratch(m, h0).s, q[h0*hd:(h0+G)*hd], keys, vals, hd, cp, 0, T, scale)
+}
+
+// groupRows is attention for the len(q)/hd query rows that share one KV
+// head (its keys, hd values a position; its values, hd rows cp apart)
+// over positions lo..T-1: the scores as one matrix product into s (at
+// least rows·(T-lo) values), a softmax per row, the outputs (rows, hd) as
+// another product. With lse non-nil it also writes each row's
+// log-sum-exp of the scaled scores, for merging with other positions.
+// out may be q: the queries are read in full by the first product.
+func groupRows(out, lse, s, q, keys, vals []float32, hd, cp, lo, T int, scale float32) {
+	rows, L := len(q)/hd, T-lo
+	s = s[:rows*L]
+	kernels.DotRowsN(s, L, L, keys[lo*hd:], hd, q, hd, rows)
+	for j := range rows {
+		x := s[j*L : (j+1)*L]
+		if lse != nil {
+			lse[j] = softmaxLSE(x, scale)
+			continue
+		}
+		kernels.Scale(x, scale) // after the sum, as ggml's soft_max_ext scales
+		kernels.Softmax(x)
 	}
-	kernels.DotRowsN(att[h0*hd:], hd, hd, vals, cp, s, T, G)
+	kernels.DotRowsN(out, hd, hd, vals[lo:], cp, s, L, rows)
 }
 
 // headScratch returns query head h's block scratch, grown on first use
@@ -304,6 +320,10 @@ func (st *State) headScratch(m *Model, h int) *attScratch {
 // scratch for head h only, so the heads of one State, and any heads of
 // different States, may run concurrently.
 func (st *State) attendHead(m *Model, l, pos0, n, h int, q, att []float32) {
+	if n >= attBlock {
+		st.attendHeadBlocks(m, l, pos0, n, h, q, att)
+		return
+	}
 	c := &m.Config
 	hd, qd, cp := c.HeadDim, c.QDim(), st.Cache.Cap
 	group := c.Heads / c.KVHeads
@@ -311,10 +331,6 @@ func (st *State) attendHead(m *Model, l, pos0, n, h int, q, att []float32) {
 	g := h / group // the KV head this query head shares
 	keys, vals := st.Cache.Keys(l, g), st.Cache.Values(l, g)
 	kv := &st.keyView[h]
-	if n >= attBlock {
-		st.attendHeadBlocks(m, l, pos0, n, h, q, att)
-		return
-	}
 	scores := st.scores[h*cp : (h+1)*cp]
 	for i := range n {
 		T := pos0 + i + 1 // causal: positions 0..pos0+i
