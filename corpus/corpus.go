@@ -198,6 +198,22 @@ func (s *Summary) Write(w io.Writer) error {
 // finish renders the example and checks it: the decision must validate
 // against the catalog and the situation, and be among the labels.
 func finish(cat *catalog.Catalog, e *Example, in npc.PromptInput, d npc.Decision) error {
+	// In the names format the prompt, the decision and the labels all
+	// speak of things by their aliases, as the model does.
+	in, al := in.Aliased()
+	d = al.Decision(d)
+	if al != nil {
+		for a, ts := range e.Labels.Accept {
+			out := make([]string, len(ts))
+			for i, t := range ts {
+				out[i] = al.Alias(t)
+			}
+			e.Labels.Accept[a] = out
+		}
+		for i, it := range e.Labels.Items {
+			e.Labels.Items[i] = al.Alias(it)
+		}
+	}
 	e.input = in
 	segs := npc.RenderPrompt(in)
 	e.Segments = make([]Segment, len(segs))

@@ -316,3 +316,50 @@ func withFormat(in npc.PromptInput, f npc.PromptFormat) npc.PromptInput {
 	in.Format = f
 	return in
 }
+
+// A names corpus is the same situations, decisions and labels with every
+// id replaced by its alias: the decision names its target as the prompt
+// does, and still validates against what the prompt offers.
+func TestNamesCorpusSpeaksOfThingsByName(t *testing.T) {
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, split := range []Split{Train, Heldout} {
+		a, b := newGenerator(t, split, 8), newGenerator(t, split, 8)
+		b.SetPromptFormat(npc.Names)
+		for i := range 200 {
+			ea, err := a.Example(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eb, err := b.Example(i)
+			if err != nil {
+				t.Fatalf("%s %d: %v", split, i, err)
+			}
+			_, al := withFormat(ea.input, npc.Names).Aliased()
+			if eb.Decision != al.Decision(ea.Decision) || eb.Completion != eb.Decision.Completion() {
+				t.Fatalf("%s %d: decision %+v; want %+v by name", split, i, eb.Decision, ea.Decision)
+			}
+			if len(eb.Available) != len(ea.Available) {
+				t.Fatalf("%s %d: %d targets by name, %d by id", split, i, len(eb.Available), len(ea.Available))
+			}
+			for act, ids := range ea.Labels.Accept {
+				var want []string
+				for _, id := range ids {
+					want = append(want, al.Alias(id))
+				}
+				slices.Sort(want)
+				if got := eb.Labels.Accept[act]; !slices.Equal(got, want) && len(want) > 0 {
+					t.Fatalf("%s %d: label %s accepts %q; want %q", split, i, act, got, want)
+				}
+			}
+			if err := eb.Decision.ValidateFor(cat, eb.input); err != nil {
+				t.Fatalf("%s %d: %v", split, i, err)
+			}
+			if tg := eb.Decision.Action.Target; tg != "" && !strings.Contains(eb.Prompt(), `"`+tg+`"`) {
+				t.Fatalf("%s %d: target %q is not quoted in the prompt:\n%s", split, i, tg, eb.Prompt())
+			}
+		}
+	}
+}

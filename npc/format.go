@@ -3,6 +3,7 @@ package npc
 import (
 	"bytes"
 	"fmt"
+	"strings"
 )
 
 // PromptFormat is how the renderer lays out a listed thing's id beside its
@@ -49,14 +50,26 @@ const (
 	// items' ids stay inside and the entity's own id is still the entry's
 	// last: `Aren: player, 2 m (holding sword "i4") "p1"`.
 	IDLastColon
+	// Names refers to everything by a name instead of an id: each place,
+	// entity and item gets a prompt-local alias derived from its name
+	// (PromptInput.Aliased), which the prompt writes quoted and last in
+	// its entry, after its note and a colon — `well, up the hill: "the
+	// Stone Well"`, `player, 3 m: "Aren"`, `"Aren": "Hello"` — and which
+	// the decision writes as its target: {"name":"go_to","target":"the
+	// Stone Well"}. A model trained on IDLast named the right place in its
+	// reply far more often than it wrote the right id before it (an id is
+	// an opaque token that only its entry ties to the name; see
+	// train/README.md), so here writing the target is writing the name.
+	// The mind maps the aliases back to the game's ids (Aliases.Resolve).
+	Names
 )
 
 // PromptFormatKey is the GGUF metadata key (a string, String's names)
 // that names the layout a model was trained on.
 const PromptFormatKey = "anima.prompt_format"
 
-// String returns the format's name: "id-first", "name-first", "id-last"
-// or "id-last-colon".
+// String returns the format's name: "id-first", "name-first", "id-last",
+// "id-last-colon" or "names".
 func (f PromptFormat) String() string {
 	switch f {
 	case IDFirst:
@@ -67,6 +80,8 @@ func (f PromptFormat) String() string {
 		return "id-last"
 	case IDLastColon:
 		return "id-last-colon"
+	case Names:
+		return "names"
 	}
 	return fmt.Sprintf("PromptFormat(%d)", uint8(f))
 }
@@ -82,12 +97,14 @@ func ParsePromptFormat(s string) (PromptFormat, error) {
 		return IDLast, nil
 	case "id-last-colon":
 		return IDLastColon, nil
+	case "names":
+		return Names, nil
 	}
-	return 0, fmt.Errorf("npc: unknown prompt format %q (want id-first, name-first, id-last or id-last-colon)", s)
+	return 0, fmt.Errorf("npc: unknown prompt format %q (want id-first, name-first, id-last, id-last-colon or names)", s)
 }
 
 // idLast reports whether the format quotes ids and writes them last.
-func (f PromptFormat) idLast() bool { return f == IDLast || f == IDLastColon }
+func (f PromptFormat) idLast() bool { return f == IDLast || f == IDLastColon || f == Names }
 
 // ref writes an id alone, as the format writes ids: in the id-last
 // formats as the decision JSON writes it, quoted and escaped
@@ -106,6 +123,22 @@ func (f PromptFormat) ref(id string) string {
 // a note, already cleaned (empty for none), in parentheses after the name
 // (IDLastColon: after a colon); the id where the format puts it.
 func (f PromptFormat) entry(id, name, note string) string {
+	if f == Names {
+		// The id is the alias of the name (PromptInput.Aliased), so the
+		// name is not written twice; unless the thing was named after
+		// its alias was given (a stranger who said who they are).
+		if n := aliasBase(name); n != "" && id != n && !strings.HasPrefix(id, n+" ") {
+			if note != "" {
+				note = clean(name) + ", " + note
+			} else {
+				note = clean(name)
+			}
+		}
+		if note != "" && id != "" {
+			note += ":"
+		}
+		return join(note, f.ref(id))
+	}
 	if f == IDLastColon {
 		name = clean(name)
 		if name != "" && note != "" {

@@ -316,7 +316,7 @@ func writeStimulus(b *strings.Builder, s Stimulus, f PromptFormat) {
 				}
 			}
 			if len(e.Holding) > 0 {
-				if f == IDLastColon {
+				if f == IDLastColon || f == Names {
 					details += " (holding " + items(e.Holding, f) + ")"
 				} else {
 					details += ", holding " + items(e.Holding, f)
@@ -342,7 +342,9 @@ func writeStimulus(b *strings.Builder, s Stimulus, f PromptFormat) {
 			if i > 0 {
 				b.WriteString(" ")
 			}
-			if f.idLast() {
+			if f == Names && u.From != "" {
+				b.WriteString(f.ref(u.From))
+			} else if f.idLast() {
 				b.WriteString(join(clean(u.Name), f.ref(u.From)))
 			} else {
 				b.WriteString(join(clean(u.From), clean(u.Name)))

@@ -83,10 +83,14 @@ func TestRenderPromptGolden(t *testing.T) {
 		{"oakvale-id-last-colon", withFormat(oakvale(), IDLastColon)},
 		{"korean-id-last-colon", withFormat(korean, IDLastColon)},
 		{"multiturn-id-last-colon", withFormat(multi, IDLastColon)},
+		{"oakvale-names", withFormat(oakvale(), Names)},
+		{"korean-names", withFormat(korean, Names)},
+		{"multiturn-names", withFormat(multi, Names)},
 	}
 	for _, tc := range cases {
-		got := RenderPrompt(tc.in).String() + "\n--- completion\n" +
-			Decision{Emotion: "neutral", Action: Intent{Name: "repair", Target: "i4"}, Say: "Leave it on the anvil, lad."}.Completion() + "\n"
+		in, al := tc.in.Aliased() // the identity but for Names
+		got := RenderPrompt(in).String() + "\n--- completion\n" +
+			al.Decision(Decision{Emotion: "neutral", Action: Intent{Name: "repair", Target: "i4"}, Say: "Leave it on the anvil, lad."}).Completion() + "\n"
 		path := filepath.Join("testdata", tc.name+".golden")
 		if *update {
 			if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -188,7 +192,7 @@ func TestIDLastQuotesIDsAfterTheirEntries(t *testing.T) {
 	// A long note in [Seen] is each field's to bound, not the entry's.
 	long := strings.Repeat("x", MaxFieldRunes)
 	in.Now.Seen = []Entity{{ID: "p9", Kind: KindPlayer, Role: long, Where: "3 m"}}
-	for _, f := range []PromptFormat{IDFirst, NameFirst, IDLast, IDLastColon} {
+	for _, f := range []PromptFormat{IDFirst, NameFirst, IDLast, IDLastColon, Names} {
 		if got := RenderPrompt(withFormat(in, f)).String(); !strings.Contains(got, long+", 3 m") {
 			t.Errorf("%v: a Seen entry lost what follows a %d-rune role", f, MaxFieldRunes)
 		}
@@ -243,7 +247,7 @@ func TestIDLastColonWritesNotesAfterAColon(t *testing.T) {
 }
 
 func TestParsePromptFormat(t *testing.T) {
-	for _, f := range []PromptFormat{IDFirst, NameFirst, IDLast, IDLastColon} {
+	for _, f := range []PromptFormat{IDFirst, NameFirst, IDLast, IDLastColon, Names} {
 		got, err := ParsePromptFormat(f.String())
 		if err != nil || got != f {
 			t.Errorf("ParsePromptFormat(%q) = %v, %v; want %v", f.String(), got, err, f)

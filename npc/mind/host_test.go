@@ -255,6 +255,39 @@ func TestPromptFollowsTheModelsFormat(t *testing.T) {
 	}
 }
 
+// A host serving a names model shows the model names, offers names as
+// targets, and maps the name the model wrote back to the game's id before
+// anything acts on it; the conversation's earlier turns keep their names.
+func TestNamesModelWritesNamesTheGameGetsIDs(t *testing.T) {
+	g := &scripted{emotion: "happy", action: "greet", target: "Pip", pieces: []string{"Hello, Pip."}}
+	h := newHostWith(t, Config{Generator: g, NoAmbient: true, KeepPrompt: true, PromptFormat: npc.Names})
+	out := newOutbox()
+	spawnSmith(t, h, out)
+	for i, line := range []string{"Hello, Brannoc!", "Who is that?"} {
+		if err := h.PlayerSay(smith, fmt.Sprintf("r%d", i), &protocol.PlayerSay{Speaker: "p1", Text: line}); err != nil {
+			t.Fatal(err)
+		}
+		d := out.await(t, "decision", func(e protocol.Envelope) bool { return e.Type == "decision" && e.ID == fmt.Sprintf("r%d", i) }).Body.(*protocol.Decision)
+		if d.Target != "n2" {
+			t.Errorf("turn %d: decision target %q; want the game's id n2", i, d.Target)
+		}
+	}
+	out.await(t, "act toward n2", func(e protocol.Envelope) bool {
+		a, ok := e.Body.(*protocol.Act)
+		return ok && a.Args["target"] == "n2"
+	})
+	if schema := g.schemas()[0]; !strings.Contains(schema, `"target":{"enum":["Pip","player"]}`) {
+		t.Errorf("schema does not offer the names:\n%s", schema)
+	}
+	in, _ := h.Inspect(smith)
+	if got := strings.Count(in.Prompt, `: "Pip"`); got != 2 {
+		t.Errorf("want Pip by name in both turns, found %d:\n%s", got, in.Prompt)
+	}
+	if !strings.Contains(in.Prompt, `"target":"Pip"`) || strings.Contains(in.Prompt, `"n2"`) {
+		t.Errorf("the earlier reply should name Pip, and no id should show:\n%s", in.Prompt)
+	}
+}
+
 // An interrupt ends the utterance at once with what was said, and memory
 // keeps that and no more.
 func TestInterruptKeepsWhatWasSaid(t *testing.T) {

@@ -201,7 +201,10 @@ func (h *Host) think(j job) {
 		}
 		return
 	}
-	schema, err := npc.DecisionSchema(h.a.Catalog, in.Targets(), actions)
+	// The model reads and writes things by the names of the prompt format
+	// (npc.Names: aliases); the game's ids stay in in, for memory and acts.
+	ain, al := in.Aliased()
+	schema, err := npc.DecisionSchema(h.a.Catalog, ain.Targets(), actions)
 	if err != nil {
 		n.mu.Unlock()
 		h.noAction.Add(1)
@@ -229,7 +232,7 @@ func (h *Host) think(j job) {
 	}
 	var res Result
 	for try := 0; ; try++ {
-		req.Segments = segments(in, pieces)
+		req.Segments = segments(ain, pieces)
 		if h.cfg.KeepPrompt {
 			n.mu.Lock()
 			n.lastPrompt = req.Segments.String()
@@ -246,14 +249,16 @@ func (h *Host) think(j job) {
 		} else {
 			in.Memory = nil
 		}
+		ain, al = in.Aliased()
 	}
-	h.land(n, u, j, in, pieces, res, err)
+	h.land(n, u, j, in, ain, al, pieces, res, err)
 }
 
-// segments renders in's prompt with each earlier reply cut into the pieces
-// it was generated in (when known and still equal to the reply's canonical
-// JSON), so that the decoder's cache matches it token for token. The text
-// is RenderPrompt(in)'s, byte for byte.
+// segments renders in's prompt (aliased, as the model reads it) with each
+// earlier reply cut into the pieces it was generated in (when known and
+// still equal to the reply's canonical JSON), so that the decoder's cache
+// matches it token for token. The text is RenderPrompt(in)'s, byte for
+// byte.
 func segments(in npc.PromptInput, pieces [][]string) npc.Segments {
 	segs := npc.RenderPrompt(in)
 	if len(in.History) == 0 {
@@ -304,8 +309,9 @@ func (h *Host) delta(n *mindNPC, u *utterance, d string) {
 }
 
 // land ends a think: the final say, memory, the conversation, the decision
-// message and the blackboard, then the memory's save.
-func (h *Host) land(n *mindNPC, u *utterance, j job, in npc.PromptInput, pieces [][]string, res Result, err error) {
+// message and the blackboard, then the memory's save. in holds the game's
+// ids; ain is in as the model read it, al maps its aliases back.
+func (h *Host) land(n *mindNPC, u *utterance, j job, in, ain npc.PromptInput, al *npc.Aliases, pieces [][]string, res Result, err error) {
 	now := h.cfg.Now()
 	n.mu.Lock()
 	n.cur = nil
@@ -331,7 +337,7 @@ func (h *Host) land(n *mindNPC, u *utterance, j job, in npc.PromptInput, pieces 
 	d, perr := npc.ParseDecision([]byte(res.Text))
 	if !cutShort && !res.Stats.Stopped {
 		if perr == nil {
-			perr = d.ValidateFor(h.a.Catalog, in)
+			perr = d.ValidateFor(h.a.Catalog, ain)
 		}
 		if perr != nil {
 			h.invalid.Add(1)
@@ -362,6 +368,7 @@ func (h *Host) land(n *mindNPC, u *utterance, j job, in npc.PromptInput, pieces 
 		h.saveLogged(n)
 		return
 	}
+	d = al.Resolve(d)
 	if u.said != "" || d.Say != "" {
 		text := u.said
 		if text == "" {
