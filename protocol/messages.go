@@ -304,7 +304,7 @@ type Decision struct {
 	Args        Args           `json:"args,omitempty"`
 	Say         string         `json:"say,omitempty"`
 	UtteranceID string         `json:"utterance_id,omitempty"` // the say stream that carries Say
-	Raw         string         `json:"raw,omitempty"`          // the model's output, verbatim
+	Raw         string         `json:"raw,omitempty"`          // the model's output, verbatim (a names model writes targets by name; Target and Args carry the game's ids)
 	Stats       *DecisionStats `json:"stats,omitempty"`
 }
 
