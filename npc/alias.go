@@ -137,12 +137,14 @@ func (a *Aliases) add(id, name, fallback string) string {
 // write it byte for byte alike, unescaped), spaces collapsed, at most
 // MaxAliasRunes runes.
 func aliasBase(name string) string {
-	s := strings.Join(strings.Fields(strings.NewReplacer(`"`, "", `\`, "").Replace(clean(name))), " ")
+	s := strings.Join(strings.Fields(unquote.Replace(clean(name))), " ")
 	if utf8.RuneCountInString(s) > MaxAliasRunes {
 		s = strings.TrimSpace(string([]rune(s)[:MaxAliasRunes]))
 	}
 	return s
 }
+
+var unquote = strings.NewReplacer(`"`, "", `\`, "")
 
 // Alias returns id's alias; an id the table does not know is its own
 // alias.
