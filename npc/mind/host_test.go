@@ -288,6 +288,24 @@ func TestNamesModelWritesNamesTheGameGetsIDs(t *testing.T) {
 	}
 }
 
+// What the NPC did is remembered by name, a place of the world too.
+func TestMemoryNamesThePlacePointedTo(t *testing.T) {
+	g := &scripted{emotion: "happy", action: "point_to", target: "l1", pieces: []string{"That way."}}
+	h := newHost(t, g, nil)
+	out := newOutbox()
+	if _, err := h.Spawn(smith, &protocol.Spawn{Persona: "brannoc", Actions: []string{"point_to"}}, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.PlayerSay(smith, "r1", &protocol.PlayerSay{Speaker: "p1", Text: "Where's the inn?"}); err != nil {
+		t.Fatal(err)
+	}
+	out.await(t, "decision", isType("decision"))
+	in, _ := h.Inspect(smith)
+	if !anyContains(in.Memories, "point to The Rusty Anchor") {
+		t.Errorf("memories %q; want the place pointed to by name", in.Memories)
+	}
+}
+
 // An interrupt ends the utterance at once with what was said, and memory
 // keeps that and no more.
 func TestInterruptKeepsWhatWasSaid(t *testing.T) {

@@ -376,15 +376,7 @@ func (h *Host) land(n *mindNPC, u *utterance, j job, in, ain npc.PromptInput, al
 		}
 		n.out.Send(n.ref.NPC, u.requestID, &protocol.Say{UtteranceID: u.id, Final: true, Text: text})
 	}
-	targetName := ""
-	if t := d.Action.Target; t != "" {
-		for _, e := range in.Now.Seen {
-			if e.ID == t {
-				targetName = e.Name
-			}
-		}
-	}
-	n.mem.Did(now, d.Action.Name, d.Action.Target, targetName, itemName(in, d.Action.Item), n.p.Language)
+	n.mem.Did(now, d.Action.Name, d.Action.Target, targetName(in, d.Action.Target), itemName(in, d.Action.Item), n.p.Language)
 	if d.Say != "" {
 		n.mem.Said(now, to, toName, d.Say, n.p.Language)
 	}
@@ -446,6 +438,25 @@ func addressee(st npc.Stimulus) (id, name string) {
 		}
 	}
 	return "", ""
+}
+
+// targetName names a target id, an entity in view or a place of the
+// world, for memory: "You chose to point to the Rusty Anchor", not "to l1".
+func targetName(in npc.PromptInput, id string) string {
+	if id == "" {
+		return ""
+	}
+	for _, e := range in.Now.Seen {
+		if e.ID == id {
+			return e.Name
+		}
+	}
+	for _, p := range in.Lore.Places {
+		if p.ID == id {
+			return p.Name
+		}
+	}
+	return ""
 }
 
 // itemName names an item id of the stimulus, for memory.
