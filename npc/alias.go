@@ -152,10 +152,7 @@ func (a *Aliases) Alias(id string) string {
 	if a == nil {
 		return id
 	}
-	if al, ok := a.toAlias[id]; ok {
-		return al
-	}
-	return id
+	return lookup(a.toAlias, id)
 }
 
 // ID returns the game's id behind alias; an unknown alias is returned as
@@ -164,10 +161,15 @@ func (a *Aliases) ID(alias string) string {
 	if a == nil {
 		return alias
 	}
-	if id, ok := a.toID[alias]; ok {
-		return id
+	return lookup(a.toID, alias)
+}
+
+// lookup is m[k], or k itself where m has none.
+func lookup(m map[string]string, k string) string {
+	if v, ok := m[k]; ok {
+		return v
 	}
-	return alias
+	return k
 }
 
 // Decision writes d's target and item as aliases: an earlier reply as the
