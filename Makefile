@@ -15,6 +15,8 @@ MODEL_DIR ?= build/model
 PROMPT_FORMAT ?= id-last
 # CORPUS_FLAGS: more anima corpus flags for the training corpus (docs/CORPUS.md);
 # the committed model's are -extra-phrasings -fresh-worlds (-lookup-boost K: docs/CORPUS.md).
+# corpus.TestRecipeCorpusUnchanged pins the corpus these defaults make: change
+# them (or the generator's output under them) only with a new model.
 CORPUS_FLAGS ?= -extra-phrasings -fresh-worlds
 # MODEL_OUT, LOSS_SVG: where make model writes; point them elsewhere to
 # train a candidate beside the committed model instead of over it.
