@@ -396,7 +396,7 @@ func TestRecipeCorpusUnchanged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	const want = "b3901c3e6a4d6f03424842082cb9e032107002b5195516943da2151f46f62293" // head -64 of build/model/train.jsonl as it trained the session-7 model
+	const want = "b3901c3e6a4d6f03424842082cb9e032107002b5195516943da2151f46f62293" // head -64 of the train.jsonl that trained the session-7 model
 	if got := fmt.Sprintf("%x", sha256.Sum256(b.Bytes())); got != want {
 		t.Errorf("recipe corpus, first 64 examples: hash %s, want %s", got, want)
 	}
