@@ -198,6 +198,27 @@ func swigluGo(dst, gate, up []float32) {
 // ArgMax returns the index of the largest value (the first if tied), or -1
 // for an empty slice. NaNs are never chosen over numbers.
 func ArgMax(x []float32) int {
+	if len(x) == 0 {
+		return -1
+	}
+	// The vector max, then the first index holding it: about a tenth of a
+	// scalar scan that compares every value with the best so far (0.5 µs
+	// against 4.5 for a 6k vocabulary). The vector max may lose a lane's
+	// values to a NaN, so it is trusted only when the sum of squares, NaN
+	// if any value is, says there is none.
+	if ss := defaultImpl.dot(x, x); ss == ss {
+		m := defaultImpl.max(x)
+		for i, v := range x {
+			if v == m {
+				return i
+			}
+		}
+	}
+	return argMaxNaN(x)
+}
+
+// argMaxNaN is ArgMax for values that include NaNs, skipping them.
+func argMaxNaN(x []float32) int {
 	best := -1
 	for i, v := range x {
 		if v == v && (best < 0 || v > x[best]) {

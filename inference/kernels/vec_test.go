@@ -183,6 +183,30 @@ func TestArgMax(t *testing.T) {
 	}
 }
 
+// The vector ArgMax is the scalar scan's answer on long slices too, with
+// ties, infinities and NaNs anywhere (a NaN may hide a vector lane's
+// values from the max instruction).
+func TestArgMaxMatchesTheScan(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for trial := range 2000 {
+		n := 1 + r.IntN(300)
+		if trial%10 == 0 {
+			n = 6144
+		}
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.IntN(50)) // ties are common
+		}
+		for range r.IntN(4) {
+			x[r.IntN(n)] = []float32{nan, inf, -inf, 1e30}[r.IntN(4)]
+		}
+		if got, want := ArgMax(x), argMaxNaN(x); got != want {
+			t.Fatalf("trial %d (n %d): ArgMax = %d, the scan %d", trial, n, got, want)
+		}
+	}
+}
+
 func TestExpSubMatchesMathExp(t *testing.T) {
 	var x []float32
 	for v := float32(-87); v < 88.7; v += 0.0371 {

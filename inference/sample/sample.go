@@ -14,6 +14,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/anima-rt/anima/inference/kernels"
 )
 
 // Params are the sampling settings. The zero value is greedy decoding.
@@ -96,6 +98,16 @@ func (s *Sampler) Params() Params { return s.p }
 func (s *Sampler) Sample(logits []float32, recent []int32) (int32, error) {
 	if len(logits) == 0 {
 		return 0, ErrNoLogits
+	}
+	if s.p.Greedy() && !s.penalizes(recent) {
+		// Greedy with no penalty to apply — every decision an NPC mind
+		// decodes under its grammar's mask — is the logits' argmax: no
+		// candidate list to build (the scheduler samples each sequence of
+		// a step in turn, so this is on every step's critical path).
+		if best := kernels.ArgMax(logits); best >= 0 {
+			return int32(best), nil
+		}
+		return 0, nil // all NaN: what the scan below returns too
 	}
 	if cap(s.cand) < len(logits) {
 		s.cand = make([]candidate, len(logits))
@@ -242,9 +254,16 @@ func maxP(c []candidate) float32 {
 
 // penalize applies the repetition penalty to the candidates of tokens in
 // the window; ids outside the vocabulary are ignored.
+// penalizes reports whether the repetition penalty changes anything for
+// recent.
+func (s *Sampler) penalizes(recent []int32) bool {
+	pen := s.p.RepeatPenalty
+	return pen != 0 && pen != 1 && len(recent) > 0
+}
+
 func (s *Sampler) penalize(c []candidate, recent []int32) {
 	pen := s.p.RepeatPenalty
-	if pen == 0 || pen == 1 || len(recent) == 0 {
+	if !s.penalizes(recent) {
 		return
 	}
 	if w := s.p.RepeatWindow; w > 0 && len(recent) > w {
