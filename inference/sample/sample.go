@@ -71,10 +71,11 @@ type candidate struct {
 // keeps scratch space sized to the vocabulary, so after the first call it
 // does not allocate. A Sampler is not safe for concurrent use.
 type Sampler struct {
-	p    Params
-	rng  *rand.Rand // nil only when p is greedy
-	cand []candidate
-	seen map[int32]struct{} // scratch for the penalty window, cleared per call
+	p     Params
+	rng   *rand.Rand // nil only when p is greedy
+	cand  []candidate
+	seen  map[int32]struct{} // scratch for the penalty window, cleared per call
+	probs []float32          // scratch for softmax
 }
 
 // New returns a Sampler for p drawing from rng, which may be nil only for
@@ -138,7 +139,7 @@ func (s *Sampler) Sample(logits []float32, recent []int32) (int32, error) {
 		for i := range c {
 			c[i].logit *= inv
 		}
-		softmax(c)
+		s.softmax(c)
 		return s.draw(c), nil
 	}
 	return s.draw(s.keep(c)), nil
@@ -157,7 +158,7 @@ func (s *Sampler) keep(c []candidate) []candidate {
 		selectTop(c, k)
 		c = c[:k]
 	}
-	softmax(c)
+	s.softmax(c)
 	// Top-p and min-p each keep a prefix of the candidates in descending
 	// order (logit, then id), so both together keep the shorter prefix.
 	// Sorting the whole vocabulary for it would cost more than the model's
@@ -165,13 +166,18 @@ func (s *Sampler) keep(c []candidate) []candidate {
 	// pass, and top-p's is found by sorting only a growing head.
 	n := len(c)
 	if mp := s.p.MinP; mp > 0 {
-		floor := mp * maxP(c)
+		// Min-p keeps the candidates at or above its floor, which are the
+		// n best: moved to the front in one pass, so that top-p and the
+		// final order select and sort among them, not the vocabulary.
+		floor := mp * s.maxP(c)
 		n = 0
 		for i := range c {
 			if c[i].p >= floor {
+				c[n], c[i] = c[i], c[n]
 				n++
 			}
 		}
+		c = c[:n]
 	}
 	if tp := s.p.TopP; tp > 0 && tp < 1 {
 		// c[:done] is sorted and holds the done best; each round selects
@@ -243,13 +249,15 @@ func nucleus(c []candidate, tp float32) (int, bool) {
 	return len(c), false
 }
 
-// maxP is the highest probability in c.
-func maxP(c []candidate) float32 {
-	m := c[0].p
-	for _, x := range c[1:] {
-		m = max(m, x.p)
+// maxP is the highest probability in c, just through softmax: read from
+// softmax's plain row with the vector argmax (a scalar max over c was
+// two thirds of a draw at the minds' settings).
+func (s *Sampler) maxP(c []candidate) float32 {
+	e := s.probs[:len(c)]
+	if i := kernels.ArgMax(e); i >= 0 {
+		return e[i]
 	}
-	return m
+	return c[0].p // all NaN: any is as good
 }
 
 // penalize applies the repetition penalty to the candidates of tokens in
@@ -287,19 +295,21 @@ func (s *Sampler) penalize(c []candidate, recent []int32) {
 }
 
 // softmax fills p for c, in any order.
-func softmax(c []candidate) {
-	m := c[0].logit
-	for _, x := range c[1:] {
-		m = max(m, x.logit)
+func (s *Sampler) softmax(c []candidate) {
+	// Through a plain float32 row and the vector kernels: one exponential
+	// per vocabulary entry in float64 took ~80 µs for 6k tokens, most of a
+	// draw at the NPC minds' temperature, and the scheduler draws each
+	// sequence of a step in turn.
+	if cap(s.probs) < len(c) {
+		s.probs = make([]float32, len(c))
 	}
-	sum := float32(0)
+	e := s.probs[:len(c)]
 	for i := range c {
-		e := float32(math.Exp(float64(c[i].logit - m)))
-		c[i].p = e
-		sum += e
+		e[i] = c[i].logit
 	}
+	kernels.Softmax(e)
 	for i := range c {
-		c[i].p /= sum
+		c[i].p = e[i]
 	}
 }
 
