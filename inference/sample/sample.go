@@ -162,15 +162,14 @@ func (s *Sampler) keep(c []candidate) []candidate {
 	// Top-p and min-p each keep a prefix of the candidates in descending
 	// order (logit, then id), so both together keep the shorter prefix.
 	// Sorting the whole vocabulary for it would cost more than the model's
-	// step (a 6k-token sort is ~1 ms): min-p's prefix is counted in one
+	// step (a 6k-token sort is ~1 ms): min-p's prefix is gathered in one
 	// pass, and top-p's is found by sorting only a growing head.
-	n := len(c)
 	if mp := s.p.MinP; mp > 0 {
 		// Min-p keeps the candidates at or above its floor, which are the
-		// n best: moved to the front in one pass, so that top-p and the
+		// best ones: moved to the front in one pass, so that top-p and the
 		// final order select and sort among them, not the vocabulary.
 		floor := mp * s.maxP(c)
-		n = 0
+		n := 0
 		for i := range c {
 			if c[i].p >= floor {
 				c[n], c[i] = c[i], c[n]
@@ -179,6 +178,7 @@ func (s *Sampler) keep(c []candidate) []candidate {
 		}
 		c = c[:n]
 	}
+	n := len(c)
 	if tp := s.p.TopP; tp > 0 && tp < 1 {
 		// c[:done] is sorted and holds the done best; each round selects
 		// and sorts the next ones, until their probability reaches tp.
@@ -199,10 +199,6 @@ func (s *Sampler) keep(c []candidate) []candidate {
 			}
 		}
 	}
-	if n < len(c) {
-		selectTop(c, n)
-	}
-	c = c[:n]
 	// The draw walks the kept candidates in descending order, so that it
 	// does not depend on the order selection left them in.
 	sortDesc(c)
@@ -260,8 +256,6 @@ func (s *Sampler) maxP(c []candidate) float32 {
 	return c[0].p // all NaN: any is as good
 }
 
-// penalize applies the repetition penalty to the candidates of tokens in
-// the window; ids outside the vocabulary are ignored.
 // penalizes reports whether the repetition penalty changes anything for
 // recent.
 func (s *Sampler) penalizes(recent []int32) bool {
@@ -269,6 +263,8 @@ func (s *Sampler) penalizes(recent []int32) bool {
 	return pen != 0 && pen != 1 && len(recent) > 0
 }
 
+// penalize applies the repetition penalty to the candidates of tokens in
+// the window; ids outside the vocabulary are ignored.
 func (s *Sampler) penalize(c []candidate, recent []int32) {
 	pen := s.p.RepeatPenalty
 	if !s.penalizes(recent) {
