@@ -116,6 +116,7 @@ type Generator struct {
 	augment bool // vary training player lines around their slots (augment.go)
 	extra   bool // draw training player lines from the extra banks too
 	lookup  int  // lookupKinds' weight multiplier (SetLookupBoost); 0 or 1: none
+	drills  bool // every 8th training example a lookup drill (drill.go)
 }
 
 // MaxGroup is the largest group SetGroup accepts: a group shares one prompt
@@ -382,6 +383,9 @@ func (g *Generator) Example(i int) (*Example, error) {
 			return nil, fmt.Errorf("corpus: %s: no scenario applies", s.e.ID)
 		}
 		s.reset()
+	}
+	if g.isDrill(i) {
+		return s.drill()
 	}
 	return s.finish()
 }
