@@ -27,7 +27,7 @@ func TestCorpusVariedPhrasingsAreForTheTrainingSplit(t *testing.T) {
 	if lines != 16 {
 		t.Errorf("%d examples written, want 16", lines)
 	}
-	for _, flag := range [][]string{{"-augment"}, {"-extra-phrasings"}, {"-lookup-boost", "2"}} {
+	for _, flag := range [][]string{{"-augment"}, {"-extra-phrasings"}, {"-lookup-boost", "2"}, {"-drills"}} {
 		err = runCorpus(context.Background(), append([]string{"-split", "heldout", "-n", "1", "-q", "-o", filepath.Join(dir, "h.jsonl")}, flag...))
 		if err == nil || !strings.Contains(err.Error(), flag[0]) {
 			t.Errorf("%s on the held-out split: %v, want an error naming the flag", flag, err)
