@@ -67,6 +67,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	seed := fs.Uint64("seed", 1, "with -make: random seed")
 	serve := fs.Bool("serve", true, "also measure the serving engine: TTFT cold and warm, batched decode, grammar cost")
 	concurrency := fs.String("concurrency", "1,8,32,64", "with -serve: concurrent sequences of the batched decode figures")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurements to this `file` (go tool pprof)")
 	soak := soakFlags(fs) // bench_soak.go
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: anima bench -m FILE [flags]\n       anima bench -m FILE -soak 10m [-soak-... flags] [-json]\n       anima bench -make tiny|small|medium -type f32|q8_0 -o FILE\n\n")
@@ -101,6 +102,11 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	if soak.Duration < 0 {
 		return fmt.Errorf("-soak %v: want a duration > 0 (or none, for the speed figures)", soak.Duration)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -26,7 +27,8 @@ func TestBenchServingFigures(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	args := []string{"-m", path, "-json", "-reps", "1", "-prefill", "8", "-decode", "24", "-ctx", "0", "-concurrency", "1,3"}
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	args := []string{"-m", path, "-json", "-reps", "1", "-prefill", "8", "-decode", "24", "-ctx", "0", "-concurrency", "1,3", "-cpuprofile", prof}
 	if err := bench(context.Background(), args, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -42,5 +44,8 @@ func TestBenchServingFigures(t *testing.T) {
 	}
 	if got.Cold <= 0 || got.Warm <= 0 || got.Batch["1"] <= 0 || got.Batch["3"] <= 0 || got.Grammar <= 0 || !got.StandIn || len(got.Batch) != 2 {
 		t.Errorf("serving figures = %+v; want all positive, concurrency 1 and 3, a stand-in vocabulary", got)
+	}
+	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
+		t.Errorf("-cpuprofile %s: %v, want a profile written", prof, err)
 	}
 }

@@ -157,17 +157,11 @@ func load(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	if *memProfile != "" {
 		// Created now, so that a bad path fails before the run, not after.
 		f, err := os.Create(*memProfile)
@@ -233,4 +227,24 @@ func localConfig(npcs int, perceiveEvery, sayEvery time.Duration, conns int) ser
 	cfg.RateBurst = max(cfg.RateBurst, int(2*cfg.RatePerSecond))
 	cfg.MaxNPCs = max(cfg.MaxNPCs, npcs)
 	return cfg
+}
+
+// startCPUProfile starts a CPU profile into path (none if path is empty)
+// and returns what stops it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
