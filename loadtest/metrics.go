@@ -30,12 +30,18 @@ const (
 	LatActRTT
 	// LatSpawn: spawn sent → spawned received.
 	LatSpawn
+	// LatModelTTFT: the model's own time to first token for a decision
+	// answering a player line, as its stats report it (the engine's wait
+	// and prefill; not the think queue before it, nor the decision's
+	// scaffolding before the say, nor the network). Set beside
+	// LatFirstSay, it tells where a slow first say waited.
+	LatModelTTFT
 	numLatencies
 )
 
 // latencyNames are the latencies' names in JSON and tables; logically
 // constant.
-var latencyNames = [numLatencies]string{"first_say", "decision", "final_say", "act", "act_rtt", "spawn"}
+var latencyNames = [numLatencies]string{"first_say", "decision", "final_say", "act", "act_rtt", "spawn", "model_ttft"}
 
 func (l Latency) String() string { return latencyNames[l] }
 

@@ -67,6 +67,9 @@ func (c *simConn) handle(env protocol.Envelope, now time.Time) {
 		c.mu.Unlock()
 		if d >= 0 {
 			c.rec.latency(LatDecision, d)
+			if st := b.Stats; st != nil && !st.Fallback && st.TTFTMS > 0 {
+				c.rec.latency(LatModelTTFT, time.Duration(st.TTFTMS*float64(time.Millisecond)))
+			}
 		}
 		c.rec.decision(b.Stats)
 	case *protocol.Act:

@@ -23,6 +23,8 @@ import (
 //     pong to a ping sent right behind it, or the NPC's next act if sooner
 //     (the game's execution time is not part of it)
 //   - spawn: spawn sent → spawned received
+//   - model_ttft: the model's time to first token for a decision answering
+//     a player line, from the decision's stats (engine wait and prefill)
 type Report struct {
 	Scenario Scenario                `json:"scenario"`
 	Started  time.Time               `json:"started"`
@@ -456,7 +458,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 // latencyLabels are the summary table's row labels; logically constant.
 var latencyLabels = [numLatencies]string{
-	"first say delta", "decision", "final say", "act", "act round trip", "spawn",
+	"first say delta", "decision", "final say", "act", "act round trip", "spawn", "model's first token",
 }
 
 // WriteText writes the terminal summary.

@@ -38,6 +38,10 @@ func TestRunLoadAgainstMinds(t *testing.T) {
 	if rep.TickLag == nil || rep.TickLag.Count == 0 {
 		t.Errorf("tick lag %+v; want the server's anima_behavior_tick_lag_seconds", rep.TickLag)
 	}
+	// The model's own first token comes before the player sees the say.
+	if m, f := rep.Latency["model_ttft"], rep.Latency["first_say"]; m.Count == 0 || m.P50MS <= 0 || m.P50MS > f.MaxMS {
+		t.Errorf("model_ttft %+v, first_say %+v; want the decisions' own time to first token, below the first say", m, f)
+	}
 	page, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
