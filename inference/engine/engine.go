@@ -144,6 +144,15 @@ type Options struct {
 	// tree and evicts the least recently used (store.go), allocated when
 	// the Engine is made; 0: 64 MiB; negative: no store, only the slots.
 	StoreBytes int64
+	// OutrankedBatch is the prompt tokens a sequence prefills per step
+	// while a sequence of higher priority decodes in that step; 0: Batch/4
+	// (at least 1); negative: Batch, no cap. A step's time grows with its
+	// prefill tokens, and a player's reply decodes a dozen tokens of the
+	// decision's scaffolding before its first word: at full chunks of
+	// ambient prompts beside it, those steps took ~20 ms each instead of a
+	// few and the first word's tail waited on them. Capped, prompts of
+	// lower priority still advance while the higher one decodes.
+	OutrankedBatch int
 	// StepTokens is the token budget of one step, all sequences together:
 	// running sequences' decode tokens first, then prefill chunks; 0:
 	// Batch + MaxSeqs + UrgentSeqs, room for one full chunk beside every
@@ -207,6 +216,12 @@ func newEngine(m *model.Model, tok *tokenizer.Tokenizer, opt Options, hk hooks) 
 	}
 	if opt.Batch <= 0 {
 		opt.Batch = 256
+	}
+	switch {
+	case opt.OutrankedBatch == 0:
+		opt.OutrankedBatch = max(1, opt.Batch/4)
+	case opt.OutrankedBatch < 0 || opt.OutrankedBatch > opt.Batch:
+		opt.OutrankedBatch = opt.Batch
 	}
 	if opt.QueueSize <= 0 {
 		opt.QueueSize = 64

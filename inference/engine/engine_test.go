@@ -220,6 +220,53 @@ func TestPrefixReuse(t *testing.T) {
 	}
 }
 
+// A sampled token takes the grammar's forced run after it along (the
+// emotion and then `","action":{"name":"`): every event but the first
+// (the run that opens the JSON) starts with a sampled token, and the rest
+// of its tokens are exactly the run the grammar forces after it. Each
+// event is one model step, so a decision costs a step per choice, not per
+// choice and per run. With -count, also the steps: one per event, the
+// prompt's aside.
+func TestForcedRunsRideWithTheSampledToken(t *testing.T) {
+	fx := loadFixture(t)
+	g := fx.grammar(t)
+	steps := 0
+	e := fx.engineHooks(t, Options{Batch: 4096}, hooks{onStep: func(int, int) { steps++ }})
+	for seed := range 6 {
+		req := Request{Segments: segments(fmt.Sprintf("Traveller %d asks about the wolves.", seed)), Grammar: g,
+			Sampling: Sampling{Params: sample.Params{Temperature: 1, TopK: 40}, Seed: uint64(seed)}, MaxTokens: 48}
+		steps = 0
+		res, evs := generate(t, e, req)
+		mt := g.NewMatcher()
+		runs := 0
+		for k, ev := range evs {
+			for i, id := range ev.Tokens {
+				f := mt.Forced()
+				switch {
+				case i == 0 && k > 0 && len(f) > 0:
+					t.Errorf("seed %d: event %d is a forced run %v on its own, a step of its own", seed, k, ev.Tokens)
+				case i > 0 && (len(f) == 0 || f[0] != id):
+					t.Errorf("seed %d: event %d token %d (%d) was not forced: %v", seed, k, i, id, ev.Tokens)
+				}
+				if i == 1 {
+					runs++
+				}
+				if err := mt.Accept(id); err != nil {
+					t.Fatalf("seed %d: event %d: %v", seed, k, err)
+				}
+			}
+		}
+		if runs == 0 {
+			t.Errorf("seed %d: no sampled token carried a forced run: %q", seed, res.Text)
+		}
+		// One step prefills the prompt (Batch 4096); each event but the
+		// last was fed in a step of its own.
+		if want := 1 + len(evs) - 1; steps != want && res.Stats.Finish == FinishStop {
+			t.Errorf("seed %d: %d model steps for %d events; want %d", seed, steps, len(evs), want)
+		}
+	}
+}
+
 // TestGrammarAlwaysParses samples decisions at temperature 1 from random
 // weights, with budgets that cut many of them short: every output must be
 // JSON of the schema's shape, and the streamed say must be its say.

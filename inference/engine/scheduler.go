@@ -268,8 +268,9 @@ func (e *Engine) noteStore() {
 // step runs one model step over the running sequences: it ends those that
 // were cancelled or are past their deadline, feeds the others' pending
 // tokens within the step budget (decoding sequences first, then prefill
-// chunks, each by priority), and samples for every sequence whose pending
-// tokens are all fed.
+// chunks, each by priority; a chunk outranked by a sequence decoding in
+// the step is cut to Options.OutrankedBatch), and samples for every
+// sequence whose pending tokens are all fed.
 func (e *Engine) step() {
 	e.clock++
 	e.active = e.active[:0]
@@ -297,6 +298,7 @@ func (e *Engine) step() {
 	})
 	budget := e.batch.Tokens()
 	e.chunks, e.inStep = e.chunks[:0], e.inStep[:0]
+	top, decoding := 0, false // the highest priority decoding in this step
 	for i, s := range e.active {
 		if budget == 0 || len(e.chunks) == e.batch.Seqs() {
 			break
@@ -305,7 +307,14 @@ func (e *Engine) step() {
 			continue
 		}
 		k := min(len(s.seq.pending), budget)
-		if s.seq.prefill {
+		switch p := s.seq.j.req.Priority; {
+		case !s.seq.prefill:
+			if !decoding || p > top {
+				top, decoding = p, true
+			}
+		case decoding && p < top:
+			k = min(k, e.opt.OutrankedBatch)
+		default:
 			k = min(k, e.opt.Batch)
 		}
 		e.chunks = append(e.chunks, model.Chunk{State: s.st, Tokens: s.seq.pending[:k]})
@@ -417,7 +426,8 @@ func (e *Engine) next(s *slot, logits []float32) {
 			step = step[:left]
 		}
 	}
-	if len(step) == 0 {
+	sampled := len(step) == 0
+	if sampled {
 		if mt != nil {
 			mask, _ := mt.Allowed()
 			grammar.ApplyMask(logits, mask) // logits belong to the Batch and are overwritten by the next step
@@ -436,7 +446,8 @@ func (e *Engine) next(s *slot, logits []float32) {
 	feed := step
 	start := len(seq.text)
 	finish := Finish("")
-	for i, id := range step {
+	for i := 0; i < len(step); i++ {
+		id := step[i]
 		if mt != nil {
 			if err := mt.Accept(id); err != nil {
 				e.end(s, FinishError, fmt.Errorf("engine: generate: grammar: %w", err))
@@ -450,6 +461,18 @@ func (e *Engine) next(s *slot, logits []float32) {
 			feed, step = step[:i], step[:i+1]
 			finish = FinishStop
 			break
+		}
+		// A sampled token that the grammar follows with a forced run (the
+		// emotion, then `","action":{"name":"`) takes the run along: the
+		// next step feeds both, and its logits are those after the run,
+		// where the next choice is. Fed a step later on their own, the
+		// runs of a decision's scaffolding cost a model step each, a third
+		// of the steps before an NPC's first word.
+		if sampled && i == 0 && mt != nil && !mt.Done() && len(step) < left {
+			if f := mt.Forced(); len(f) > 0 {
+				step = append(step, f[:min(len(f), left-len(step))]...)
+				feed = step
+			}
 		}
 	}
 	ev := Event{Tokens: slices.Clone(step), Text: string(seq.text[start:])} // a forced run belongs to the Grammar

@@ -16,7 +16,7 @@ import (
 //
 // Commands:
 //
-//	engine maxseqs=N urgent=N queue=N batch=N store=N  a new Engine (store: bytes of the prefix store, -1 none)
+//	engine maxseqs=N urgent=N queue=N batch=N outranked=N store=N  a new Engine (store: bytes of the prefix store, -1 none)
 //	submit r=NAME npc=P line=L prio=N max=N deadline=D  Generate in the background; prints its place in the queue, or its error
 //	step n=N                 let the scheduler run N iterations (default 1), or until it idles
 //	run                      iterations until it idles
@@ -143,7 +143,7 @@ func (m *schedMachine) start(c *scriptCase) error {
 	for _, f := range []struct {
 		k string
 		p *int
-	}{{"maxseqs", &opt.MaxSeqs}, {"urgent", &opt.UrgentSeqs}, {"queue", &opt.QueueSize}, {"batch", &opt.Batch}} {
+	}{{"maxseqs", &opt.MaxSeqs}, {"urgent", &opt.UrgentSeqs}, {"queue", &opt.QueueSize}, {"batch", &opt.Batch}, {"outranked", &opt.OutrankedBatch}} {
 		if *f.p, err = intArg(c, f.k, 0); err != nil {
 			return err
 		}
