@@ -444,7 +444,7 @@ func (e *Engine) next(s *slot, logits []float32) {
 		st.TTFT = seq.first.Sub(seq.j.submit)
 	}
 	feed := step
-	start := len(seq.text)
+	start, from := len(seq.text), 0 // the event's text and tokens begin here
 	finish := Finish("")
 	for i := 0; i < len(step); i++ {
 		id := step[i]
@@ -467,25 +467,38 @@ func (e *Engine) next(s *slot, logits []float32) {
 		// next step feeds both, and its logits are those after the run,
 		// where the next choice is. Fed a step later on their own, the
 		// runs of a decision's scaffolding cost a model step each, a third
-		// of the steps before an NPC's first word.
+		// of the steps before an NPC's first word. The two stay two
+		// events, as they were: a caller that repeats the output in a
+		// later prompt cut at its events (NPC minds' history) tokenizes it
+		// as it was generated, and a run's text joined to the token before
+		// it could tokenize otherwise.
 		if sampled && i == 0 && mt != nil && !mt.Done() && len(step) < left {
 			if f := mt.Forced(); len(f) > 0 {
+				seq.j.emit(e.event(seq, step[:1], start))
 				step = append(step, f[:min(len(f), left-len(step))]...)
 				feed = step
+				start, from = len(seq.text), 1
 			}
 		}
 	}
-	ev := Event{Tokens: slices.Clone(step), Text: string(seq.text[start:])} // a forced run belongs to the Grammar
-	if mt != nil {
-		seq.field = mt.AppendDelta(seq.field[:0])
-		ev.Field = string(seq.field)
-	}
+	ev := e.event(seq, step[from:], start)
 	seq.j.emit(ev)
 	if finish != "" {
 		e.end(s, finish, nil)
 		return
 	}
 	seq.pending = feed
+}
+
+// event is the Event of toks, whose text begins at seq.text[start:], and
+// of the streamed field's text since the last event.
+func (e *Engine) event(seq *sequence, toks []int32, start int) Event {
+	ev := Event{Tokens: slices.Clone(toks), Text: string(seq.text[start:])} // a forced run belongs to the Grammar
+	if mt := seq.mt; mt != nil {
+		seq.field = mt.AppendDelta(seq.field[:0])
+		ev.Field = string(seq.field)
+	}
+	return ev
 }
 
 // end finishes slot s's sequence with finish (and err, for FinishError)
