@@ -221,10 +221,11 @@ func TestPrefixReuse(t *testing.T) {
 }
 
 // A sampled token takes the grammar's forced run after it along (the
-// emotion and then `","action":{"name":"`) into the next model step, so a
-// decision costs a step per choice, not per choice and per run: after
-// the prompt's step, one step feeds the run that opens the JSON and one
-// each sampled token with its run, the last (which ends the reply) aside.
+// emotion and then `","action":{"name":"`) into the next model step, and
+// the run that opens the JSON rides with the prompt, so a decision costs
+// a step per choice, not per choice and per run: the prompt's step, then
+// one for each sampled token with its run, the last (which ends the
+// reply) aside.
 // The events still come one per sampled token and one per forced run, so
 // that output repeated in a later prompt cut at its events tokenizes as
 // it was generated.
@@ -269,7 +270,7 @@ func TestForcedRunsRideWithTheSampledToken(t *testing.T) {
 			continue
 		}
 		stopped++
-		if want := 1 + 1 + sampled - 1; steps != want {
+		if want := 1 + sampled - 1; steps != want {
 			t.Errorf("seed %d: %d model steps for %d sampled tokens and %d forced runs; want %d", seed, steps, sampled, runs, want)
 		}
 	}

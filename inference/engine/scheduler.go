@@ -235,6 +235,7 @@ func (e *Engine) start(j *job) {
 	}
 	seq.res.Stats.ReusedTokens = reuse
 	seq.pending = prompt[reuse:]
+	e.open(seq)
 	dst.seq = seq
 	dst.used = e.clock
 	e.statsMu.Lock()
@@ -251,6 +252,50 @@ func (e *Engine) start(j *job) {
 	}
 	e.statsMu.Unlock()
 	e.noteStore()
+}
+
+// open appends the run a grammar forces before its first choice (the
+// `{"emotion":"` of a decision) to the prompt's pending tokens, so that
+// the prompt's last step computes it too instead of a step of its own
+// after it, and emits it as the first event. Its tokens count as
+// generated, as forced runs do; the time to first token stays the first
+// token after the prompt.
+func (e *Engine) open(seq *sequence) {
+	mt := seq.mt
+	if mt == nil {
+		return
+	}
+	left := e.opt.Context - len(seq.prompt)
+	if mt := seq.j.req.MaxTokens; mt > 0 {
+		left = min(left, mt)
+	}
+	f := mt.Forced()
+	f = f[:min(len(f), max(left, 0))]
+	if len(f) == 0 {
+		return
+	}
+	for _, id := range f {
+		if e.tok.IsEOG(id) {
+			return // a grammar that is done before it starts: next ends it
+		}
+	}
+	for _, id := range f {
+		if err := mt.Accept(id); err != nil {
+			return // left to next, which reports it
+		}
+	}
+	seq.res.Stats.GeneratedTokens += len(f)
+	seq.recent = append(seq.recent, f...)
+	start := len(seq.text)
+	for _, id := range f {
+		seq.text = append(seq.text, seq.dec.Add(id)...)
+	}
+	// From here the run is part of the prompt the slot computes (catchUp
+	// copies and compares by it); new slices, as the prompt's may be the
+	// segment cache's.
+	seq.prompt = append(slices.Clip(seq.prompt), f...)
+	seq.pending = append(slices.Clip(seq.pending), f...)
+	seq.j.emit(e.event(seq, f, start))
 }
 
 // noteStore copies the prefix store's figures into the engine's stats,
