@@ -266,8 +266,8 @@ func (e *Engine) open(seq *sequence) {
 		return
 	}
 	left := e.opt.Context - len(seq.prompt)
-	if mt := seq.j.req.MaxTokens; mt > 0 {
-		left = min(left, mt)
+	if n := seq.j.req.MaxTokens; n > 0 {
+		left = min(left, n)
 	}
 	f := mt.Forced()
 	f = f[:min(len(f), max(left, 0))]
