@@ -43,6 +43,7 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	repeatLast := fs.Int("repeat-last", 64, "tokens the repetition penalty looks back on")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same text")
 	threads := fs.Int("threads", 0, "compute threads (0: all cores)")
+	special := fs.Bool("special", false, "read control tokens written in -p (<|im_start|>, <|im_end|>) as those tokens, as the runtime's prompt segments are, instead of as plain text")
 	chat := fs.Bool("chat", false, "wrap the prompt as a ChatML user turn and stop at the end of the assistant's")
 	logprobs := fs.String("logprobs", "", "write a JSON `file` with the top-32 logprobs after every prompt token and the generated ids (the shape ../shared/reference/compare.py reads; use -temp 0)")
 	fs.Usage = func() {
@@ -97,6 +98,9 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	default:
 		ids = tok.Encode(*prompt)
+		if *special {
+			ids = tok.EncodeSpecial(*prompt)
+		}
 		if tok.AddBOS() {
 			ids = append([]int32{tok.BOS()}, ids...)
 		}

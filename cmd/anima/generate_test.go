@@ -112,3 +112,32 @@ func TestBenchMake(t *testing.T) {
 		t.Errorf("bench -type q4 = %v; want an error naming the types", err)
 	}
 }
+
+// -special reads ChatML control tokens in -p as those tokens, as the
+// runtime renders prompts: a rendered prompt pasted into -p then means
+// what it meant to the model.
+func TestGenerateSpecial(t *testing.T) {
+	testDecoder(t) // skips without the embedded model
+	path := filepath.Join("..", "..", "assets", "model", "anima-npc-q8_0.gguf")
+	prompt := "<|im_start|>user\nWhere is the well?\n<|im_end|>\n<|im_start|>assistant\n"
+	positions := func(extra ...string) int {
+		lp := filepath.Join(t.TempDir(), "lp.json")
+		var out, errOut bytes.Buffer
+		args := append([]string{"-m", path, "-p", prompt, "-n", "2", "-temp", "0", "-threads", "1", "-logprobs", lp}, extra...)
+		if err := generate(context.Background(), args, &out, &errOut); err != nil {
+			t.Fatalf("generate %v: %v (%s)", args, err, errOut.String())
+		}
+		var c candidate
+		b, _ := os.ReadFile(lp)
+		if err := json.Unmarshal(b, &c); err != nil {
+			t.Fatalf("-logprobs file: %v", err)
+		}
+		return len(c.Positions)
+	}
+	plain, special := positions(), positions("-special")
+	// Each of the four control tokens is one token, not the several of its
+	// spelling.
+	if special >= plain-8 {
+		t.Errorf("-special: %d prompt tokens, %d without; want the control tokens read as one token each", special, plain)
+	}
+}
