@@ -54,15 +54,17 @@ func (s *scene) drill() (*Example, error) {
 
 	type query struct{ text, id string }
 	var qs []query
-	kinds := map[string]int{}
-	for _, p := range in.Lore.Places {
-		kinds[placeKind(p.Note)]++
+	// The world's places, in the order of the lore's (aliased) entries.
+	kinds := map[*placeType]int{}
+	for _, wp := range s.w.places {
+		kinds[wp.typ]++
 	}
-	for _, p := range in.Lore.Places {
+	for i, p := range in.Lore.Places {
 		qs = append(qs, query{p.Name, p.ID})
-		if k := placeKind(p.Note); k != "" && kinds[k] == 1 {
-			if s.en() {
-				k = "the " + k
+		if t := s.w.places[i].typ; kinds[t] == 1 {
+			k := "the " + t.kindEN
+			if !s.en() {
+				k = t.kindKO
 			}
 			qs = append(qs, query{k, p.ID})
 		}
@@ -105,11 +107,4 @@ func (s *scene) drill() (*Example, error) {
 	e.Labels = Labels{Accept: map[string][]string{}, Actions: []string{}, Targets: []string{}}
 	e.input = in
 	return e, nil
-}
-
-// placeKind is the kind a place's note starts with ("inn" of "inn, by the
-// river").
-func placeKind(note string) string {
-	k, _, _ := strings.Cut(note, ",")
-	return strings.TrimSpace(k)
 }

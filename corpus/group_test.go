@@ -19,11 +19,17 @@ import (
 // newGenerator is a generator of split with seed 7 and group size k.
 func newGenerator(t *testing.T, split Split, k int) *Generator {
 	t.Helper()
+	return newSeeded(t, 7, split, k)
+}
+
+// newSeeded is a generator of split with seed and group size k.
+func newSeeded(t *testing.T, seed uint64, split Split, k int) *Generator {
+	t.Helper()
 	cat, err := catalog.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := New(cat, 7, split, nil)
+	g, err := New(cat, seed, split, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,17 +381,7 @@ func TestNamesCorpusSpeaksOfThingsByName(t *testing.T) {
 // model, or `make model` stops reproducing it. This hash of its first 64
 // examples changes only with a new model in the same commit.
 func TestRecipeCorpusUnchanged(t *testing.T) {
-	cat, err := catalog.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(cat, 1, Train, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.SetGroup(8); err != nil {
-		t.Fatal(err)
-	}
+	g := newSeeded(t, 1, Train, 8)
 	g.SetPromptFormat(npc.IDLast)
 	g.SetFreshWorlds(true)
 	if err := g.SetExtraPhrasings(true); err != nil {
