@@ -235,7 +235,10 @@ func (e *Engine) start(j *job) {
 	}
 	seq.res.Stats.ReusedTokens = reuse
 	seq.pending = prompt[reuse:]
-	e.open(seq)
+	if err := e.open(seq); err != nil {
+		fail(err)
+		return
+	}
 	dst.seq = seq
 	dst.used = e.clock
 	e.statsMu.Lock()
@@ -260,10 +263,10 @@ func (e *Engine) start(j *job) {
 // after it, and emits it as the first event. Its tokens count as
 // generated, as forced runs do; the time to first token stays the first
 // token after the prompt.
-func (e *Engine) open(seq *sequence) {
+func (e *Engine) open(seq *sequence) error {
 	mt := seq.mt
 	if mt == nil {
-		return
+		return nil
 	}
 	left := e.opt.Context - len(seq.prompt)
 	if n := seq.j.req.MaxTokens; n > 0 {
@@ -271,17 +274,12 @@ func (e *Engine) open(seq *sequence) {
 	}
 	f := mt.Forced()
 	f = f[:min(len(f), max(left, 0))]
-	if len(f) == 0 {
-		return
-	}
-	for _, id := range f {
-		if e.tok.IsEOG(id) {
-			return // a grammar that is done before it starts: next ends it
-		}
+	if len(f) == 0 || slices.ContainsFunc(f, e.tok.IsEOG) {
+		return nil // nothing forced, or a grammar done before it starts: next ends it
 	}
 	for _, id := range f {
 		if err := mt.Accept(id); err != nil {
-			return // left to next, which reports it
+			return fmt.Errorf("engine: generate: grammar: %w", err)
 		}
 	}
 	seq.res.Stats.GeneratedTokens += len(f)
@@ -296,6 +294,7 @@ func (e *Engine) open(seq *sequence) {
 	seq.prompt = append(slices.Clip(seq.prompt), f...)
 	seq.pending = append(slices.Clip(seq.pending), f...)
 	seq.j.emit(e.event(seq, f, start))
+	return nil
 }
 
 // noteStore copies the prefix store's figures into the engine's stats,
