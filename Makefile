@@ -10,7 +10,7 @@ RACE_PKGS ?= ./protocol/... ./server/... ./behavior/... ./inference/grammar/ \
              ./inference/kvcache/ ./inference/openai/... ./inference/remote/ \
              ./npc/... ./node/ ./loadtest/
 MODEL_DIR ?= build/model
-# PROMPT_FORMAT: names, id-last, id-last-colon, name-first or id-first (npc.PromptFormat); the
+# PROMPT_FORMAT: id-last-recall, names, id-last, id-last-colon, name-first or id-first (npc.PromptFormat); the
 # corpus is rendered and the GGUF marked with it.
 PROMPT_FORMAT ?= id-last
 # CORPUS_FLAGS: more anima corpus flags for the training corpus (docs/CORPUS.md);

@@ -62,6 +62,12 @@ const (
 	// train/README.md), so here writing the target is writing the name.
 	// The mind maps the aliases back to the game's ids (Aliases.Resolve).
 	Names
+	// IDLastRecall is IDLast with a [Recall] line closing each user turn:
+	// the places and lore facts that what the NPC heard refers to, found
+	// by the lexical retrieval of recall.go and written next to the
+	// question, where a small model copies ids from (the [Places] of the
+	// system turn stay as they are, for everything not asked about).
+	IDLastRecall
 )
 
 // PromptFormatKey is the GGUF metadata key (a string, String's names)
@@ -69,7 +75,7 @@ const (
 const PromptFormatKey = "anima.prompt_format"
 
 // String returns the format's name: "id-first", "name-first", "id-last",
-// "id-last-colon" or "names".
+// "id-last-colon", "names" or "id-last-recall".
 func (f PromptFormat) String() string {
 	switch f {
 	case IDFirst:
@@ -82,6 +88,8 @@ func (f PromptFormat) String() string {
 		return "id-last-colon"
 	case Names:
 		return "names"
+	case IDLastRecall:
+		return "id-last-recall"
 	}
 	return fmt.Sprintf("PromptFormat(%d)", uint8(f))
 }
@@ -99,12 +107,16 @@ func ParsePromptFormat(s string) (PromptFormat, error) {
 		return IDLastColon, nil
 	case "names":
 		return Names, nil
+	case "id-last-recall":
+		return IDLastRecall, nil
 	}
-	return 0, fmt.Errorf("npc: unknown prompt format %q (want id-first, name-first, id-last, id-last-colon or names)", s)
+	return 0, fmt.Errorf("npc: unknown prompt format %q (want id-first, name-first, id-last, id-last-colon, names or id-last-recall)", s)
 }
 
 // idLast reports whether the format quotes ids and writes them last.
-func (f PromptFormat) idLast() bool { return f == IDLast || f == IDLastColon || f == Names }
+func (f PromptFormat) idLast() bool {
+	return f == IDLast || f == IDLastColon || f == Names || f == IDLastRecall
+}
 
 // ref writes an id alone, as the format writes ids: in the id-last
 // formats as the decision JSON writes it, quoted and escaped
@@ -149,7 +161,7 @@ func (f PromptFormat) entry(id, name, note string) string {
 	if note != "" {
 		note = "(" + note + ")"
 	}
-	if f == IDLast {
+	if f == IDLast || f == IDLastRecall {
 		return join(clean(name), note, f.ref(id))
 	}
 	return join(f.names(id, name), note)

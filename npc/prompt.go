@@ -263,13 +263,17 @@ func RenderPrompt(in PromptInput) Segments {
 	}
 	b.WriteString(ImEnd + "\n")
 	cuts[2] = b.Len()
+	var rc *recall
+	if in.Format == IDLastRecall {
+		rc = newRecall(in)
+	}
 	for _, t := range in.History {
-		writeStimulus(&b, t.Stimulus, in.Format)
+		writeStimulus(&b, t.Stimulus, in.Format, rc, in.Lore.Places)
 		b.WriteString(t.Reply.Completion())
 		b.WriteByte('\n')
 	}
 	cuts[3] = b.Len()
-	writeStimulus(&b, in.Now, in.Format)
+	writeStimulus(&b, in.Now, in.Format, rc, in.Lore.Places)
 	all := b.String()
 
 	return Segments{
@@ -281,8 +285,9 @@ func RenderPrompt(in PromptInput) Segments {
 	}
 }
 
-// writeStimulus renders one user turn and opens the assistant turn.
-func writeStimulus(b *strings.Builder, s Stimulus, f PromptFormat) {
+// writeStimulus renders one user turn and opens the assistant turn; with
+// rc (IDLastRecall) the turn ends with what its speech refers to.
+func writeStimulus(b *strings.Builder, s Stimulus, f PromptFormat, rc *recall, places []Place) {
 	b.WriteString(ImStart + "user\n")
 	writeLine(b, "[Time] ", s.Time)
 	if self := s.Self; self.Place != "" || self.Activity != "" || self.Condition != "" || len(self.Inventory) > 0 {
@@ -353,6 +358,9 @@ func writeStimulus(b *strings.Builder, s Stimulus, f PromptFormat) {
 			b.WriteString(Quote(u.Text))
 		}
 		b.WriteByte('\n')
+	}
+	if rc != nil {
+		writeRecall(b, rc, s, places, f)
 	}
 	b.WriteString(ImEnd + "\n" + ImStart + "assistant\n")
 }

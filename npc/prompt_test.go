@@ -86,6 +86,9 @@ func TestRenderPromptGolden(t *testing.T) {
 		{"oakvale-names", withFormat(oakvale(), Names)},
 		{"korean-names", withFormat(korean, Names)},
 		{"multiturn-names", withFormat(multi, Names)},
+		{"oakvale-id-last-recall", withFormat(oakvale(), IDLastRecall)},
+		{"korean-id-last-recall", withFormat(korean, IDLastRecall)},
+		{"multiturn-id-last-recall", withFormat(multi, IDLastRecall)},
 	}
 	for _, tc := range cases {
 		in, al := tc.in.Aliased() // the identity but for Names
@@ -192,7 +195,7 @@ func TestIDLastQuotesIDsAfterTheirEntries(t *testing.T) {
 	// A long note in [Seen] is each field's to bound, not the entry's.
 	long := strings.Repeat("x", MaxFieldRunes)
 	in.Now.Seen = []Entity{{ID: "p9", Kind: KindPlayer, Role: long, Where: "3 m"}}
-	for _, f := range []PromptFormat{IDFirst, NameFirst, IDLast, IDLastColon, Names} {
+	for _, f := range []PromptFormat{IDFirst, NameFirst, IDLast, IDLastColon, Names, IDLastRecall} {
 		if got := RenderPrompt(withFormat(in, f)).String(); !strings.Contains(got, long+", 3 m") {
 			t.Errorf("%v: a Seen entry lost what follows a %d-rune role", f, MaxFieldRunes)
 		}
