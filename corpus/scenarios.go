@@ -309,6 +309,11 @@ func (s *scene) askGive() bool {
 	} else {
 		s.ok("idle")
 		s.ok("work")
+		if len(s.p.role.goods) > 0 {
+			// The refusal names the item's price ("not for free; two
+			// coins"): offering to sell it is as right as saying so.
+			s.ok("trade", p)
+		}
 		s.decide(s.emo("neutral", "wary"), s.idleOrWork(), "", "", s.reply("give_no"))
 	}
 	return true
