@@ -35,7 +35,7 @@ func TestPromptFormatComesFromTheModel(t *testing.T) {
 	for _, tc := range []struct {
 		v    any
 		want npc.PromptFormat
-	}{{nil, npc.IDFirst}, {"id-first", npc.IDFirst}, {"name-first", npc.NameFirst}, {"id-last", npc.IDLast}, {"id-last-colon", npc.IDLastColon}, {"names", npc.Names}} {
+	}{{nil, npc.IDFirst}, {"id-first", npc.IDFirst}, {"name-first", npc.NameFirst}, {"id-last", npc.IDLast}, {"id-last-colon", npc.IDLastColon}, {"names", npc.Names}, {"id-last-recall", npc.IDLastRecall}} {
 		got, err := node.PromptFormat(fileWith(t, tc.v))
 		if err != nil || got != tc.want {
 			t.Errorf("key %v: PromptFormat = %v, %v; want %v", tc.v, got, err, tc.want)

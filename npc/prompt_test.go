@@ -446,7 +446,7 @@ func TestRenderPromptClamps(t *testing.T) {
 // typical follow-up turn; the NPC minds render one per decision (in the
 // names format after aliasing it, which is measured with it).
 func BenchmarkRenderPrompt(b *testing.B) {
-	for _, f := range []PromptFormat{IDLast, Names} {
+	for _, f := range []PromptFormat{IDLast, Names, IDLastRecall} {
 		b.Run(f.String(), func(b *testing.B) {
 			in := withFormat(oakvale(), f)
 			for range 3 {

@@ -355,7 +355,7 @@ func TestExportRecordsThePromptFormat(t *testing.T) {
 		format string
 		want   npc.PromptFormat
 		hasKey bool
-	}{{"id-first", npc.IDFirst, false}, {"name-first", npc.NameFirst, true}, {"id-last", npc.IDLast, true}, {"id-last-colon", npc.IDLastColon, true}, {"names", npc.Names, true}} {
+	}{{"id-first", npc.IDFirst, false}, {"name-first", npc.NameFirst, true}, {"id-last", npc.IDLast, true}, {"id-last-colon", npc.IDLastColon, true}, {"names", npc.Names, true}, {"id-last-recall", npc.IDLastRecall, true}} {
 		out := filepath.Join(dir, tc.format+".gguf")
 		err := runTrainExport(context.Background(), []string{"-weights", fixtureDir, "-tokenizer", filepath.Join(fixtureDir, "tokenizer.gguf"),
 			"-type", "f32", "-prompt-format", tc.format, "-o", out})
