@@ -50,9 +50,9 @@ const (
 	recallMaxFacts  = 2
 )
 
-// newRecall indexes the lore and persona of in. It is cheap (a few
-// thousand words at most) and pure, so RenderPrompt builds it per call
-// rather than caching it beside a world that may change.
+// newRecall indexes the lore of in. It is cheap (a few thousand words at
+// most) and pure, so RenderPrompt builds it per call rather than caching
+// it beside a world that may change.
 func newRecall(in PromptInput) *recall {
 	r := &recall{df: [2]map[string]int{{}, {}}}
 	for i, p := range in.Lore.Places {
@@ -103,7 +103,9 @@ func (r *recall) add(d recallDoc) {
 func (r *recall) find(heard []Utterance, places []Place) (facts []string, placeIdx []int) {
 	var words []string
 	for _, u := range heard {
-		words = append(words, recallWords(u.Text)...)
+		// What the prompt quotes, not the raw line: a megabyte of speech
+		// is cut to MaxQuoteRunes before it is searched too.
+		words = append(words, recallWords(sanitize(u.Text, MaxQuoteRunes, true))...)
 	}
 	if len(words) == 0 {
 		return nil, nil

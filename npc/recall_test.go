@@ -158,3 +158,12 @@ func FuzzRecall(f *testing.F) {
 		}
 	})
 }
+
+// A megabyte of speech is searched as the prompt quotes it, cut to
+// MaxQuoteRunes, so a flood of words costs no more than a long line.
+func TestRecallSearchesOnlyWhatThePromptQuotes(t *testing.T) {
+	line := strings.Repeat("blah ", MaxQuoteRunes/5) + "the inn please " + strings.Repeat("x", 1<<20)
+	if got := recalled(t, recallWorld(), line); got != "" {
+		t.Errorf("[Recall] %q for a word past the quote's end, want none", got)
+	}
+}
