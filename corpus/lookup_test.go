@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/anima-rt/anima/npc"
 )
 
 // A lookup boost makes the training split draw the situations that look a
@@ -46,5 +48,39 @@ func TestLookupBoostDrawsMoreLookups(t *testing.T) {
 	}
 	if err := h.SetLookupBoost(1); err != nil {
 		t.Errorf("SetLookupBoost(1) on the held-out split (no boost): %v", err)
+	}
+}
+
+// In the id-last-recall layout the place a lookup's answer names is
+// written again next to the question: the retrieval of npc/recall.go finds
+// it from the player's words, across both languages and every held-out
+// phrasing, or the layout would teach the model to trust a line that
+// misleads it.
+func TestRecallLayoutPutsTheAskedPlaceNextToTheQuestion(t *testing.T) {
+	g := newGenerator(t, Heldout, 1)
+	g.SetPromptFormat(npc.IDLastRecall)
+	found, places := map[string]int{}, map[string]int{}
+	for i := range 1500 {
+		e, err := g.Example(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg := e.Decision.Action.Target
+		if !slices.Contains(lookupKinds, e.Kind) || e.Available[tg] != "place" {
+			continue
+		}
+		places[e.Kind]++
+		turn := e.Segments[len(e.Segments)-1].Text
+		if _, rec, ok := strings.Cut(turn, "[Recall] "); ok {
+			rec, _, _ = strings.Cut(rec, "\n")
+			if strings.Contains(rec, `"`+tg+`"`) {
+				found[e.Kind]++
+			}
+		}
+	}
+	for _, k := range lookupKinds {
+		if places[k] < 20 || float64(found[k]) < 0.9*float64(places[k]) {
+			t.Errorf("%s: the answer's place recalled in %d of %d examples, want at least 90%% of at least 20", k, found[k], places[k])
+		}
 	}
 }
