@@ -1,6 +1,7 @@
 package npc
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -19,29 +20,46 @@ import (
 // the same for large lore with large models: retrieve what the player's
 // words name and put it next to the question.
 //
-// The matching is lexical and deliberately plain. A document is a place
-// (the words of its name and its kind, the part of its note before the
-// first comma) or a sentence of the lore text (its names: capitalised
-// words, or any word in a script without capitals). A heard word refers to
-// a document's word when it equals it or extends it (refersTo: a plural, a
-// Korean particle: "장터에서" names "장터"). Only words found in at most
-// recallMaxDF documents count, so "the", "works" or a word every sentence
-// of the lore uses refer to nothing; no stop lists, which would need one
-// per language. What the persona knows is not searched: it is written in
-// the second person ("You work at …"), and "you" is in every other line a
-// player says. A fact's places (their names
-// inside its text) are recalled with it, so "where is Percival?" brings
-// back "Percival the gravedigger works at the Dawn Temple." and the Dawn
+// The matching is lexical and deliberately plain, and it errs towards
+// writing nothing: a [Recall] line on a turn that asks for nothing
+// (an insult, an injection attempt) taught the first model trained on
+// this layout to point at the place it named (train/README.md, session
+// 11). A document is a place or a sentence of the lore text. A place is
+// named by its kind (the part of its note before the first comma) and by
+// the words of its name that are names, not words the lore or the notes
+// also write in lower case ("Stag" of The Merry Stag, not "Town" of the
+// Town Well: "this town" is not that well). A sentence is named by its
+// names: capitalised words the lore never writes in lower case, or any
+// word in a script without capitals. A heard word refers to a document's
+// word when it equals it or extends it (refersTo: a plural, a Korean
+// particle on either side: "장터에서" names "장터"). A word related to
+// more than recallMaxDF sentences (or places and sentences) names none
+// of them, so "the", "works", "마을" (village) refer to nothing; no stop
+// lists, which would need one per language. Words that name the world
+// itself ("Nobody in Oakvale likes you", "까치골에서") are not searched
+// for places. What the persona knows is not searched either: it is
+// written in the second person ("You work at …"), and "you" is in every
+// other line a player says. A fact's places (their names inside its
+// text) are recalled with it, so "where is Percival?" brings back
+// "Percival the gravedigger works at the Dawn Temple." and the Dawn
 // Temple's entry with its id.
 type recall struct {
-	docs []recallDoc
-	df   [2]map[string]int // documents holding a word: [0] places, [1] facts
+	docs  []recallDoc
+	world []string      // the words of the world's name
+	df    map[dfKey]int // memo of recall.docFreq
+}
+
+type dfKey struct {
+	key   string
+	place bool
 }
 
 type recallDoc struct {
-	place int    // index into Lore.Places, or -1 for a fact
-	fact  string // the sentence, for a fact
-	keys  []string
+	place int      // index into Lore.Places, or -1 for a fact
+	fact  string   // the sentence, for a fact
+	keys  []string // the words that name it
+	kinds []string // a place's kind, which names it after a determiner
+	full  string   // a place's whole name, lower case, without "the"
 }
 
 const (
@@ -54,75 +72,125 @@ const (
 // most) and pure, so RenderPrompt builds it per call rather than caching
 // it beside a world that may change.
 func newRecall(in PromptInput) *recall {
-	r := &recall{df: [2]map[string]int{{}, {}}}
+	r := &recall{world: recallWords(in.Lore.Name), df: map[dfKey]int{}}
+	text := sanitize(in.Lore.Text, MaxLoreRunes, false)
+	notes := make([]string, len(in.Lore.Places))
+	for i, p := range in.Lore.Places {
+		notes[i] = p.Note
+	}
+	lower := lowercaseWords(text + "\n" + strings.Join(notes, "\n"))
 	for i, p := range in.Lore.Places {
 		kind, _, _ := strings.Cut(p.Note, ",")
-		r.add(recallDoc{place: i, keys: recallWords(p.Name + " " + kind)})
+		full := strings.ToLower(clean(p.Name))
+		full = strings.TrimPrefix(full, "the ")
+		r.add(recallDoc{place: i, keys: nameWords(p.Name, lower), kinds: recallWords(kind), full: full})
 	}
-	text := sanitize(in.Lore.Text, MaxLoreRunes, false)
-	lower := lowercaseWords(text)
 	for _, s := range sentences(text) {
-		r.add(recallDoc{place: -1, fact: s, keys: factWords(s, lower)})
+		r.add(recallDoc{place: -1, fact: s, keys: nameWords(s, lower)})
 	}
 	return r
 }
 
-// kind indexes recall.df: places and facts count their words apart, so
-// that a place the lore talks about is still found by its name.
-func (d recallDoc) kind() int {
-	if d.place >= 0 {
-		return 0
+// docFreq is how many documents hold a word related to key (refersTo
+// either way): for a place's key, how many places, which may be as many
+// as a turn recalls ("gate" names three gates); for a sentence's, how
+// many sentences and places, at most recallMaxDF (a place the lore talks
+// about stays found by its own entry, whose count leaves the sentences
+// out). Computed for the few keys a turn's words match, and kept.
+func (r *recall) docFreq(key string, place bool) int {
+	if n, ok := r.df[dfKey{key, place}]; ok {
+		return n
 	}
-	return 1
+	n := 0
+	for _, d := range r.docs {
+		if place && d.place < 0 {
+			continue
+		}
+		if slices.ContainsFunc(d.keys, related(key)) || slices.ContainsFunc(d.kinds, related(key)) {
+			n++
+		}
+	}
+	r.df[dfKey{key, place}] = n
+	return n
 }
 
-// maxDF is how many documents of its kind a word may be in and still
-// name one: a kind of place ("gate") may name as many places as a turn
-// recalls, a word of the lore only two sentences.
-func (d recallDoc) maxDF() int {
-	if d.place >= 0 {
-		return recallMaxPlaces
+// named reports whether key, a word of d, names d: it is in few enough
+// documents (docFreq), and a word of a place's name is in no sentence of
+// the lore that is not about that place ("마을", village, of "마을 우물",
+// the village well, is also in "광산 마을이다", a mining village).
+func (d recallDoc) named(r *recall, key string) bool {
+	if d.place < 0 {
+		return r.docFreq(key, false) <= recallMaxDF
 	}
-	return recallMaxDF
+	if r.docFreq(key, true) > recallMaxPlaces {
+		return false
+	}
+	if slices.Contains(d.kinds, key) {
+		return true
+	}
+	for _, f := range r.docs {
+		if f.place < 0 && slices.ContainsFunc(f.keys, related(key)) && !saysName(strings.ToLower(f.fact), d.full) {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *recall) add(d recallDoc) {
-	d.keys = dedupe(d.keys)
-	if len(d.keys) == 0 {
-		return
+	d.keys, d.kinds = dedupe(d.keys), dedupe(d.kinds)
+	if len(d.keys)+len(d.kinds) > 0 {
+		r.docs = append(r.docs, d)
 	}
-	for _, k := range d.keys {
-		r.df[d.kind()][k]++
-	}
-	r.docs = append(r.docs, d)
 }
 
 // find returns the facts and the indices of the places that heard refers
 // to, the best matches first (more referring words, then document order),
 // at most recallMaxFacts and recallMaxPlaces of them.
 func (r *recall) find(heard []Utterance, places []Place) (facts []string, placeIdx []int) {
-	var words []string
+	// heardWords are what was heard; determined, the words after a
+	// determiner ("the well", "any inns"), which alone may name a place by
+	// an English kind: "Well met!", "be well" and "Mine now." name no well
+	// and no mine. Hangul marks no such thing and needs none: 우물 is
+	// only ever the noun.
+	var heardWords, determined []string
+	var said strings.Builder
 	for _, u := range heard {
 		// What the prompt quotes, not the raw line: a megabyte of speech
 		// is cut to MaxQuoteRunes before it is searched too.
-		words = append(words, recallWords(sanitize(u.Text, MaxQuoteRunes, true))...)
+		q := sanitize(u.Text, MaxQuoteRunes, true)
+		said.WriteString(strings.ToLower(q))
+		said.WriteByte('\n')
+		prev := ""
+		for _, w := range words(strings.ToLower(q)) {
+			if len(recallWords(w)) > 0 && !slices.ContainsFunc(r.world, func(k string) bool { return refersTo(w, k) }) {
+				heardWords = append(heardWords, w)
+				if determiners[prev] || !isLatin(w) {
+					determined = append(determined, w)
+				}
+			}
+			prev = w
+		}
 	}
-	if len(words) == 0 {
+	if len(heardWords) == 0 {
 		return nil, nil
 	}
 	type hit struct{ doc, score int }
 	var hits []hit
 	for i, d := range r.docs {
 		score := 0
+		if d.full != "" && saysName(said.String(), d.full) {
+			// The whole name, however common its words ("the River
+			// Gate": "river" and "gate" are also a note's words).
+			score += 2
+		}
 		for _, k := range d.keys {
-			if r.df[d.kind()][k] > d.maxDF() {
-				continue
+			if slices.ContainsFunc(heardWords, func(w string) bool { return refersTo(w, k) }) && d.named(r, k) {
+				score++
 			}
-			for _, w := range words {
-				if refersTo(w, k) {
-					score++
-					break
-				}
+		}
+		for _, k := range d.kinds {
+			if slices.ContainsFunc(determined, func(w string) bool { return refersTo(w, k) }) && d.named(r, k) {
+				score++
 			}
 		}
 		if score > 0 {
@@ -174,12 +242,13 @@ func recallWords(s string) []string {
 	return out
 }
 
-// factWords are the words of a lore sentence that can name something: in
-// a script with capitals, the capitalised ones that the lore never writes
-// in lower case ("Percival", "Keep", not a sentence's first "The"), since
-// a sentence's other words ("have", "been", "for") are the glue of any
-// line a player says; in one without (Hangul), all of them.
-func factWords(s string, lower map[string]bool) []string {
+// nameWords are the words of a lore sentence or a place's name that can
+// name something: in a script with capitals, the capitalised ones that
+// the lore never writes in lower case ("Percival", "Keep", not a
+// sentence's first "The" nor the "Town" of "the Town Well"), since the
+// other words ("have", "been", "for", "town") are the glue of any line a
+// player says; in one without (Hangul), all of them.
+func nameWords(s string, lower map[string]bool) []string {
 	var out []string
 	for _, w := range words(s) {
 		first, _ := utf8.DecodeRuneInString(w)
@@ -213,9 +282,10 @@ func words(s string) []string {
 // only a plural "s" for shorter ones, or "your" would name "you" and
 // "then" "the". Korean attaches particles to both sides ("장쇠에" asks
 // about the "장쇠는" of a lore sentence): Hangul words refer to each
-// other when they share a stem of two runes or more that is all of the
-// shorter one but its last rune; a one-rune noun ("숲", woods) only bare
-// or with a one-rune particle.
+// other when they share a stem of two runes or more and each goes on past
+// it only in a particle (koreanParticles: "까치골에서", in Kkachigol, does
+// not name "까치 주막", nor "이름났다" "이름"); a one-rune noun ("숲",
+// woods) only bare or with a particle.
 func refersTo(w, k string) bool {
 	if first, _ := utf8.DecodeRuneInString(k); unicode.Is(unicode.Hangul, first) {
 		return hangulRefers(w, k)
@@ -233,14 +303,63 @@ func hangulRefers(w, k string) bool {
 	rw, rk := []rune(w), []rune(k)
 	short := min(len(rw), len(rk))
 	if short == 1 {
-		return w == k || (len(rk) == 1 && len(rw) == 2 && rw[0] == rk[0] && strings.ContainsRune("이가은는을를에도로", rw[1]))
+		return w == k || (len(rk) == 1 && rw[0] == rk[0] && koreanParticles[string(rw[1:])])
 	}
 	stem := 0
 	for stem < short && rw[stem] == rk[stem] {
 		stem++
 	}
-	return stem >= 2 && stem >= short-1
+	return stem >= 2 && koreanParticles[string(rw[stem:])] && koreanParticles[string(rk[stem:])]
 }
+
+// determiners are the English words after which a noun names a thing
+// ("the well", "a market", "any inns"). A list, unlike the rest of the
+// matching, because English alone writes its kinds of places with words
+// that are also greetings and verbs ("well", "mine", "keep").
+var determiners = map[string]bool{"the": true, "a": true, "an": true, "any": true, "some": true,
+	"this": true, "that": true, "these": true, "those": true, "your": true, "our": true, "nearest": true, "another": true}
+
+func isLatin(w string) bool {
+	first, _ := utf8.DecodeRuneInString(w)
+	return unicode.In(first, unicode.Latin, unicode.Greek, unicode.Cyrillic)
+}
+
+// related reports whether a word and key refer to each other either way.
+func related(key string) func(string) bool {
+	return func(k string) bool { return refersTo(k, key) || refersTo(key, k) }
+}
+
+// koreanParticles are the endings a Korean noun takes in a line (case
+// and topic particles, the copula): "장터에서", "장쇠는", "주막이요".
+// Only these may follow a shared stem, so "이름났다" (is famous) does not
+// name "이름" (name).
+var koreanParticles = map[string]bool{"": true, "은": true, "는": true, "이": true, "가": true, "을": true, "를": true,
+	"에": true, "의": true, "도": true, "로": true, "와": true, "과": true, "야": true, "아": true, "요": true, "나": true,
+	"에서": true, "에게": true, "한테": true, "으로": true, "까지": true, "부터": true, "처럼": true, "이랑": true, "랑": true,
+	"이나": true, "께": true, "이요": true, "예요": true, "이야": true, "이다": true, "이지": true, "은요": true, "는요": true}
+
+// saysName reports whether text holds name as words of their own: after
+// a boundary, and followed by one, a plural or possessive "s", or (in
+// Hangul) a particle.
+func saysName(text, name string) bool {
+	for off := 0; ; {
+		i := strings.Index(text[off:], name)
+		if i < 0 {
+			return false
+		}
+		i += off
+		before, _ := utf8.DecodeLastRuneInString(text[:i])
+		after, _ := utf8.DecodeRuneInString(text[i+len(name):])
+		last, _ := utf8.DecodeLastRuneInString(name)
+		if (i == 0 || !isWordRune(before)) &&
+			(!isWordRune(after) || after == 's' || unicode.Is(unicode.Hangul, last)) {
+			return true
+		}
+		off = i + 1
+	}
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 func dedupe(xs []string) []string {
 	seen := make(map[string]bool, len(xs))

@@ -85,13 +85,41 @@ func TestRecallIgnoresCommonWords(t *testing.T) {
 	}
 }
 
+// A turn that asks for no place gets no place: a kind that is also a
+// greeting or a verb counts only after a determiner, a name's common
+// words ("Town" of the Town Well, "River" and "Gate" of the River Gate,
+// which the notes also write in lower case) only as the whole name, and
+// the world's own name is no place's. The first model trained on this
+// layout pointed at whatever place a line recalled (train/README.md,
+// session 11).
+func TestRecallNamesNoPlaceForWordsThatAreNotItsName(t *testing.T) {
+	in := recallWorld()
+	in.Lore.Places = append(in.Lore.Places, Place{ID: "l6", Name: "the Town Well", Note: "well, by the river"})
+	const stag = `Garrick the mercenary works at The Merry Stag. The Merry Stag (inn, by the river) "l4"`
+	for line, want := range map[string]string{
+		"Well met!":                          "",
+		"Off I go then, be well.":            "",
+		"[World] The player owns this town.": "",
+		"Nobody in Willowmere likes you.":    "",
+		"Is there a well nearby?":            `the Town Well (well, by the river) "l6"`,
+		"Which way to the River Gate?":       `the River Gate (gate, east of the square) "l3"`,
+		"Meet me at the town well at dusk.":  `the Town Well (well, by the river) "l6"`,
+		"Is the Merry Stag's ale any good?":  stag,
+		"I'm looking for the Stag, the inn.": stag,
+	} {
+		if got := recalled(t, in, line); got != want {
+			t.Errorf("%q: [Recall] %q, want %q", line, got, want)
+		}
+	}
+}
+
 // Korean attaches particles to nouns on both sides: "주막이" names the
 // "주막" of a note, "장쇠에" the "장쇠는" of a lore sentence, and a
 // one-rune noun ("숲", woods) is found bare or with a particle.
 func TestRecallReadsKoreanParticles(t *testing.T) {
 	in := PromptInput{
 		Format: IDLastRecall,
-		Lore: Lore{Name: "느티골", Text: "광산 마을이다. 장쇠는 글방에서 일하는 선비다. 삼돌은 마을 우물에서 일하는 아이다.",
+		Lore: Lore{Name: "느티골", Text: "광산 마을이다. 모시로 이름났다. 장쇠는 글방에서 일하는 선비다. 삼돌은 마을 우물에서 일하는 아이다.",
 			Places: []Place{
 				{ID: "l1", Name: "버들 주막", Note: "주막, 장터 동쪽"},
 				{ID: "l2", Name: "글방", Note: "서당, 언덕 위"},
@@ -105,6 +133,9 @@ func TestRecallReadsKoreanParticles(t *testing.T) {
 		"숲 있어? 어디야?":      `대숲 (숲, 강 건너) "l3"`,
 		"숲이 어디예요?":        `대숲 (숲, 강 건너) "l3"`,
 		"절대 안 돼요.":        "",
+		"숲까지 같이 가 주시겠어요?": `대숲 (숲, 강 건너) "l3"`,
+		"이름이 뭐예요?":        "", // not the 이름 of a lore line's 이름났다 (is famous)
+		"느티골에서 제일 큰 집?":   "", // the world's name
 	} {
 		if got := recalled(t, in, line); got != want {
 			t.Errorf("%q: [Recall] %q, want %q", line, got, want)
