@@ -129,7 +129,7 @@ func (d recallDoc) named(r *recall, key string) bool {
 		return true
 	}
 	for _, f := range r.docs {
-		if f.place < 0 && slices.ContainsFunc(f.keys, related(key)) && !saysName(strings.ToLower(f.fact), d.full) {
+		if f.place < 0 && slices.ContainsFunc(f.keys, related(key)) && !MentionsName(f.fact, d.full) {
 			return false
 		}
 	}
@@ -178,7 +178,7 @@ func (r *recall) find(heard []Utterance, places []Place) (facts []string, placeI
 	var hits []hit
 	for i, d := range r.docs {
 		score := 0
-		if d.full != "" && saysName(said.String(), d.full) {
+		if d.full != "" && MentionsName(said.String(), d.full) {
 			// The whole name, however common its words ("the River
 			// Gate": "river" and "gate" are also a note's words).
 			score += 2
@@ -337,29 +337,6 @@ var koreanParticles = map[string]bool{"": true, "은": true, "는": true, "이":
 	"에": true, "의": true, "도": true, "로": true, "와": true, "과": true, "야": true, "아": true, "요": true, "나": true,
 	"에서": true, "에게": true, "한테": true, "으로": true, "까지": true, "부터": true, "처럼": true, "이랑": true, "랑": true,
 	"이나": true, "께": true, "이요": true, "예요": true, "이야": true, "이다": true, "이지": true, "은요": true, "는요": true}
-
-// saysName reports whether text holds name as words of their own: after
-// a boundary, and followed by one, a plural or possessive "s", or (in
-// Hangul) a particle.
-func saysName(text, name string) bool {
-	for off := 0; ; {
-		i := strings.Index(text[off:], name)
-		if i < 0 {
-			return false
-		}
-		i += off
-		before, _ := utf8.DecodeLastRuneInString(text[:i])
-		after, _ := utf8.DecodeRuneInString(text[i+len(name):])
-		last, _ := utf8.DecodeLastRuneInString(name)
-		if (i == 0 || !isWordRune(before)) &&
-			(!isWordRune(after) || after == 's' || unicode.Is(unicode.Hangul, last)) {
-			return true
-		}
-		off = i + 1
-	}
-}
-
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 func dedupe(xs []string) []string {
 	seen := make(map[string]bool, len(xs))

@@ -198,3 +198,23 @@ func TestRecallSearchesOnlyWhatThePromptQuotes(t *testing.T) {
 		t.Errorf("[Recall] %q for a word past the quote's end, want none", got)
 	}
 }
+
+// MentionsName finds a name as a word of its own, Korean particles
+// allowed after it: what both the recall layout and the perception
+// layer's "was I addressed?" rely on.
+func TestMentionsName(t *testing.T) {
+	for _, tc := range []struct {
+		text, name string
+		want       bool
+	}{
+		{"Which way to the River Gate?", "river gate", true},
+		{"Is the Merry Stag's ale good?", "merry stag", true},
+		{"Karen and Arena", "Aren", false},
+		{"순이야, 이리 와", "순이", true},
+		{"Aren", "", false},
+	} {
+		if got := MentionsName(tc.text, tc.name); got != tc.want {
+			t.Errorf("MentionsName(%q, %q) = %v, want %v", tc.text, tc.name, got, tc.want)
+		}
+	}
+}

@@ -367,29 +367,8 @@ func (w *WorkingSet) names(text string) bool {
 	if utf8.RuneCountInString(n) < 2 {
 		return false
 	}
-	lt, ln := strings.ToLower(text), strings.ToLower(n)
-	for i := 0; ; {
-		j := strings.Index(lt[i:], ln)
-		if j < 0 {
-			return false
-		}
-		j += i
-		before, _ := utf8.DecodeLastRuneInString(lt[:j])
-		after, _ := utf8.DecodeRuneInString(lt[j+len(ln):])
-		// Korean names take particles directly ("순이야"), so only a
-		// letter of a Latin word after the name makes it another word.
-		if !isWordRune(before) && !(isLatin(after) && isWordRune(after)) {
-			return true
-		}
-		i = j + len(ln)
-	}
+	return npc.MentionsName(text, n)
 }
-
-func isWordRune(r rune) bool {
-	return r != utf8.RuneError && (r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 0x80 && !strings.ContainsRune(" \u00a0,.!?…", r))
-}
-
-func isLatin(r rune) bool { return r < 0x250 }
 
 // describe fills the names and kinds an event's ids have in the working set.
 func (w *WorkingSet) describe(ev *Event) {
