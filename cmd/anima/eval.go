@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/anima-rt/anima/corpus"
@@ -35,6 +36,7 @@ func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seed := fs.Uint64("seed", 1, "corpus seed of the held-out split")
 	start := fs.Int("start", 0, "index of the first held-out example")
 	samples := fs.Int("samples", 0, "also print this many random examples' outputs per language")
+	showKinds := fs.String("show-kind", "", "also print the outputs of every example of these situation `kinds` (comma-separated, e.g. injection,ask_place): why a kind fails")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	byKind := fs.Bool("by-kind", false, "also print the scores of each situation kind (the JSON always has them, as by_kind)")
 	report := fs.String("report", "", "also write the JSON object to this `file`")
@@ -109,14 +111,23 @@ func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		shuffled[i] = examples[j]
 	}
 	keep := 0
-	if *samples > 0 {
+	show := map[string]bool{}
+	for _, k := range strings.Split(*showKinds, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			show[k] = true
+		}
+	}
+	if *samples > 0 || len(show) > 0 {
 		picked := map[corpus.Lang]int{}
 		var first, rest []*corpus.Example
 		for _, e := range shuffled {
-			if picked[e.Lang] < *samples {
+			switch {
+			case show[e.Kind]:
+				first = append(first, e)
+			case picked[e.Lang] < *samples:
 				picked[e.Lang]++
 				first = append(first, e)
-			} else {
+			default:
 				rest = append(rest, e)
 			}
 		}
@@ -273,7 +284,11 @@ func writeEvalTable(w io.Writer, name string, rep *eval.Report) {
 		fmt.Fprintln(w)
 	}
 	for _, s := range rep.Samples {
-		fmt.Fprintf(w, "\n[%s %s %s] heard: %q\n  model:     %s\n  reference: %s\n", s.Lang, s.Kind, s.ID, s.Heard, s.Constrained, s.Reference)
+		verdict := "action accepted"
+		if !s.ActionOK {
+			verdict = "action WRONG"
+		}
+		fmt.Fprintf(w, "\n[%s %s %s] heard: %q (%s)\n  model:     %s\n  reference: %s\n", s.Lang, s.Kind, s.ID, s.Heard, verdict, s.Constrained, s.Reference)
 	}
 }
 

@@ -87,3 +87,35 @@ func TestEvalRejectsBadCounts(t *testing.T) {
 		}
 	}
 }
+
+// -show-kind prints every example of the kinds named, with the model's
+// decision, its reference and whether the action was accepted: how a
+// trainer sees why a kind fails.
+func TestEvalShowKindPrintsEveryExampleOfTheKind(t *testing.T) {
+	if _, err := assets.Model(); errors.Is(err, assets.ErrNoModel) {
+		t.Skip(err)
+	}
+	var out, errs bytes.Buffer
+	if err := evaluate(context.Background(), []string{"-n", "40", "-show-kind", "ask_place", "-max-tokens", "64", "-json"}, &out, &errs); err != nil {
+		t.Fatalf("%v\n%s", err, errs.String())
+	}
+	var obj struct {
+		ByKind  map[string]struct{ Examples int } `json:"by_kind"`
+		Samples []struct{ Kind, Constrained string }
+	}
+	if err := json.Unmarshal(out.Bytes(), &obj); err != nil {
+		t.Fatal(err)
+	}
+	want := obj.ByKind["ask_place"].Examples
+	if want == 0 {
+		t.Fatalf("no ask_place among the first 40 held-out examples; pick another kind (%v)", obj.ByKind)
+	}
+	if len(obj.Samples) != want {
+		t.Errorf("%d samples; want the %d ask_place examples", len(obj.Samples), want)
+	}
+	for _, s := range obj.Samples {
+		if s.Kind != "ask_place" || s.Constrained == "" {
+			t.Errorf("sample %+v; want an ask_place example with its output", s)
+		}
+	}
+}
