@@ -41,6 +41,7 @@ type langPack struct {
 	addr, catch map[string][]string
 	lines       map[string][]string
 	extra       map[string][]string // training-only phrasings (bank_extra_*.go); nil when held out
+	place       map[string][]string // training-only lines naming a place (bank_place.go); nil when held out
 	replies     map[string][]string
 	speech      map[string]string
 }
@@ -51,14 +52,14 @@ func newLangPack(l Lang, s Split) *langPack {
 	if l == English {
 		p.names, p.players, p.towns, p.rulers = splitPool(namesEN, s), splitPool(playersEN, s), splitPool(townsEN, s), splitPool(rulersEN, s)
 		addr, catch, lines, p.replies, p.speech = addrEN, catchEN, playerEN, replyEN, speechEN
-		p.extra = extraPlayerEN
+		p.extra, p.place = extraPlayerEN, placeLinesEN
 	} else {
 		p.names, p.players, p.towns, p.rulers = splitPool(namesKO, s), splitPool(playersKO, s), splitPool(townsKO, s), splitPool(surnameKO, s)
 		addr, catch, lines, p.replies, p.speech = addrKO, catchKO, playerKO, replyKO, speechKO
-		p.extra = extraPlayerKO
+		p.extra, p.place = extraPlayerKO, placeLinesKO
 	}
 	if s != Train {
-		p.extra = nil
+		p.extra, p.place = nil, nil
 	}
 	for k, v := range addr {
 		p.addr[k] = splitPool(v, s)
@@ -115,6 +116,7 @@ type Generator struct {
 	format  npc.PromptFormat
 	augment bool // vary training player lines around their slots (augment.go)
 	extra   bool // draw training player lines from the extra banks too
+	places  bool // some lines of other kinds name a place (SetPlaceMentions)
 	lookup  int  // lookupKinds' weight multiplier (SetLookupBoost); 0 or 1: none
 	drills  bool // every 8th training example a lookup drill (drill.go)
 }
@@ -177,6 +179,23 @@ func (g *Generator) SetExtraPhrasings(on bool) error {
 		return fmt.Errorf("corpus: extra phrasings are for the training split, not %s", g.split)
 	}
 	g.extra = on
+	return nil
+}
+
+// SetPlaceMentions makes a third of the training split's injections,
+// insults, threats, nonsense, greetings and farewells name a place of the
+// world without asking for it (bank_place.go): "Everyone at the Town Well
+// says you're a fool." Under the id-last-recall layout such a line gets a
+// [Recall] line with the place like a lookup does while the decision stays
+// the kind's, so a model learns that a place recalled is not a place asked
+// for (a model trained without them answered insults by pointing at
+// whatever place was recalled). It changes those lines' words only, never
+// which situations are drawn.
+func (g *Generator) SetPlaceMentions(on bool) error {
+	if on && g.split != Train {
+		return fmt.Errorf("corpus: place mentions are for the training split, not %s", g.split)
+	}
+	g.places = on
 	return nil
 }
 
@@ -368,7 +387,7 @@ func (g *Generator) Example(i int) (*Example, error) {
 		s.reset()
 	}
 	s.e.ID = fmt.Sprintf("%s-%d-%07d", g.split, g.seed, i)
-	if g.augment || g.extra {
+	if g.augment || g.extra || g.places {
 		// Bit 60: a stream apart from the example's (and the group's), so
 		// augmenting changes the player's words and nothing else.
 		s.aug = rand.New(rand.NewPCG(g.seed, salt|1<<60|uint64(i)))

@@ -372,6 +372,12 @@ func (s *scene) hear(kind string) {
 			tpl = pick(s.aug, ex)
 		}
 	}
+	if s.g.places {
+		if pl := s.lp.place[kind]; len(pl) > 0 && s.aug.IntN(3) == 0 {
+			tpl = pick(s.aug, pl)
+			s.v["there"] = pick(s.aug, s.w.places).name
+		}
+	}
 	if s.g.augment {
 		tpl = augment(s.aug, s.e.Lang, kind, tpl)
 	}
