@@ -376,6 +376,7 @@ func (s *scene) hear(kind string) {
 		if pl := s.lp.place[kind]; len(pl) > 0 && s.aug.IntN(3) == 0 {
 			tpl = pick(s.aug, pl)
 			s.v["there"] = pick(s.aug, s.w.places).name
+			s.v["who"] = pick(s.aug, s.w.residents).name
 		}
 	}
 	if s.g.augment {
