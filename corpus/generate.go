@@ -117,6 +117,7 @@ type Generator struct {
 	augment bool // vary training player lines around their slots (augment.go)
 	extra   bool // draw training player lines from the extra banks too
 	places  bool // some lines of other kinds name a place (SetPlaceMentions)
+	coined  bool // half of a fresh training world's places get made-up names (SetCoinedNames)
 	lookup  int  // lookupKinds' weight multiplier (SetLookupBoost); 0 or 1: none
 	drills  bool // every 8th training example a lookup drill (drill.go)
 }
@@ -199,6 +200,20 @@ func (g *Generator) SetPlaceMentions(on bool) error {
 	return nil
 }
 
+// SetCoinedNames gives half the places of every fresh training world a
+// name made up for it (coined.go: "the Thornwick Well", "솔빛 우물") from
+// hundreds of words, so that a model must copy a place's name from the
+// prompt to say it rather than guess its kind's usual name. It needs fresh
+// worlds (SetFreshWorlds), and draws from a stream of its own, so every
+// example keeps its situation and decision and only names change.
+func (g *Generator) SetCoinedNames(on bool) error {
+	if on && g.split != Train {
+		return fmt.Errorf("corpus: coined names are for the training split, not %s", g.split)
+	}
+	g.coined = on
+	return nil
+}
+
 // MaxLookupBoost is the largest multiplier SetLookupBoost accepts: at 4
 // the lookup situations are already about a third of the corpus.
 const MaxLookupBoost = 4
@@ -246,7 +261,7 @@ func New(cat *catalog.Catalog, seed uint64, split Split, langs []Lang) (*Generat
 		towns := slices.Clone(g.packs[l].towns)
 		r.Shuffle(len(towns), func(i, j int) { towns[i], towns[j] = towns[j], towns[i] })
 		for i := range min(worldsPerLang[split], len(towns)) {
-			g.worlds[l] = append(g.worlds[l], g.newWorld(r, g.packs[l], towns[i]))
+			g.worlds[l] = append(g.worlds[l], g.newWorld(r, nil, g.packs[l], towns[i]))
 		}
 	}
 	return g, nil
@@ -263,7 +278,9 @@ func (g *Generator) Worlds(l Lang) []string {
 
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
 
-func (g *Generator) newWorld(r *rand.Rand, lp *langPack, town string) *world {
+// newWorld draws a world from r; with coin non-nil (SetCoinedNames) half
+// its places get coined names, drawn from coin so that r draws the same.
+func (g *Generator) newWorld(r, coin *rand.Rand, lp *langPack, town string) *world {
 	w := &world{lang: lp.lang, name: town, byType: map[string]*place{}}
 	types := []string{"inn", "market", "gate", "well"}
 	var others []string
@@ -291,6 +308,9 @@ func (g *Generator) newWorld(r *rand.Rand, lp *langPack, town string) *world {
 			v["A"] = pick(r, a)
 		}
 		p := &place{id: fmt.Sprintf("l%d", i+1), name: fill(pick(r, splitPool(names, g.split)), v), loc: locs[locOrder[i%len(locOrder)]], typ: pt}
+		if coin != nil && coin.IntN(2) == 0 {
+			p.name = coinedName(coin, lp.lang, key)
+		}
 		w.places = append(w.places, p)
 		w.byType[key] = p
 	}
@@ -372,17 +392,22 @@ func (g *Generator) Example(i int) (*Example, error) {
 		salt = 1 << 62
 	}
 	r := rand.New(rand.NewPCG(g.seed, salt|uint64(i)))
+	var coin *rand.Rand
+	if g.coined && g.fresh {
+		// Bit 59: the group's (or the example's) own stream for names.
+		coin = rand.New(rand.NewPCG(g.seed, salt|1<<59|uint64(i/max(g.group, 1))))
+	}
 	var s *scene
 	if g.group <= 1 {
 		lang := g.langs[r.IntN(len(g.langs))]
-		s = newScene(g, r, lang)
+		s = newScene(g, r, coin, lang)
 	} else {
 		// The group's own stream (bit 61 keeps it apart from every
 		// example's) draws language, world and persona; the example's
 		// stream then draws the situation, so a group's examples differ.
 		gr := rand.New(rand.NewPCG(g.seed, salt|1<<61|uint64(i/g.group)))
 		lang := g.langs[gr.IntN(len(g.langs))]
-		s = newScene(g, gr, lang)
+		s = newScene(g, gr, coin, lang)
 		s.r = r
 		s.reset()
 	}

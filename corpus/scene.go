@@ -52,14 +52,14 @@ type scene struct {
 	e *Example
 }
 
-func newScene(g *Generator, r *rand.Rand, lang Lang) *scene {
+func newScene(g *Generator, r, coin *rand.Rand, lang Lang) *scene {
 	s := &scene{g: g, r: r, lp: g.packs[lang], e: &Example{Split: g.split, Lang: lang}}
 	if g.fresh {
 		town := pick(r, s.lp.towns)
 		for slices.Contains(reservedTowns, town) {
 			town = pick(r, s.lp.towns)
 		}
-		s.w = g.newWorld(r, s.lp, town)
+		s.w = g.newWorld(r, coin, s.lp, town)
 	} else {
 		s.w = pick(r, g.worlds[lang])
 	}

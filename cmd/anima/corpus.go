@@ -32,6 +32,7 @@ func runCorpus(ctx context.Context, args []string) error {
 	extra := fs.Bool("extra-phrasings", false, "draw the training split's player lines from the extra training-only banks too (12 to 20 more phrasings of each kind); train split only")
 	lookup := fs.Int("lookup-boost", 1, "multiply how often the training split draws situations that look up a named place or person (ask_place, guide, ask_person) by this, 1 to 4; train split only")
 	places := fs.Bool("place-mentions", false, "make a third of the training split's injections, insults, threats, nonsense, greetings and farewells name a place of the world without asking for it, so a model learns that a place named (and, under id-last-recall, recalled) is not a place asked for; train split only")
+	coined := fs.Bool("coined-names", false, "with -fresh-worlds, give half the places of every training world a made-up name (hundreds a kind), so a model must copy a place's name from its prompt rather than guess its kind's usual one; train split only")
 	drills := fs.Bool("drills", false, "make every 8th example a lookup drill (a few things named, their ids written) instead of a decision, so a model learns to find things in its prompt; train split only")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -80,6 +81,9 @@ func runCorpus(ctx context.Context, args []string) error {
 	}
 	if err := g.SetPlaceMentions(*places); err != nil {
 		return fmt.Errorf("-place-mentions: %w", err)
+	}
+	if err := g.SetCoinedNames(*coined); err != nil {
+		return fmt.Errorf("-coined-names: %w", err)
 	}
 	if err := g.SetDrills(*drills); err != nil {
 		return fmt.Errorf("-drills: %w", err)
