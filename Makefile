@@ -12,12 +12,12 @@ RACE_PKGS ?= ./protocol/... ./server/... ./behavior/... ./inference/grammar/ \
 MODEL_DIR ?= build/model
 # PROMPT_FORMAT: id-last-recall, names, id-last, id-last-colon, name-first or id-first (npc.PromptFormat); the
 # corpus is rendered and the GGUF marked with it.
-PROMPT_FORMAT ?= id-last
+PROMPT_FORMAT ?= id-last-recall
 # CORPUS_FLAGS: more anima corpus flags for the training corpus (docs/CORPUS.md);
-# the committed model's are -extra-phrasings -fresh-worlds (-lookup-boost K: docs/CORPUS.md).
+# the committed model's are -extra-phrasings -fresh-worlds -place-mentions (-lookup-boost K: docs/CORPUS.md).
 # corpus.TestRecipeCorpusUnchanged pins the corpus these defaults make: change
 # them (or the generator's output under them) only with a new model.
-CORPUS_FLAGS ?= -extra-phrasings -fresh-worlds
+CORPUS_FLAGS ?= -extra-phrasings -fresh-worlds -place-mentions
 # MODEL_OUT, LOSS_SVG: where make model writes; point them elsewhere to
 # train a candidate beside the committed model instead of over it.
 MODEL_OUT ?= assets/model/anima-npc-q8_0.gguf

@@ -394,20 +394,23 @@ func TestNamesCorpusSpeaksOfThingsByName(t *testing.T) {
 }
 
 // The embedded model's training corpus — `make model`'s recipe: seed 1,
-// the train split, groups of 8, id-last prompts, the extra phrasings,
-// fresh worlds — must stay byte for byte what trained the committed
+// the train split, groups of 8, id-last-recall prompts, the extra
+// phrasings, fresh worlds, place mentions — must stay byte for byte what trained the committed
 // model, or `make model` stops reproducing it. This hash of what the
 // trainer reads of its first 64 examples (prompt segments and completion;
 // not the labels, which only evaluation reads and which may be corrected)
 // changes only with a new model in the same commit.
 func TestRecipeCorpusUnchanged(t *testing.T) {
 	g := newSeeded(t, 1, Train, 8)
-	g.SetPromptFormat(npc.IDLast)
+	g.SetPromptFormat(npc.IDLastRecall)
 	g.SetFreshWorlds(true)
 	if err := g.SetExtraPhrasings(true); err != nil {
 		t.Fatal(err)
 	}
-	const want = "b87b6bb9d7cd7e4a34be9a8fe80b5b3580a14d6aa1f3d0065503f3148c8236fa" // the first 64 examples of the train.jsonl that trained the session-7 model
+	if err := g.SetPlaceMentions(true); err != nil {
+		t.Fatal(err)
+	}
+	const want = "a541bd54318f4b43b7cca4a8085b992a0d3346d21a98a86c3761f3f643c38ab1" // the first 64 examples of the train.jsonl that trained the session-12 model
 	if got := trainingTextHash(t, g, 64); got != want {
 		t.Errorf("recipe corpus, first 64 examples: hash %s, want %s", got, want)
 	}

@@ -48,15 +48,15 @@ func TestPromptFormatComesFromTheModel(t *testing.T) {
 	}
 }
 
-// The embedded model was trained on id-last prompts and says so; the node
+// The embedded model was trained on id-last-recall prompts and says so; the node
 // serves it that way.
-func TestEmbeddedModelIsIDLast(t *testing.T) {
+func TestEmbeddedModelIsIDLastRecall(t *testing.T) {
 	f, _, err := node.OpenModel("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if got, err := node.PromptFormat(f); err != nil || got != npc.IDLast {
-		t.Errorf("embedded model: PromptFormat = %v, %v; want id-last", got, err)
+	if got, err := node.PromptFormat(f); err != nil || got != npc.IDLastRecall {
+		t.Errorf("embedded model: PromptFormat = %v, %v; want id-last-recall", got, err)
 	}
 }
