@@ -84,19 +84,12 @@ func TestPlaceMentionsNamePlacesTheDecisionIgnores(t *testing.T) {
 		t.Fatal(err)
 	}
 	gen := func(on bool) *Generator {
-		g, err := New(cat, 1, Train, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g.SetFreshWorlds(true)
-		g.SetPromptFormat(npc.IDLastRecall)
-		if err := g.SetExtraPhrasings(true); err != nil {
-			t.Fatal(err)
-		}
-		if err := g.SetPlaceMentions(on); err != nil {
-			t.Fatal(err)
-		}
-		return g
+		return freshRecallGen(t, cat, func(g *Generator) error {
+			if err := g.SetExtraPhrasings(true); err != nil {
+				return err
+			}
+			return g.SetPlaceMentions(on)
+		})
 	}
 	on, off := gen(true), gen(false)
 	lines, named, changed := 0, 0, 0
@@ -160,4 +153,20 @@ func lastUserTurn(prompt string) string {
 		return ""
 	}
 	return prompt[i:]
+}
+
+// freshRecallGen is a training-split generator of fresh worlds in the
+// id-last-recall layout, as the recipe's, with setup's options on top.
+func freshRecallGen(t *testing.T, cat *catalog.Catalog, setup func(*Generator) error) *Generator {
+	t.Helper()
+	g, err := New(cat, 1, Train, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.SetFreshWorlds(true)
+	g.SetPromptFormat(npc.IDLastRecall)
+	if err := setup(g); err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

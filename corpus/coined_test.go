@@ -55,19 +55,12 @@ func TestCoinedNamesMultiplyNamesAndKeepDecisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	gen := func(on bool) *Generator {
-		g, err := New(cat, 1, Train, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g.SetFreshWorlds(true)
-		g.SetPromptFormat(npc.IDLastRecall)
-		if err := g.SetGroup(8); err != nil {
-			t.Fatal(err)
-		}
-		if err := g.SetCoinedNames(on); err != nil {
-			t.Fatal(err)
-		}
-		return g
+		return freshRecallGen(t, cat, func(g *Generator) error {
+			if err := g.SetGroup(8); err != nil {
+				return err
+			}
+			return g.SetCoinedNames(on)
+		})
 	}
 	on, off := gen(true), gen(false)
 	namesOn, namesOff := map[string]bool{}, map[string]bool{}
