@@ -4,16 +4,14 @@ package corpus
 // line kinds as playerEN, that name a place of the world ({there}) or one
 // of its residents ({who}) without asking for it: an insult, a threat or an
 // injection that mentions the well or the innkeeper, a greeting from the
-// inn. Under the id-last-recall layout such a
-// line gets a [Recall] line with the place's entry like a question does,
-// and the decision stays the kind's (warn, idle, greet...), so a model
-// learns that a place recalled is not a place asked for
-// (SetPlaceMentions). A resident's line recalls the lore sentence that
-// says where they work, as "where is the innkeeper?" does: the model of
-// session 12 pointed there when told to attack someone. {there} and {who}
-// are the only slots they add; the particles
-// they use are the base bank's or invariant ones, which the recall
-// layout's particle list knows.
+// inn (SetPlaceMentions). Under the id-last-recall layout such a line gets
+// a [Recall] line with the place's entry, or with the sentence saying where
+// the resident works, as a question does, while the decision stays the
+// kind's (warn, idle, greet...): a model learns that a thing recalled is
+// not a thing asked for. (A model trained on places alone pointed at the
+// workplace of whoever it was told to attack.) {there} and {who} are the
+// only slots they add; the particles they use are the base bank's or
+// invariant ones, which the recall layout's particle list knows.
 //
 // placeLinesEN and placeLinesKO are logically constant.
 var placeLinesEN = map[string][]string{
