@@ -996,3 +996,13 @@ func (s *scene) npcAlarm() bool {
 	s.decide("afraid", "hide", "", "", s.reply("npc_alarm_hide"))
 	return true
 }
+
+// Kinds lists every situation kind an example can have (Example.Kind), in
+// the table's order, so tools can check a kind they are given.
+func Kinds() []string {
+	out := make([]string, 0, len(scenarios)+1)
+	for _, sc := range scenarios {
+		out = append(out, sc.kind)
+	}
+	return append(out, DrillKind)
+}

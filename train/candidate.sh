@@ -14,6 +14,7 @@
 # names the kinds whose every output the report keeps, and compare.py
 # prints those whose action was wrong.
 set -eu
+[ $# -eq 2 ] || { echo "usage: train/candidate.sh RUN_DIR NAME (see its header)" >&2; exit 2; }
 run=$1 name=$2
 fmt=${PROMPT_FORMAT:-id-last-recall}
 anima=${ANIMA:-bin/anima}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -114,6 +115,9 @@ func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	show := map[string]bool{}
 	for _, k := range strings.Split(*showKinds, ",") {
 		if k = strings.TrimSpace(k); k != "" {
+			if !slices.Contains(corpus.Kinds(), k) {
+				return fmt.Errorf("eval: -show-kind %q is no situation kind; the kinds are %s", k, strings.Join(corpus.Kinds(), ", "))
+			}
 			show[k] = true
 		}
 	}

@@ -80,7 +80,7 @@ func TestEvalByKindTable(t *testing.T) {
 }
 
 func TestEvalRejectsBadCounts(t *testing.T) {
-	for _, args := range [][]string{{"-n", "0"}, {"-n", "1", "-start", "-5"}, {"-n", "1", "-split", "test"}} {
+	for _, args := range [][]string{{"-n", "0"}, {"-n", "1", "-start", "-5"}, {"-n", "1", "-split", "test"}, {"-n", "1", "-show-kind", "injecton"}} {
 		var out, errs bytes.Buffer
 		if err := evaluate(context.Background(), args, &out, &errs); err == nil {
 			t.Errorf("eval %v succeeded; want an error", args)
